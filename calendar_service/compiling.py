@@ -1,0 +1,234 @@
+"""Compile loaded data into an immutable Catalog snapshot with pre-rendered feeds."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import format_datetime
+from types import MappingProxyType
+
+from icalendar import Calendar
+
+from calendar_service import ics
+from calendar_service.loading import LoadedData, rule_starts
+from calendar_service.model import CalendarSettings, Event, FeedDefinition, FeedFilter
+from calendar_service.query import Filter, FilterKeys, keys_for
+
+ICS_TYPE = "text/calendar; charset=utf-8"
+FILTER_CACHE_SIZE = 256
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified."""
+
+    body: bytes
+    content_type: str
+    last_modified: datetime
+    etag: str
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        # mtime=0 keeps the compressed bytes identical on every machine.
+        return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
+
+    @property
+    def http_date(self) -> str:
+        return format_datetime(self.last_modified.astimezone(UTC), usegmt=True)
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """One event in the snapshot with everything requests need, computed once."""
+
+    event: Event
+    keys: FilterKeys
+    vevents: bytes  # its VEVENTs, serialised
+    current: bool  # still within the feeds' window (not long past)
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A named feed and its pre-rendered body."""
+
+    definition: FeedDefinition
+    filter: Filter
+    file: Rendered
+
+
+def feed_filter(definition: FeedFilter) -> Filter:
+    return Filter(
+        category=tuple(definition.category),
+        audience=tuple(definition.audience),
+        theme=tuple(definition.theme),
+        tag=tuple(definition.tag),
+    )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """An immutable snapshot of the calendar: requests only ever read one of these."""
+
+    settings: CalendarSettings
+    identity: ics.Identity
+    version: str
+    compiled_on: date
+    loaded_at: datetime
+    events: Mapping[str, EventEntry]
+    feeds: Mapping[str, Feed]
+    calendar: Calendar  # every event with its VTIMEZONE, for recurrence expansion
+    header: ics.FeedHeader
+    timezone: bytes
+    everything: Rendered  # /calendar.ics: every current event under the calendar's own name
+    warnings: tuple[str, ...] = ()
+    _cache: OrderedDict[Filter, Rendered] = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def matching(self, query: Filter) -> list[EventEntry]:
+        """Events passing the event-level part of a filter, in id order."""
+        return [entry for entry in self.events.values() if query.matches(entry.keys)]
+
+    def feed_for(self, query: Filter, title: str | None = None, description: str = "") -> Rendered:
+        """The ICS feed of any filter; recent ones are kept, bounded, per snapshot."""
+        query = query.event_level()
+        if query.is_empty and title is None:
+            return self.everything
+        with self._lock:
+            cached = self._cache.get(query)
+            if cached is not None:
+                self._cache.move_to_end(query)
+                return cached
+        rendered = self._render(query, title, description)
+        with self._lock:
+            self._cache[query] = rendered
+            while len(self._cache) > FILTER_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return rendered
+
+    def _render(self, query: Filter, title: str | None, description: str) -> Rendered:
+        header = self.header
+        if title is not None or not query.is_empty:
+            name = title or f"{self.settings.name} ({describe(query, self.settings)})"
+            header = ics.feed_header(self.settings, name, description or self.settings.description)
+        return render_feed(header, self.timezone, [e for e in self.matching(query) if e.current])
+
+    def event_file(self, event_id: str) -> Rendered | None:
+        """One event's own calendar, for "add to calendar"."""
+        entry = self.events.get(event_id)
+        if entry is None:
+            return None
+        header = ics.feed_header(self.settings, entry.event.data.title, entry.event.data.summary)
+        return render_feed(header, self.timezone, [entry])
+
+
+def describe(query: Filter, settings: CalendarSettings) -> str:
+    """A short human title for a filter, used to name ad-hoc feeds."""
+    vocab = settings.vocabularies
+    parts = []
+    parts += [vocab.categories[key].label for key in query.category if key in vocab.categories]
+    parts += [vocab.audiences[key].label for key in query.audience if key in vocab.audiences]
+    parts += [vocab.themes[key].label for key in query.theme if key in vocab.themes]
+    parts += [f"#{tag}" for tag in query.tag]
+    if query.q:
+        parts.append(f'"{query.q}"')
+    if query.online is not None:
+        parts.append("online" if query.online else "in person")
+    return ", ".join(parts) or "all"
+
+
+def render_feed(header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry]) -> Rendered:
+    """Assemble a feed from pre-rendered parts."""
+    body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
+    modified = max((entry.event.modified for entry in entries), default=EPOCH)
+    return Rendered.of(body, ICS_TYPE, modified)
+
+
+def last_end(event: Event) -> date | None:
+    """The day after the series' last occurrence ends, or None for an endless series."""
+    data = event.data
+    recurrence = data.recurrence
+    starts: list[date | datetime] = [data.start]
+    if recurrence is not None:
+        rule = recurrence.rule
+        if rule is not None and rule.count is None and rule.until is None:
+            return None
+        if rule is not None:
+            limit = rule.until or (_day(data.start) + timedelta(days=366 * 12 * rule.interval))
+            starts += rule_starts(data, limit)
+        starts += list(recurrence.extra_dates)
+    for override in data.overrides:
+        if override.start is not None:
+            starts.append(override.start)
+    return max(_day(value + data.duration) for value in starts)
+
+
+def _day(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def compile_catalog(
+    loaded: LoadedData,
+    *,
+    base_url: str | None = None,
+    uid_domain: str | None = None,
+    today: date | None = None,
+) -> Catalog:
+    """Build the snapshot: components, feeds and caches. Deterministic for a given day."""
+    settings = loaded.settings
+    identity = ics.Identity(
+        base_url=(base_url or settings.base_url).rstrip("/"),
+        uid_domain=uid_domain or settings.uid_domain,
+    )
+    today = today or datetime.now(UTC).date()
+    horizon_start = today - timedelta(days=settings.past_days)
+    timezone_component = ics.vtimezone(settings.timezone, today.year)
+    timezone_bytes = timezone_component.to_ical()
+    calendar = Calendar()
+    calendar.add_component(timezone_component)
+    entries: dict[str, EventEntry] = {}
+    for event in loaded.events:
+        components = ics.event_components(event, settings, identity)
+        for component in components:
+            calendar.add_component(component)
+        end = last_end(event)
+        entries[event.id] = EventEntry(
+            event=event,
+            keys=keys_for(event.data),
+            vevents=ics.render_components(components),
+            current=end is None or end > horizon_start,
+        )
+    header = ics.feed_header(settings, settings.name, settings.description)
+    current = [entry for entry in entries.values() if entry.current]
+    feeds: dict[str, Feed] = {}
+    for definition in settings.feeds:
+        query = feed_filter(definition.filter)
+        feed_header = ics.feed_header(settings, definition.title, definition.description)
+        chosen = [entry for entry in current if query.matches(entry.keys)]
+        feeds[definition.name] = Feed(definition, query, render_feed(feed_header, timezone_bytes, chosen))
+    version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
+    return Catalog(
+        settings=settings,
+        identity=identity,
+        version=hashlib.sha256(version_source.encode()).hexdigest()[:16],
+        compiled_on=today,
+        loaded_at=datetime.now(UTC),
+        events=MappingProxyType(entries),
+        feeds=MappingProxyType(feeds),
+        calendar=calendar,
+        header=header,
+        timezone=timezone_bytes,
+        everything=render_feed(header, timezone_bytes, current),
+        warnings=loaded.warnings,
+    )
+
+
+def day_start(value: date, settings: CalendarSettings) -> datetime:
+    return datetime.combine(value, time(), settings.zone)

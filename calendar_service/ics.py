@@ -1,0 +1,317 @@
+"""Render events as RFC 5545 / RFC 7986 iCalendar, following our ICS publishing profile."""
+
+from __future__ import annotations
+
+import functools
+from calendar import monthrange
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import YEARLY, rrule, weekday
+from icalendar import (
+    Calendar,
+    Component,
+    Timezone,
+    TimezoneDaylight,
+    TimezoneStandard,
+    vCalAddress,
+    vRecur,
+    vText,
+)
+from icalendar import Event as VEvent
+
+from calendar_service import __version__
+from calendar_service.model import (
+    CalendarSettings,
+    Event,
+    EventData,
+    Override,
+    Status,
+    occurrence_duration,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Where the calendar lives: absolute URLs and UIDs come only from here, never a request."""
+
+    base_url: str
+    uid_domain: str
+
+    def uid(self, event_id: str) -> str:
+        return f"{event_id}@{self.uid_domain}"
+
+    def event_page(self, event_id: str) -> str:
+        return f"{self.base_url}/events/{event_id}"
+
+
+# --- VTIMEZONE -----------------------------------------------------------------------------
+
+_DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    local: datetime  # wall-clock time of the change, in the offset before it
+    offset_from: timedelta
+    offset_to: timedelta
+    name: str
+    dst: bool
+
+
+def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
+    found = []
+    moment = datetime(year, 1, 1, tzinfo=UTC)
+    previous = moment.astimezone(zone).utcoffset()
+    while moment.year == year:
+        following = moment + timedelta(hours=1)
+        offset = following.astimezone(zone).utcoffset()
+        if offset != previous:
+            # Find the exact minute: zones change on the quarter hour at worst.
+            step = moment
+            while step.astimezone(zone).utcoffset() == previous:
+                step += timedelta(minutes=15)
+            assert previous is not None and offset is not None
+            local = (step + previous).replace(tzinfo=None)
+            shifted = step.astimezone(zone)
+            found.append(
+                _Transition(local, previous, offset, shifted.tzname() or "", bool(shifted.dst()))
+            )
+            previous = offset
+        moment = following
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def vtimezone(zone_name: str, year: int) -> Timezone:
+    """A VTIMEZONE whose DST rules are RRULEs derived from the zone's rules in `year`.
+
+    icalendar's own generator writes RDATE lists, which Thunderbird (ical.js) reads an hour
+    off and Outlook is reported to ignore; RRULE blocks are what every client handles.
+    """
+    zone = ZoneInfo(zone_name)
+    timezone = Timezone()
+    timezone.add("TZID", zone_name)
+    changes = _transitions(zone, year)
+    if not changes:
+        noon = datetime(year, 1, 1, 12, tzinfo=zone)
+        standard = TimezoneStandard()
+        standard.add("DTSTART", datetime(1970, 1, 1))
+        standard.add("TZNAME", noon.tzname() or zone_name)
+        standard.add("TZOFFSETFROM", noon.utcoffset())
+        standard.add("TZOFFSETTO", noon.utcoffset())
+        timezone.add_component(standard)
+        return timezone
+    for change in changes:
+        day = change.local.day
+        month_days = monthrange(change.local.year, change.local.month)[1]
+        ordinal = -1 if day + 7 > month_days else (day - 1) // 7 + 1
+        day_index = change.local.weekday()
+        first = rrule(
+            YEARLY,
+            dtstart=datetime(1970, 1, 1, change.local.hour, change.local.minute),
+            bymonth=change.local.month,
+            byweekday=weekday(day_index, ordinal),
+            count=1,
+        )[0]
+        block: Component = TimezoneDaylight() if change.dst else TimezoneStandard()
+        block.add("DTSTART", first)
+        block.add(
+            "RRULE",
+            vRecur(
+                {"FREQ": "YEARLY", "BYMONTH": change.local.month,
+                 "BYDAY": f"{ordinal}{_DAY_CODES[day_index]}"}
+            ),
+        )
+        block.add("TZNAME", change.name)
+        block.add("TZOFFSETFROM", change.offset_from)
+        block.add("TZOFFSETTO", change.offset_to)
+        timezone.add_component(block)
+    return timezone
+
+
+# --- Events --------------------------------------------------------------------------------
+
+
+def _local(value: date | datetime, zone: ZoneInfo) -> date | datetime:
+    return value.replace(tzinfo=zone) if isinstance(value, datetime) else value
+
+
+def _exclusive_end(start: date | datetime, data: EventData) -> date | datetime:
+    return start + data.duration
+
+
+def description_text(event: EventData, settings: CalendarSettings, identity: Identity) -> str:
+    """The DESCRIPTION clients show: the event's text, then the practical details."""
+    vocab = settings.vocabularies
+    parts = [part for part in (event.summary, event.description.strip()) if part]
+    details = []
+    if event.cost:
+        details.append(f"Cost: {event.cost}")
+    if event.organiser is not None:
+        contact = ", ".join(
+            item for item in (event.organiser.url, event.organiser.email) if item
+        )
+        details.append(f"Organiser: {event.organiser.name}" + (f" ({contact})" if contact else ""))
+    if event.location is not None and event.location.online_url:
+        details.append(f"Join online: {event.location.online_url}")
+    if event.url:
+        details.append(f"More information: {event.url}")
+    details.append(
+        "For: " + ", ".join(vocab.audiences[key].label for key in event.audiences if key in vocab.audiences)
+    )
+    details.append(f"Details: {identity.event_page(event.id)}")
+    parts.append("\n".join(details))
+    return "\n\n".join(parts)
+
+
+def _common(
+    component: VEvent,
+    event: Event,
+    settings: CalendarSettings,
+    identity: Identity,
+) -> None:
+    data = event.data
+    category = settings.vocabularies.categories[data.category]
+    component.add("UID", identity.uid(data.id))
+    component.add("DTSTAMP", event.modified)
+    component.add("LAST-MODIFIED", event.modified)
+    component.add("SEQUENCE", event.sequence)
+    component.add("CLASS", "PUBLIC")
+    component.add("TRANSP", "TRANSPARENT" if category.transparent else "OPAQUE")
+    component.add("CATEGORIES", [category.label])
+    if category.color:
+        component.add("COLOR", category.color)
+    component.add("URL", data.url or identity.event_page(data.id))
+    if data.location is not None:
+        component.add("LOCATION", data.location.text)
+    if data.organiser is not None and data.organiser.email:
+        organizer = vCalAddress(f"mailto:{data.organiser.email}")
+        organizer.params["CN"] = data.organiser.name
+        component.add("ORGANIZER", organizer)
+
+
+def _until_value(data: EventData, zone: ZoneInfo) -> date | datetime | None:
+    rule = data.recurrence.rule if data.recurrence else None
+    if rule is None or rule.until is None:
+        return None
+    if data.all_day:
+        return rule.until
+    # RFC 5545: with a TZID on DTSTART, UNTIL must be in UTC.
+    return datetime.combine(rule.until, time(23, 59, 59), zone).astimezone(UTC)
+
+
+def event_components(
+    event: Event, settings: CalendarSettings, identity: Identity
+) -> list[VEvent]:
+    """The VEVENTs of one event: the series (or single event), then one per override."""
+    zone = settings.zone
+    data = event.data
+    master = VEvent()
+    _common(master, event, settings, identity)
+    master.add("SUMMARY", data.title)
+    master.add("DESCRIPTION", description_text(data, settings, identity))
+    start = _local(data.start, zone)
+    master.add("DTSTART", start)
+    master.add("DTEND", _exclusive_end(start, data))
+    master.add("STATUS", data.status.ics)
+    recurrence = data.recurrence
+    if recurrence is not None:
+        if recurrence.rule is not None:
+            rule = vRecur(recurrence.rule.ical())
+            until = _until_value(data, zone)
+            if until is not None:
+                rule["UNTIL"] = until
+            master.add("RRULE", rule)
+        if recurrence.extra_dates:
+            master.add("RDATE", [_local(value, zone) for value in recurrence.extra_dates])
+        if recurrence.excluded_dates:
+            master.add("EXDATE", [_local(value, zone) for value in recurrence.excluded_dates])
+    components = [master]
+    for override in sorted(data.overrides, key=lambda item: str(item.occurrence)):
+        components.append(_override_component(event, override, settings, identity))
+    return components
+
+
+def _override_component(
+    event: Event, override: Override, settings: CalendarSettings, identity: Identity
+) -> VEvent:
+    zone = settings.zone
+    data = event.data
+    component = VEvent()
+    _common(component, event, settings, identity)
+    component.add("RECURRENCE-ID", _local(override.occurrence, zone))
+    component.add("SUMMARY", override.title or data.title)
+    text = description_text(data, settings, identity)
+    if override.note:
+        text = f"{override.note}\n\n{text}"
+    component.add("DESCRIPTION", text)
+    start = _local(override.start if override.start is not None else override.occurrence, zone)
+    component.add("DTSTART", start)
+    if override.end is not None:
+        end = start + (override_duration(override) or data.duration)
+    else:
+        end = _exclusive_end(start, data)
+    component.add("DTEND", end)
+    status = override.status or data.status
+    component.add("STATUS", status.ics)
+    return component
+
+
+def override_duration(override: Override) -> timedelta | None:
+    """The override's own length, when it gives an end."""
+    if override.end is None:
+        return None
+    start = override.start if override.start is not None else override.occurrence
+    return occurrence_duration(start, override.end)
+
+
+def render_components(components: Iterable[Component]) -> bytes:
+    """Serialise components as folded CRLF lines (icalendar folds at 75 octets)."""
+    return b"".join(component.to_ical() for component in components)
+
+
+# --- Calendars -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHeader:
+    """The parts of a VCALENDAR around its components."""
+
+    opening: bytes
+    closing: bytes
+
+
+def feed_header(settings: CalendarSettings, title: str, description: str) -> FeedHeader:
+    """The VCALENDAR properties of a feed, split so components can be placed inside."""
+    calendar = Calendar()
+    calendar.add("PRODID", f"-//{settings.organisation}//calendar-service {__version__}//EN")
+    calendar.add("VERSION", "2.0")
+    calendar.add("CALSCALE", "GREGORIAN")
+    calendar.add("METHOD", "PUBLISH")
+    calendar.add("NAME", title)
+    calendar.add("X-WR-CALNAME", vText(title))
+    if description:
+        calendar.add("DESCRIPTION", description)
+        calendar.add("X-WR-CALDESC", vText(description))
+    calendar.add("X-WR-TIMEZONE", settings.timezone)
+    refresh = timedelta(hours=settings.refresh_hours)
+    calendar.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
+    calendar.add("X-PUBLISHED-TTL", f"PT{settings.refresh_hours}H")
+    text = calendar.to_ical()
+    closing = b"END:VCALENDAR\r\n"
+    assert text.endswith(closing)
+    return FeedHeader(text[: -len(closing)], closing)
+
+
+def assemble(header: FeedHeader, timezone: bytes, events: Iterable[bytes]) -> bytes:
+    """A whole feed from pre-rendered parts: header, VTIMEZONE, events, footer."""
+    return b"".join((header.opening, timezone, *events, header.closing))
+
+
+def status_of(override: Override | None, data: EventData) -> Status:
+    if override is not None and override.status is not None:
+        return override.status
+    return data.status
