@@ -212,7 +212,9 @@ def compile_catalog(
         query = feed_filter(definition.filter)
         feed_header = ics.feed_header(settings, definition.title, definition.description)
         chosen = [entry for entry in current if query.matches(entry.keys)]
-        feeds[definition.name] = Feed(definition, query, render_feed(feed_header, timezone_bytes, chosen))
+        feeds[definition.name] = Feed(
+            definition, query, render_feed(feed_header, timezone_bytes, chosen)
+        )
     version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
     return Catalog(
         settings=settings,

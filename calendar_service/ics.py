@@ -121,8 +121,11 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
         block.add(
             "RRULE",
             vRecur(
-                {"FREQ": "YEARLY", "BYMONTH": change.local.month,
-                 "BYDAY": f"{ordinal}{_DAY_CODES[day_index]}"}
+                {
+                    "FREQ": "YEARLY",
+                    "BYMONTH": change.local.month,
+                    "BYDAY": f"{ordinal}{_DAY_CODES[day_index]}",
+                }
             ),
         )
         block.add("TZNAME", change.name)
@@ -151,16 +154,15 @@ def description_text(event: EventData, settings: CalendarSettings, identity: Ide
     if event.cost:
         details.append(f"Cost: {event.cost}")
     if event.organiser is not None:
-        contact = ", ".join(
-            item for item in (event.organiser.url, event.organiser.email) if item
-        )
+        contact = ", ".join(item for item in (event.organiser.url, event.organiser.email) if item)
         details.append(f"Organiser: {event.organiser.name}" + (f" ({contact})" if contact else ""))
     if event.location is not None and event.location.online_url:
         details.append(f"Join online: {event.location.online_url}")
     if event.url:
         details.append(f"More information: {event.url}")
     details.append(
-        "For: " + ", ".join(vocab.audiences[key].label for key in event.audiences if key in vocab.audiences)
+        "For: "
+        + ", ".join(vocab.audiences[key].label for key in event.audiences if key in vocab.audiences)
     )
     details.append(f"Details: {identity.event_page(event.id)}")
     parts.append("\n".join(details))
@@ -203,9 +205,7 @@ def _until_value(data: EventData, zone: ZoneInfo) -> date | datetime | None:
     return datetime.combine(rule.until, time(23, 59, 59), zone).astimezone(UTC)
 
 
-def event_components(
-    event: Event, settings: CalendarSettings, identity: Identity
-) -> list[VEvent]:
+def event_components(event: Event, settings: CalendarSettings, identity: Identity) -> list[VEvent]:
     """The VEVENTs of one event: the series (or single event), then one per override."""
     zone = settings.zone
     data = event.data

@@ -57,7 +57,9 @@ class DataError:
 
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class DataInvalid(Exception):
@@ -102,15 +104,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses anchors and aliases, which allow "billion laughs" bombs."""
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        line = event.start_mark.line + 1 if event.start_mark is not None else None
         if isinstance(event, yaml.AliasEvent):
-            raise _YamlProblem(
-                event.start_mark.line + 1, "YAML aliases (*name) are not allowed; write it out"
-            )
+            raise _YamlProblem(line, "YAML aliases (*name) are not allowed; write it out")
         if getattr(event, "anchor", None):
-            raise _YamlProblem(
-                event.start_mark.line + 1, "YAML anchors (&name) are not allowed; write it out"
-            )
+            raise _YamlProblem(line, "YAML anchors (&name) are not allowed; write it out")
         return super().compose_node(parent, index)
 
 
@@ -217,7 +216,9 @@ def _construct(node: yaml.Node, path: Path_, doc: _Document, counter: list[int])
 # --- Validation ---------------------------------------------------------------------------
 
 
-def _pydantic_errors(exc: ValidationError, file: str, doc: _Document, base: Path_) -> list[DataError]:
+def _pydantic_errors(
+    exc: ValidationError, file: str, doc: _Document, base: Path_
+) -> list[DataError]:
     errors = []
     for error in exc.errors(include_url=False):
         path: Path_ = (*base, *error["loc"])
@@ -323,8 +324,10 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
         if settings is not None:
             errors.extend(_check_vocabulary(event, settings, name, doc, base))
         for problem_path, message in check_recurrence(event):
-            path = (*base, *problem_path)
-            errors.append(DataError(name, doc.line_of(path), field_path(path), message))
+            located_path = (*base, *problem_path)
+            errors.append(
+                DataError(name, doc.line_of(located_path), field_path(located_path), message)
+            )
 
     if settings is not None:
         errors.extend(_check_feeds(settings, root / SETTINGS_FILE, loaded_settings))
@@ -369,8 +372,12 @@ def _check_vocabulary(
     event: EventData, settings: CalendarSettings, name: str, doc: _Document, base: Path_
 ) -> Iterator[DataError]:
     vocab = settings.vocabularies
-    checks: list[tuple[Path_, str, dict[str, Any]]] = [(("category",), event.category, vocab.categories)]
-    checks += [(("audiences", i), value, vocab.audiences) for i, value in enumerate(event.audiences)]
+    checks: list[tuple[Path_, str, dict[str, Any]]] = [
+        (("category",), event.category, vocab.categories)
+    ]
+    checks += [
+        (("audiences", i), value, vocab.audiences) for i, value in enumerate(event.audiences)
+    ]
     checks += [(("themes", i), value, vocab.themes) for i, value in enumerate(event.themes)]
     for path, value, allowed in checks:
         if value not in allowed:
@@ -419,9 +426,7 @@ def rule_text(event: EventData) -> str | None:
         parts.append(f"{key}={text}")
     until = recurrence.rule.until
     if until is not None:
-        parts.append(
-            f"UNTIL={until:%Y%m%d}" if event.all_day else f"UNTIL={until:%Y%m%d}T235959"
-        )
+        parts.append(f"UNTIL={until:%Y%m%d}" if event.all_day else f"UNTIL={until:%Y%m%d}T235959")
     return ";".join(parts)
 
 
@@ -531,7 +536,9 @@ def _read_revisions(root: Path, errors: list[DataError]) -> dict[str, Revision]:
             errors.extend(_pydantic_errors(exc, REVISIONS_FILE, doc, (key,)))
             continue
         if revision.modified.tzinfo is None:
-            revision = revision.model_copy(update={"modified": revision.modified.replace(tzinfo=UTC)})
+            revision = revision.model_copy(
+                update={"modified": revision.modified.replace(tzinfo=UTC)}
+            )
         revisions[str(key)] = revision
     return revisions
 
@@ -547,7 +554,9 @@ def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
         known = revisions.get(event.id)
         if known is None or known.hash != event.content_hash:
             sequence = known.sequence + 1 if known else 0
-            revisions[event.id] = Revision(hash=event.content_hash, sequence=sequence, modified=moment)
+            revisions[event.id] = Revision(
+                hash=event.content_hash, sequence=sequence, modified=moment
+            )
             changed.append(event.id)
     lines = [
         "# Written by `calendar-service stamp`: each event's content hash, SEQUENCE and",

@@ -74,9 +74,7 @@ Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_clean_text)]
 Line = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(_single_line)]
 Url = Annotated[str, Field(max_length=2000), AfterValidator(_safe_url)]
 Slug = Annotated[str, Field(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
-Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")]
 Day = Annotated[date, AfterValidator(_year_in_range)]
 
 
@@ -265,9 +263,7 @@ class Rule(Strict):
     by_weekday: list[Annotated[str, Field(pattern=WEEKDAY_PATTERN)]] = Field(
         default=[], max_length=7, description="MO..SU, optionally with an ordinal: 1TH, -1MO."
     )
-    by_set_position: list[Annotated[int, Field(ge=-366, le=366)]] = Field(
-        default=[], max_length=10
-    )
+    by_set_position: list[Annotated[int, Field(ge=-366, le=366)]] = Field(default=[], max_length=10)
 
     @model_validator(mode="after")
     def _coherent(self) -> Rule:
@@ -425,10 +421,10 @@ def occurrence_duration(start: date | datetime, end: date | datetime | None) -> 
     """Length from start to the exclusive end; an all-day `end` is the inclusive last day."""
     if is_all_day(start):
         last = end if end is not None else start
-        return last - start + timedelta(days=1)  # type: ignore[operator]
+        return last - start + timedelta(days=1)
     if end is None:
         return timedelta(hours=1)
-    return end - start  # type: ignore[operator]
+    return end - start
 
 
 def check_span(
@@ -440,7 +436,7 @@ def check_span(
     if type(end) is not type(start):
         kind = "a date (the last day)" if is_all_day(start) else "a local time"
         raise FieldProblem(path, f"must be {kind}, like start")
-    if end < start if is_all_day(start) else end <= start:  # type: ignore[operator]
+    if end < start if is_all_day(start) else end <= start:
         raise FieldProblem(
             path, f"{end.isoformat()} is before start {start.isoformat()}; the end must be later"
         )

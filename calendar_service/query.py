@@ -47,7 +47,9 @@ class FilterKeys:
 def keys_for(event: EventData) -> FilterKeys:
     """The filter keys of an event."""
     organiser = event.organiser.name if event.organiser else ""
-    text = " ".join((event.title, event.summary, event.description, " ".join(event.tags), organiser))
+    text = " ".join(
+        (event.title, event.summary, event.description, " ".join(event.tags), organiser)
+    )
     return FilterKeys(
         category=event.category,
         audiences=frozenset(event.audiences),
@@ -140,7 +142,9 @@ def parse_filter(
                     name, f"unknown {name} {_shorten(value)!r}", allowed=list(known[name])
                 )
             if name == "tag" and not _is_slug(value):
-                raise QueryError("tag", f"tag {_shorten(value)!r} is not a tag name", [SLUG_PATTERN])
+                raise QueryError(
+                    "tag", f"tag {_shorten(value)!r} is not a tag name", [SLUG_PATTERN]
+                )
         values[name] = tuple(raw)
     query_values = _values(params, "q") if "q" in allowed_fields else []
     if len(query_values) > 1:

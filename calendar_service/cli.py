@@ -1,0 +1,149 @@
+"""Console commands: serve, validate, stamp and schema."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from calendar_service import __version__
+from calendar_service.loading import DataInvalid, load, stamp
+from calendar_service.model import CalendarSettings, EventFile
+from calendar_service.settings import ServiceSettings
+
+
+def _add_service_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (env CALENDAR_DATA_DIR, default ./data)")
+    parser.add_argument("--base-url", help="public URL of the service (env CALENDAR_BASE_URL)")
+    parser.add_argument("--uid-domain", help="domain of event UIDs (env CALENDAR_UID_DOMAIN)")
+
+
+def _settings(args: argparse.Namespace) -> ServiceSettings:
+    return ServiceSettings.from_env().with_options(
+        data_dir=args.data_dir, base_url=args.base_url, uid_domain=args.uid_domain
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Validate, then run uvicorn; every worker compiles the same snapshot."""
+    import uvicorn
+
+    settings = _settings(args)
+    if args.no_watch:
+        settings = settings.with_options(watch=False)
+    try:
+        data = load(settings.data_dir)
+    except DataInvalid as exc:
+        print(f"calendar-service: refusing to start: {exc}", file=sys.stderr)
+        return 1
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "calendar_service.web.app:create_app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=False,  # absolute URLs come from configuration, never from headers
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    """Check a data directory; list every error, or summarise what it holds."""
+    try:
+        data = load(Path(args.data_dir))
+    except DataInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    for warning in data.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    series = sum(1 for event in data.events if event.data.recurrence is not None)
+    print(
+        f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
+        f"in {len({event.source for event in data.events})} files, "
+        f"{len(data.settings.feeds)} feeds, version {data.version}"
+    )
+    if args.strict and data.warnings:
+        print("strict: unstamped changes; run `calendar-service stamp`", file=sys.stderr)
+        return 1
+    return 0
+
+
+def stamp_command(args: argparse.Namespace) -> int:
+    """Record revisions (SEQUENCE, LAST-MODIFIED) of changed events."""
+    try:
+        changed = stamp(Path(args.data_dir))
+    except DataInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(
+        f"stamped {len(changed)} changed event(s)" + (f": {', '.join(changed)}" if changed else "")
+    )
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    """Print or write the JSON Schema of the data files, for editors' completion."""
+    schemas = {
+        "calendar.schema.json": CalendarSettings.model_json_schema(),
+        "events.schema.json": EventFile.model_json_schema(),
+    }
+    if args.out is None:
+        print(json.dumps(schemas[f"{args.kind}.schema.json"], indent=2))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, value in schemas.items():
+        (out / name).write_text(json.dumps(value, indent=2) + "\n", encoding="utf-8")
+        print(out / name)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="calendar-service", description="Publish reviewed event data as calendars."
+    )
+    main.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = main.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="serve feeds, API and pages over HTTP")
+    _add_service_options(run)
+    run.add_argument("--host", default=os.environ.get("CALENDAR_HOST", "127.0.0.1"))
+    run.add_argument("--port", type=int, default=int(os.environ.get("CALENDAR_PORT", "8000")))
+    run.add_argument("--workers", type=int, default=int(os.environ.get("CALENDAR_WORKERS", "1")))
+    run.add_argument("--no-watch", action="store_true", help="do not reload on data changes")
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(handler=serve)
+
+    check = commands.add_parser("validate", help="check a data directory, listing every error")
+    check.add_argument("data_dir", metavar="DATA_DIR")
+    check.add_argument("--strict", action="store_true", help="also fail on unstamped changes")
+    check.set_defaults(handler=validate)
+
+    record = commands.add_parser("stamp", help="record revisions of changed events")
+    record.add_argument("data_dir", metavar="DATA_DIR")
+    record.set_defaults(handler=stamp_command)
+
+    export = commands.add_parser("schema", help="JSON Schema of the data files")
+    export.add_argument("--kind", choices=("events", "calendar"), default="events")
+    export.add_argument("--out", help="write both schemas into this directory")
+    export.set_defaults(handler=schema)
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Hold the live Catalog and rebuild it in the background when the data changes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from watchfiles import watch
+
+from calendar_service.compiling import Catalog, compile_catalog
+from calendar_service.loading import DataInvalid, load
+from calendar_service.settings import ServiceSettings
+
+log = logging.getLogger("calendar_service.reload")
+DEBOUNCE_MS = 700  # editors write files in pieces; wait for the writes to settle
+DAY_CHECK_MS = 60_000  # feeds depend on the date: recompile soon after midnight
+
+
+def build(settings: ServiceSettings, today: date | None = None) -> Catalog:
+    """Load and compile the data directory; raises DataInvalid."""
+    loaded = load(settings.data_dir, today=today)
+    return compile_catalog(
+        loaded, base_url=settings.base_url, uid_domain=settings.uid_domain, today=today
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadError:
+    """Why the last reload was refused."""
+
+    at: datetime
+    message: str
+
+
+class LiveCatalog:
+    """The snapshot requests read, swapped whole (one reference assignment) on reload."""
+
+    def __init__(self, settings: ServiceSettings, today: Callable[[], date] | None = None) -> None:
+        self.settings = settings
+        self._today = today or (lambda: datetime.now(UTC).date())
+        self._catalog = build(settings, self._today())  # invalid data: refuse to start
+        self._reload_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: ReloadError | None = None
+        self.reloads = 0
+
+    @property
+    def current(self) -> Catalog:
+        return self._catalog
+
+    def reload(self) -> bool:
+        """Rebuild from disk; keep the old snapshot and record why if the data is invalid."""
+        with self._reload_lock:
+            try:
+                catalog = build(self.settings, self._today())
+            except DataInvalid as exc:
+                self.last_error = ReloadError(datetime.now(UTC), str(exc))
+                log.error("reload refused, still serving %s: %s", self._catalog.version, exc)
+                return False
+            except Exception as exc:  # never let a reload kill the watcher
+                self.last_error = ReloadError(datetime.now(UTC), f"{type(exc).__name__}: {exc}")
+                log.exception("reload failed, still serving %s", self._catalog.version)
+                return False
+            self._catalog = catalog
+            self.last_error = None
+            self.reloads += 1
+            log.info("serving snapshot %s (%d events)", catalog.version, len(catalog.events))
+            for warning in catalog.warnings:
+                log.warning("%s", warning)
+            return True
+
+    def reload_in_background(self) -> None:
+        threading.Thread(target=self.reload, name="calendar-reload", daemon=True).start()
+
+    def start_watching(self) -> None:
+        """Watch the data directory in a thread; also recompile when the day changes."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._watch, name="calendar-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _watch(self) -> None:
+        for changes in watch(
+            self.settings.data_dir,
+            stop_event=self._stop,
+            debounce=DEBOUNCE_MS,
+            step=100,
+            rust_timeout=DAY_CHECK_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        ):
+            if changes or self._today() != self._catalog.compiled_on:
+                self.reload()

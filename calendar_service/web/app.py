@@ -1,0 +1,92 @@
+"""The FastAPI application factory: routes, error handlers and the reload lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from calendar_service import __version__
+from calendar_service.query import QueryError
+from calendar_service.reloading import LiveCatalog
+from calendar_service.settings import ServiceSettings
+from calendar_service.web import feeds
+from calendar_service.web.responses import ApiError, error_response
+
+log = logging.getLogger("calendar_service.web")
+
+
+def create_app(live: LiveCatalog) -> FastAPI:
+    """The application serving one live catalog."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if live.settings.watch:
+            live.start_watching()
+        if threading.current_thread() is threading.main_thread():
+            # Not every platform or loop supports signal handlers; reload still works by watching.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, live.reload_in_background
+                )
+        yield
+        live.stop()
+
+    app = FastAPI(
+        title="calendar-service",
+        version=__version__,
+        description=(
+            "Awareness days, programmes, training and deadlines as ICS feeds and JSON. "
+            "Every filter is one shared set of parameters: repeated values are OR, "
+            "different parameters AND."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.live = live
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(QueryError)
+    async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
+        return error_response(422, exc.message, exc.parameter, exc.allowed)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(part) for part in first.get("loc", ())]
+        parameter = location[-1] if location else None
+        message = str(first.get("msg", "invalid request"))
+        return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request refused"
+        if exc.status_code == 404:
+            message = "not found"
+        return error_response(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Never show a traceback or echo input; the log has the details.
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(500, "internal error; it has been logged")
+
+    app.include_router(feeds.router(live))
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: configuration comes from `CALENDAR_*` variables."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return create_app(LiveCatalog(ServiceSettings.from_env()))

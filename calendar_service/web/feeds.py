@@ -1,0 +1,103 @@
+"""Routes that serve ICS feeds and the health report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from calendar_service.query import EVENT_FIELDS, QueryError, parse_filter
+from calendar_service.reloading import LiveCatalog
+from calendar_service.web.responses import ApiError, refuse_unknown, rendered_response
+
+ICS_FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
+assert set(ICS_FILTER_FIELDS) == set(EVENT_FIELDS)
+
+
+def router(live: LiveCatalog) -> APIRouter:
+    """Feed routes bound to the live catalog."""
+    routes = APIRouter()
+    max_age = live.settings.feed_max_age
+
+    @routes.api_route(
+        "/calendar.ics",
+        methods=["GET", "HEAD"],
+        summary="The whole calendar, or any filter of it, as a subscribable ICS feed",
+        response_class=Response,
+        tags=["feeds"],
+    )
+    def calendar_feed(request: Request) -> Response:
+        catalog = live.current
+        refuse_unknown(request, ICS_FILTER_FIELDS)
+        query = parse_filter(
+            _multi(request), catalog.settings.vocabularies, fields=ICS_FILTER_FIELDS
+        )
+        return rendered_response(
+            request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
+        )
+
+    @routes.api_route(
+        "/feeds/{name}.ics",
+        methods=["GET", "HEAD"],
+        summary="A named feed from the calendar's settings",
+        response_class=Response,
+        tags=["feeds"],
+    )
+    def named_feed(request: Request, name: str) -> Response:
+        catalog = live.current
+        refuse_unknown(request, ())
+        feed = catalog.feeds.get(name)
+        if feed is None:
+            raise ApiError(
+                404, f"no feed named {name[:60]!r}", parameter="name", allowed=list(catalog.feeds)
+            )
+        return rendered_response(request, feed.file, max_age=max_age, filename=f"{name}.ics")
+
+    @routes.api_route(
+        "/events/{event_id}.ics",
+        methods=["GET", "HEAD"],
+        summary="One event (with its recurrence) for add-to-calendar",
+        response_class=Response,
+        tags=["feeds"],
+    )
+    def event_feed(request: Request, event_id: str) -> Response:
+        catalog = live.current
+        refuse_unknown(request, ())
+        rendered = catalog.event_file(event_id)
+        if rendered is None:
+            raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="id")
+        return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
+
+    @routes.get(
+        "/healthz", summary="Which snapshot is served, and the last reload error", tags=["service"]
+    )
+    def health() -> JSONResponse:
+        catalog = live.current
+        error = live.last_error
+        body: dict[str, Any] = {
+            "status": "ok" if error is None else "degraded",
+            "version": catalog.version,
+            "loaded_at": catalog.loaded_at.isoformat(),
+            "compiled_on": catalog.compiled_on.isoformat(),
+            "events": len(catalog.events),
+            "feeds": list(catalog.feeds),
+            "reloads": live.reloads,
+            "last_reload_error": None
+            if error is None
+            else {"at": error.at.isoformat(), "message": error.message},
+            "warnings": list(catalog.warnings),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    return routes
+
+
+def _multi(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+__all__ = ["QueryError", "router"]

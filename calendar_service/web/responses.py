@@ -1,0 +1,123 @@
+"""HTTP responses: conditional GET, compression, cache headers and the JSON error shape."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from email.utils import parsedate_to_datetime
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+
+from calendar_service.compiling import Rendered
+
+
+class ApiError(Exception):
+    """A client error answered as JSON: what was wrong, which parameter, what is allowed."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        parameter: str | None = None,
+        allowed: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.parameter = parameter
+        self.allowed = list(allowed)
+
+    def response(self) -> JSONResponse:
+        return error_response(self.status, self.message, self.parameter, self.allowed)
+
+
+def error_response(
+    status: int, message: str, parameter: str | None = None, allowed: Sequence[str] = ()
+) -> JSONResponse:
+    """The one JSON shape of every 4xx (and the rare 5xx)."""
+    error: dict[str, object] = {"status": status, "message": message}
+    if parameter is not None:
+        error["parameter"] = parameter
+    if allowed:
+        error["allowed"] = list(allowed)
+    return JSONResponse(
+        {"error": error},
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+def refuse_unknown(request: Request, allowed: Iterable[str]) -> None:
+    """Unknown query parameters are refused rather than silently ignored."""
+    names = set(allowed)
+    for name in request.query_params:
+        if name not in names:
+            raise ApiError(
+                422,
+                f"unknown parameter {name[:60]!r}",
+                parameter=name[:60],
+                allowed=sorted(names),
+            )
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    # Weak comparison, as RFC 9110 asks for If-None-Match.
+    wanted = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
+
+
+def _accepts_gzip(request: Request) -> bool:
+    for part in request.headers.get("accept-encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            quality = params.strip().removeprefix("q=").strip()
+            try:
+                return not quality or float(quality) > 0
+            except ValueError:
+                return True
+    return False
+
+
+def rendered_response(
+    request: Request,
+    rendered: Rendered,
+    *,
+    max_age: int,
+    filename: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """Serve pre-rendered bytes with ETag/Last-Modified, 304, HEAD and gzip."""
+    headers = {
+        "ETag": rendered.etag,
+        "Last-Modified": rendered.http_date,
+        "Cache-Control": f"public, max-age={max_age}",
+        "Vary": "Accept-Encoding",
+        "Access-Control-Allow-Origin": "*",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if filename is not None:
+        headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    headers.update(extra_headers or {})
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, rendered.etag):
+            return Response(status_code=304, headers=headers)
+    elif (since := request.headers.get("if-modified-since")) is not None:
+        try:
+            moment = parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            moment = None
+        fresh = moment is not None and moment.tzinfo is not None
+        if fresh and rendered.last_modified.replace(microsecond=0) <= moment:  # type: ignore[operator]
+            return Response(status_code=304, headers=headers)
+    body = rendered.body
+    if _accepts_gzip(request):
+        body = rendered.gzipped
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=rendered.content_type)
+    return Response(body, status_code=200, headers=headers, media_type=rendered.content_type)
