@@ -15,8 +15,16 @@ from types import MappingProxyType
 from icalendar import Calendar
 
 from calendar_service import ics
+from calendar_service.index import HORIZON_FUTURE, HORIZON_PAST, OccurrenceIndex, expand
 from calendar_service.loading import LoadedData, rule_starts
-from calendar_service.model import CalendarSettings, Event, FeedDefinition, FeedFilter
+from calendar_service.model import (
+    CalendarSettings,
+    Event,
+    FeedDefinition,
+    FeedFilter,
+    Occurrence,
+    Override,
+)
 from calendar_service.query import Filter, FilterKeys, keys_for
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -88,6 +96,8 @@ class Catalog:
     header: ics.FeedHeader
     timezone: bytes
     everything: Rendered  # /calendar.ics: every current event under the calendar's own name
+    index: OccurrenceIndex
+    overrides: Mapping[str, Mapping[date | datetime, Override]]
     warnings: tuple[str, ...] = ()
     _cache: OrderedDict[Filter, Rendered] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -119,6 +129,17 @@ class Catalog:
             name = title or f"{self.settings.name} ({describe(query, self.settings)})"
             header = ics.feed_header(self.settings, name, description or self.settings.description)
         return render_feed(header, self.timezone, [e for e in self.matching(query) if e.current])
+
+    def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
+        """Occurrences overlapping [start, end): from the index, or expanded on demand.
+
+        Callers bound the window; outside the horizon the cost is one bounded expansion.
+        """
+        if self.index.covers(start, end):
+            return self.index.between(start, end)
+        zone = self.settings.zone
+        suffix = "@" + self.identity.uid_domain
+        return expand(self.calendar, start, end, zone, suffix, self.overrides)
 
     def event_file(self, event_id: str) -> Rendered | None:
         """One event's own calendar, for "add to calendar"."""
@@ -205,6 +226,19 @@ def compile_catalog(
             vevents=ics.render_components(components),
             current=end is None or end > horizon_start,
         )
+    overrides = {
+        event.id: MappingProxyType({o.occurrence: o for o in event.data.overrides})
+        for event in loaded.events
+        if event.data.overrides
+    }
+    index = OccurrenceIndex.build(
+        calendar,
+        settings.zone,
+        day_start(today - HORIZON_PAST, settings),
+        day_start(today + HORIZON_FUTURE, settings),
+        "@" + identity.uid_domain,
+        overrides,
+    )
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
     feeds: dict[str, Feed] = {}
@@ -228,6 +262,8 @@ def compile_catalog(
         header=header,
         timezone=timezone_bytes,
         everything=render_feed(header, timezone_bytes, current),
+        index=index,
+        overrides=MappingProxyType(overrides),
         warnings=loaded.warnings,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -238,9 +239,8 @@ def _pydantic_errors(
     return errors
 
 
-def _load_model(
-    model: type[M], root: Path, path: Path, errors: list[DataError]
-) -> tuple[M, _Document] | None:
+def _read_document(root: Path, path: Path, errors: list[DataError]) -> _Document | None:
+    """Parse one data file whose top level must be a mapping; record why if it cannot be."""
     name = path.relative_to(root).as_posix()
     try:
         doc = parse_yaml(path.read_bytes())
@@ -251,13 +251,45 @@ def _load_model(
         errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
         return None
     if not isinstance(doc.value, dict):
-        errors.append(DataError(name, 1, "", "expected a mapping at the top of the file"))
+        line = doc.line_of(()) or 1  # where the document starts, after any comments
+        errors.append(DataError(name, line, "", "expected a mapping at the top of the file"))
+        return None
+    return doc
+
+
+def _load_model(
+    model: type[M], root: Path, path: Path, errors: list[DataError]
+) -> tuple[M, _Document] | None:
+    doc = _read_document(root, path, errors)
+    if doc is None:
         return None
     try:
         return model.model_validate(doc.value), doc
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc, name, doc, ()))
+        errors.extend(_pydantic_errors(exc, path.relative_to(root).as_posix(), doc, ()))
         return None
+
+
+def _load_events(
+    root: Path, path: Path, errors: list[DataError]
+) -> list[tuple[EventData, _Document, int]]:
+    """The events of one file. When some are invalid, the others are still returned, so
+    that their own errors (vocabulary, recurrence, duplicate ids) are listed at once too."""
+    doc = _read_document(root, path, errors)
+    if doc is None:
+        return []
+    try:
+        model = EventFile.model_validate(doc.value)
+    except ValidationError as exc:
+        errors.extend(_pydantic_errors(exc, path.relative_to(root).as_posix(), doc, ()))
+        items = doc.value.get("events")
+        found: list[tuple[EventData, _Document, int]] = []
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            # An invalid event was reported above, with the file's other errors.
+            with contextlib.suppress(ValidationError):
+                found.append((EventData.model_validate(item), doc, index))
+        return found
+    return [(event, doc, index) for index, event in enumerate(model.events)]
 
 
 def _event_files(root: Path) -> list[Path]:
@@ -298,12 +330,8 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
         except OSError:
             pass  # reported by _load_model
     for path in files:
-        result = _load_model(EventFile, root, path, errors)
-        if result is None:
-            continue
-        model, doc = result
         name = path.relative_to(root).as_posix()
-        for index, event in enumerate(model.events):
+        for event, doc, index in _load_events(root, path, errors):
             located.append((event, name, doc, index))
 
     seen: dict[str, str] = {}
@@ -526,7 +554,9 @@ def _read_revisions(root: Path, errors: list[DataError]) -> dict[str, Revision]:
         errors.append(DataError(REVISIONS_FILE, problem.line, "", problem.message))
         return {}
     if not isinstance(doc.value, dict):
-        errors.append(DataError(REVISIONS_FILE, 1, "", "expected a mapping of event ids"))
+        errors.append(
+            DataError(REVISIONS_FILE, doc.line_of(()) or 1, "", "expected a mapping of event ids")
+        )
         return {}
     revisions = {}
     for key, value in doc.value.items():

@@ -477,6 +477,15 @@ class Occurrence:
     status: Status
     title: str
     note: str | None = None
+    original_start: date | datetime | None = None  # the rule's start, when overridden
+
+    @property
+    def key(self) -> str:
+        """Stable identity within the event: the start the rule gave it."""
+        original = self.original_start if self.original_start is not None else self.start
+        if isinstance(original, datetime):
+            return original.strftime("%Y%m%dT%H%M%S")
+        return original.strftime("%Y%m%d")
 
 
 def start_instant(value: date | datetime, zone: ZoneInfo) -> datetime:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,7 +20,7 @@ from calendar_service import __version__
 from calendar_service.query import QueryError
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import feeds
+from calendar_service.web import api, feeds
 from calendar_service.web.responses import ApiError, error_response
 
 log = logging.getLogger("calendar_service.web")
@@ -82,7 +83,15 @@ def create_app(live: LiveCatalog) -> FastAPI:
         log.exception("unexpected error on %s", request.url.path)
         return error_response(500, "internal error; it has been logged")
 
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD"],
+        allow_credentials=False,
+        expose_headers=["ETag", "Last-Modified"],
+    )
     app.include_router(feeds.router(live))
+    app.include_router(api.router(live))
     return app
 
 

@@ -12,6 +12,10 @@ from calendar_service.reloading import LiveCatalog
 from calendar_service.web.responses import ApiError, refuse_unknown, rendered_response
 
 ICS_FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
+CALENDAR_SUMMARY = (
+    "The whole calendar, or any filter of it (category, audience, theme, tag, q, online; "
+    "repeat a parameter for OR), as a subscribable ICS feed"
+)
 assert set(ICS_FILTER_FIELDS) == set(EVENT_FIELDS)
 
 
@@ -20,13 +24,6 @@ def router(live: LiveCatalog) -> APIRouter:
     routes = APIRouter()
     max_age = live.settings.feed_max_age
 
-    @routes.api_route(
-        "/calendar.ics",
-        methods=["GET", "HEAD"],
-        summary="The whole calendar, or any filter of it, as a subscribable ICS feed",
-        response_class=Response,
-        tags=["feeds"],
-    )
     def calendar_feed(request: Request) -> Response:
         catalog = live.current
         refuse_unknown(request, ICS_FILTER_FIELDS)
@@ -37,13 +34,6 @@ def router(live: LiveCatalog) -> APIRouter:
             request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
         )
 
-    @routes.api_route(
-        "/feeds/{name}.ics",
-        methods=["GET", "HEAD"],
-        summary="A named feed from the calendar's settings",
-        response_class=Response,
-        tags=["feeds"],
-    )
     def named_feed(request: Request, name: str) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
@@ -54,13 +44,6 @@ def router(live: LiveCatalog) -> APIRouter:
             )
         return rendered_response(request, feed.file, max_age=max_age, filename=f"{name}.ics")
 
-    @routes.api_route(
-        "/events/{event_id}.ics",
-        methods=["GET", "HEAD"],
-        summary="One event (with its recurrence) for add-to-calendar",
-        response_class=Response,
-        tags=["feeds"],
-    )
     def event_feed(request: Request, event_id: str) -> Response:
         catalog = live.current
         refuse_unknown(request, ())

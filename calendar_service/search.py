@@ -1,0 +1,292 @@
+"""Answer occurrence, event and facet queries from a Catalog, with bounded work."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from calendar_service import links
+from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.index import SortKey, sort_key
+from calendar_service.loading import rule_text
+from calendar_service.model import MAX_YEAR, MIN_YEAR, Occurrence
+from calendar_service.query import Filter, QueryError
+
+MAX_WINDOW_DAYS = 5 * 366
+DEFAULT_WINDOW_DAYS = 365
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 500
+MAX_CURSOR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A range of days, both ends inclusive, in the calendar's zone."""
+
+    first: date
+    last: date
+
+    def bounds(self, catalog: Catalog) -> tuple[datetime, datetime]:
+        zone = catalog.settings.zone
+        start = datetime.combine(self.first, time(), zone)
+        end = datetime.combine(self.last + timedelta(days=1), time(), zone)
+        return start, end
+
+
+def _parse_day(name: str, raw: str) -> date:
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"]) from None
+    if len(raw) != 10:
+        raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"])
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise QueryError(name, f"{name} must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+def parse_window(first: str | None, last: str | None, today: date) -> Window:
+    """`from` and `to` (inclusive); defaults: today to twelve months ahead; capped."""
+    start = _parse_day("from", first) if first else today
+    end = _parse_day("to", last) if last else start + timedelta(days=DEFAULT_WINDOW_DAYS)
+    if end < start:
+        raise QueryError("to", f"to ({end}) is before from ({start})")
+    if (end - start).days + 1 > MAX_WINDOW_DAYS:
+        raise QueryError(
+            "to", f"the window is longer than {MAX_WINDOW_DAYS} days; ask for a shorter one"
+        )
+    return Window(start, end)
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or len(raw) > 6:
+        raise QueryError("limit", "limit must be a whole number", [f"1-{MAX_LIMIT}"])
+    value = int(raw)
+    if not 1 <= value <= MAX_LIMIT:
+        raise QueryError("limit", f"limit must be between 1 and {MAX_LIMIT}", [f"1-{MAX_LIMIT}"])
+    return value
+
+
+def encode_cursor(key: tuple[Any, ...]) -> str:
+    text = json.dumps(list(key), separators=(",", ":"), ensure_ascii=True)
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(raw: str | None, shape: tuple[type, ...]) -> tuple[Any, ...] | None:
+    """A cursor is the sort key of the last item served, so pages survive reloads."""
+    if raw is None:
+        return None
+    problem = QueryError("cursor", "cursor is not one this API gave out; start again without it")
+    if len(raw) > MAX_CURSOR_LENGTH:
+        raise problem
+    try:
+        value = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise problem from None
+    if not isinstance(value, list) or len(value) != len(shape):
+        raise problem
+    if not all(isinstance(item, kind) for item, kind in zip(value, shape, strict=True)):
+        raise problem
+    return tuple(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of matching occurrences."""
+
+    window: Window
+    occurrences: list[Occurrence]
+    total: int
+    next_cursor: str | None
+
+
+def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
+    """Occurrences in the window that pass the filter, in order."""
+    start, end = window.bounds(catalog)
+    verdicts: dict[str, bool] = {}
+    events = catalog.events
+    chosen = []
+    for occurrence in catalog.occurrences(start, end):
+        verdict = verdicts.get(occurrence.event_id)
+        if verdict is None:
+            entry = events.get(occurrence.event_id)
+            verdict = entry is not None and entry.current and query.matches(entry.keys)
+            verdicts[occurrence.event_id] = verdict
+        if verdict and query.matches_status(occurrence.status):
+            chosen.append(occurrence)
+    return chosen
+
+
+def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:
+    """A page of occurrences after the cursor."""
+    after = decode_cursor(cursor, (float, str, str))
+    chosen = matching_occurrences(catalog, query, window)
+    zone = catalog.settings.zone
+    keys: list[SortKey] = [sort_key(item, zone) for item in chosen]
+    position = bisect_right(keys, after) if after is not None else 0
+    page = chosen[position : position + limit]
+    more = position + limit < len(chosen)
+    next_cursor = encode_cursor(keys[position + limit - 1]) if more else None
+    return Page(window, page, len(chosen), next_cursor)
+
+
+def facets(catalog: Catalog, query: Filter, window: Window) -> dict[str, list[dict[str, Any]]]:
+    """Counts of events with occurrences in the window, by category, audience, theme, tag."""
+    chosen = {o.event_id for o in matching_occurrences(catalog, query, window)}
+    entries = [catalog.events[event_id] for event_id in sorted(chosen)]
+    vocab = catalog.settings.vocabularies
+    counts: dict[str, Counter[str]] = {
+        "category": Counter(entry.keys.category for entry in entries),
+        "audience": Counter(value for entry in entries for value in entry.keys.audiences),
+        "theme": Counter(value for entry in entries for value in entry.keys.themes),
+        "tag": Counter(value for entry in entries for value in entry.keys.tags),
+    }
+    terms: dict[str, Mapping[str, Any]] = {
+        "category": vocab.categories,
+        "audience": vocab.audiences,
+        "theme": vocab.themes,
+    }
+    result: dict[str, list[dict[str, Any]]] = {}
+    for name, counter in counts.items():
+        if name in terms:
+            result[name] = [
+                {"value": key, "label": term.label, "count": counter.get(key, 0)}
+                for key, term in terms[name].items()
+            ]
+        else:
+            result[name] = [
+                {"value": key, "label": key, "count": count}
+                for key, count in sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+            ]
+    return result
+
+
+def next_occurrence(catalog: Catalog, event_id: str, today: date) -> Occurrence | None:
+    """The event's first occurrence that has not ended, within the index horizon."""
+    start = datetime.combine(today, time(), catalog.settings.zone)
+    end = catalog.index.end
+    if start >= end:
+        return None
+    for occurrence in catalog.index.between(start, end):
+        if occurrence.event_id == event_id:
+            return occurrence
+    return None
+
+
+def list_events(
+    catalog: Catalog, query: Filter, limit: int, cursor: str | None
+) -> tuple[list[EventEntry], str | None, int]:
+    """Events passing the filter, in id order, a page at a time."""
+    after = decode_cursor(cursor, (str,))
+    chosen = [entry for entry in catalog.matching(query) if entry.current]
+    ids = [entry.event.id for entry in chosen]
+    position = bisect_right(ids, after[0]) if after is not None else 0
+    page = chosen[position : position + limit]
+    more = position + limit < len(chosen)
+    return page, (encode_cursor((ids[position + limit - 1],)) if more else None), len(chosen)
+
+
+# --- JSON shapes -----------------------------------------------------------------------------
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat()
+
+
+def _zoned(value: date | datetime, catalog: Catalog) -> date | datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=catalog.settings.zone)
+    return value
+
+
+def _terms(keys: Iterable[str], vocabulary: Mapping[str, Any]) -> list[dict[str, str]]:
+    return [{"value": key, "label": vocabulary[key].label} for key in keys if key in vocabulary]
+
+
+def event_fields(entry: EventEntry, catalog: Catalog) -> dict[str, Any]:
+    """The fields of an event that every occurrence shares."""
+    data = entry.event.data
+    vocab = catalog.settings.vocabularies
+    identity = catalog.identity
+    return {
+        "event_id": data.id,
+        "summary": data.summary,
+        "description": data.description,
+        "category": _terms([data.category], vocab.categories)[0],
+        "audiences": _terms(data.audiences, vocab.audiences),
+        "themes": _terms(data.themes, vocab.themes),
+        "tags": list(data.tags),
+        "organiser": data.organiser.model_dump(mode="json") if data.organiser else None,
+        "location": (
+            {**data.location.model_dump(mode="json"), "text": data.location.text}
+            if data.location
+            else None
+        ),
+        "url": data.url,
+        "cost": data.cost,
+        "event_page": identity.event_page(data.id),
+        "event_ics": f"{identity.base_url}/events/{data.id}.ics",
+    }
+
+
+def occurrence_json(occurrence: Occurrence, catalog: Catalog) -> dict[str, Any]:
+    """One occurrence with its event's fields and add-to-calendar links."""
+    entry = catalog.events[occurrence.event_id]
+    data = entry.event.data
+    last_day = links.last_day(occurrence)
+    fields = event_fields(entry, catalog)
+    identity = catalog.identity
+    return {
+        "id": f"{occurrence.event_id}/{occurrence.key}",
+        "title": occurrence.title,
+        **fields,
+        "start": _iso(occurrence.start),
+        "end": _iso(occurrence.end),
+        "last_day": _iso(last_day) if last_day is not None else None,
+        "all_day": occurrence.all_day,
+        "status": occurrence.status.value,
+        "note": occurrence.note,
+        "links": {
+            "event_page": fields["event_page"],
+            "ics": fields["event_ics"],
+            "google": links.google_add(occurrence, data, identity, catalog.settings.timezone),
+            "outlook": links.outlook_add(occurrence, data, identity),
+        },
+    }
+
+
+def event_json(entry: EventEntry, catalog: Catalog, today: date) -> dict[str, Any]:
+    """An event as the API shows it: its fields, rule in words, next occurrence."""
+    data = entry.event.data
+    recurrence = data.recurrence
+    following = next_occurrence(catalog, data.id, today)
+    return {
+        "id": data.id,
+        "title": data.title,
+        **event_fields(entry, catalog),
+        "status": data.status.value,
+        "all_day": data.all_day,
+        "start": _iso(_zoned(data.start, catalog)),
+        "end": _iso(_zoned(data.start + data.duration, catalog)),
+        "recurrence": None
+        if recurrence is None
+        else {
+            "rule": recurrence.rule.describe() if recurrence.rule else None,
+            "rrule": rule_text(data),
+            "extra_dates": [_iso(value) for value in recurrence.extra_dates],
+            "excluded_dates": [_iso(value) for value in recurrence.excluded_dates],
+            "overrides": [o.model_dump(mode="json", exclude_none=True) for o in data.overrides],
+        },
+        "next_occurrence": None if following is None else occurrence_json(following, catalog),
+        "sequence": entry.event.sequence,
+        "last_modified": entry.event.modified.isoformat(),
+    }

@@ -1,0 +1,331 @@
+"""JSON API routes: occurrences, events and facets, documented for OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from calendar_service.compiling import Catalog
+from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
+from calendar_service.reloading import LiveCatalog
+from calendar_service.search import (
+    MAX_LIMIT,
+    MAX_WINDOW_DAYS,
+    event_json,
+    facets,
+    list_events,
+    occurrence_json,
+    parse_limit,
+    parse_window,
+    search,
+)
+from calendar_service.web.responses import ApiError, refuse_unknown
+
+# --- Documentation of parameters (parsing is done by calendar_service.query) ---------------
+
+
+def filter_parameters(
+    category: Annotated[
+        list[str] | None,
+        Query(description="Category key; repeat for OR.", examples=["awareness-day"]),
+    ] = None,
+    audience: Annotated[
+        list[str] | None,
+        Query(description="Audience key; repeat for OR.", examples=["schools"]),
+    ] = None,
+    theme: Annotated[
+        list[str] | None,
+        Query(description="Theme key; repeat for OR.", examples=["mental-health-wellbeing"]),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, Query(description="Free tag; repeat for OR.", examples=["kindness"])
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description="Text search over title, summary, description, tags and organiser; "
+            "case- and accent-insensitive, every word must match.",
+            examples=["mental health"],
+            max_length=200,
+        ),
+    ] = None,
+    online: Annotated[
+        str | None, Query(description="Only online (true) or in-person (false) events.")
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        Query(
+            description="Occurrence status; repeat for OR.",
+            examples=["confirmed"],
+        ),
+    ] = None,
+) -> None:
+    """Filter parameters shared by every output: OR within a field, AND across fields."""
+
+
+def window_parameters(
+    from_: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            description="First day (YYYY-MM-DD), default today.",
+            examples=["2026-02-01"],
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(
+            description=f"Last day, inclusive (YYYY-MM-DD); default a year after `from`; "
+            f"at most {MAX_WINDOW_DAYS} days after it.",
+            examples=["2026-02-28"],
+        ),
+    ] = None,
+) -> None:
+    """The window of days to list."""
+
+
+def page_parameters(
+    limit: Annotated[
+        str | None,
+        Query(description=f"Items per page, 1-{MAX_LIMIT}, default 100.", examples=["50"]),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(description="`next_cursor` from the previous page.")
+    ] = None,
+) -> None:
+    """Cursor pagination."""
+
+
+# --- Response models --------------------------------------------------------------------------
+
+
+class Term(BaseModel):
+    value: str
+    label: str
+
+
+class Links(BaseModel):
+    event_page: str
+    ics: str
+    google: str
+    outlook: str
+
+
+class OccurrenceOut(BaseModel):
+    id: str
+    event_id: str
+    title: str
+    summary: str
+    description: str
+    category: Term
+    audiences: list[Term]
+    themes: list[Term]
+    tags: list[str]
+    organiser: dict[str, Any] | None
+    location: dict[str, Any] | None
+    url: str | None
+    cost: str | None
+    event_page: str
+    event_ics: str
+    start: str
+    end: str
+    last_day: str | None
+    all_day: bool
+    status: str
+    note: str | None
+    links: Links
+
+
+class OccurrencePage(BaseModel):
+    from_: str
+    to: str
+    total: int
+    count: int
+    next_cursor: str | None
+    occurrences: list[OccurrenceOut]
+
+
+class RecurrenceOut(BaseModel):
+    rule: str | None
+    rrule: str | None
+    extra_dates: list[str]
+    excluded_dates: list[str]
+    overrides: list[dict[str, Any]]
+
+
+class EventOut(BaseModel):
+    id: str
+    event_id: str
+    title: str
+    summary: str
+    description: str
+    category: Term
+    audiences: list[Term]
+    themes: list[Term]
+    tags: list[str]
+    organiser: dict[str, Any] | None
+    location: dict[str, Any] | None
+    url: str | None
+    cost: str | None
+    event_page: str
+    event_ics: str
+    status: str
+    all_day: bool
+    start: str
+    end: str
+    recurrence: RecurrenceOut | None
+    next_occurrence: OccurrenceOut | None
+    sequence: int
+    last_modified: str
+
+
+class EventPage(BaseModel):
+    total: int
+    count: int
+    next_cursor: str | None
+    events: list[EventOut]
+
+
+class FacetCount(BaseModel):
+    value: str
+    label: str
+    count: int
+
+
+class Facets(BaseModel):
+    from_: str
+    to: str
+    category: list[FacetCount]
+    audience: list[FacetCount]
+    theme: list[FacetCount]
+    tag: list[FacetCount]
+
+
+class ErrorBody(BaseModel):
+    status: int
+    message: str
+    parameter: str | None = None
+    allowed: list[str] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Not found"},
+    422: {"model": ErrorOut, "description": "A parameter was refused; the body says which"},
+}
+
+# Pydantic cannot name a field `from`; the JSON key is `from`.
+for model in (OccurrencePage, Facets):
+    model.model_fields["from_"].alias = "from"
+    model.model_fields["from_"].serialization_alias = "from"
+    model.model_rebuild(force=True)
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
+def _single(request: Request, name: str) -> str | None:
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise ApiError(422, f"give {name} once", parameter=name)
+    return values[0] if values else None
+
+
+def read_filter(request: Request, catalog: Catalog, *extra: str) -> Filter:
+    """The request's filter, refusing unknown parameters."""
+    refuse_unknown(request, (*FILTER_FIELDS, *extra))
+    return parse_filter(_params(request), catalog.settings.vocabularies)
+
+
+def router(live: LiveCatalog) -> APIRouter:
+    """API routes bound to the live catalog."""
+    routes = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
+    max_age = live.settings.page_max_age
+    cache = {"Cache-Control": f"public, max-age={max_age}", "Access-Control-Allow-Origin": "*"}
+
+    @routes.get(
+        "/occurrences",
+        response_model=OccurrencePage,
+        summary="Occurrences (recurrences expanded) in a window, filtered and paginated",
+        dependencies=[
+            Depends(filter_parameters),
+            Depends(window_parameters),
+            Depends(page_parameters),
+        ],
+    )
+    def occurrences(request: Request) -> JSONResponse:
+        catalog = live.current
+        query = read_filter(request, catalog, "from", "to", "limit", "cursor")
+        window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
+        limit = parse_limit(_single(request, "limit"))
+        page = search(catalog, query, window, limit, _single(request, "cursor"))
+        body = {
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            "total": page.total,
+            "count": len(page.occurrences),
+            "next_cursor": page.next_cursor,
+            "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
+        }
+        return JSONResponse(body, headers=cache)
+
+    @routes.get(
+        "/events",
+        response_model=EventPage,
+        summary="Events (series) with their rules in words and their next occurrence",
+        dependencies=[Depends(filter_parameters), Depends(page_parameters)],
+    )
+    def events(request: Request) -> JSONResponse:
+        catalog = live.current
+        query = read_filter(request, catalog, "limit", "cursor")
+        if query.status:
+            raise ApiError(
+                422, "status applies to occurrences; use /api/occurrences", parameter="status"
+            )
+        limit = parse_limit(_single(request, "limit"))
+        page, next_cursor, total = list_events(catalog, query, limit, _single(request, "cursor"))
+        body = {
+            "total": total,
+            "count": len(page),
+            "next_cursor": next_cursor,
+            "events": [event_json(entry, catalog, catalog.compiled_on) for entry in page],
+        }
+        return JSONResponse(body, headers=cache)
+
+    @routes.get("/events/{event_id}", response_model=EventOut, summary="One event")
+    def event(request: Request, event_id: str) -> JSONResponse:
+        catalog = live.current
+        refuse_unknown(request, ())
+        entry = catalog.events.get(event_id)
+        if entry is None:
+            raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
+        return JSONResponse(event_json(entry, catalog, catalog.compiled_on), headers=cache)
+
+    @routes.get(
+        "/facets",
+        response_model=Facets,
+        summary="Counts of events by category, audience, theme and tag for a filter",
+        dependencies=[Depends(filter_parameters), Depends(window_parameters)],
+    )
+    def facet_counts(request: Request) -> JSONResponse:
+        catalog = live.current
+        query = read_filter(request, catalog, "from", "to")
+        window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
+        body = {
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            **facets(catalog, query, window),
+        }
+        return JSONResponse(body, headers=cache)
+
+    return routes
