@@ -52,6 +52,16 @@ def router(live: LiveCatalog) -> APIRouter:
             raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="id")
         return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
 
+    for path, endpoint, summary in (
+        ("/calendar.ics", calendar_feed, CALENDAR_SUMMARY),
+        ("/feeds/{name}.ics", named_feed, "A named feed from the calendar's settings"),
+        ("/events/{event_id}.ics", event_feed, "One event with its recurrence, to add"),
+    ):
+        common: dict[str, Any] = {"response_class": Response, "tags": ["feeds"]}
+        routes.add_api_route(path, endpoint, methods=["GET"], summary=summary, **common)
+        # HEAD answers like GET without a body; one operation in the OpenAPI document.
+        routes.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **common)
+
     @routes.get(
         "/healthz", summary="Which snapshot is served, and the last reload error", tags=["service"]
     )
