@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
@@ -28,7 +28,7 @@ from calendar_service.model import (
 from calendar_service.query import Filter, FilterKeys, keys_for
 
 ICS_TYPE = "text/calendar; charset=utf-8"
-FILTER_CACHE_SIZE = 256
+RESPONSE_CACHE_SIZE = 512  # rendered responses kept per snapshot
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -99,7 +99,7 @@ class Catalog:
     index: OccurrenceIndex
     overrides: Mapping[str, Mapping[date | datetime, Override]]
     warnings: tuple[str, ...] = ()
-    _cache: OrderedDict[Filter, Rendered] = field(default_factory=OrderedDict, repr=False)
+    _cache: OrderedDict[Hashable, Rendered] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def matching(self, query: Filter) -> list[EventEntry]:
@@ -111,15 +111,22 @@ class Catalog:
         query = query.event_level()
         if query.is_empty and title is None:
             return self.everything
+        return self.memo(("ics", query, title), lambda: self._render(query, title, description))
+
+    def memo(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
+        """A response rendered once per snapshot; the least recently used are dropped.
+
+        Building happens outside the lock: two requests may both build, never block.
+        """
         with self._lock:
-            cached = self._cache.get(query)
+            cached = self._cache.get(key)
             if cached is not None:
-                self._cache.move_to_end(query)
+                self._cache.move_to_end(key)
                 return cached
-        rendered = self._render(query, title, description)
+        rendered = build()
         with self._lock:
-            self._cache[query] = rendered
-            while len(self._cache) > FILTER_CACHE_SIZE:
+            self._cache[key] = rendered
+            while len(self._cache) > RESPONSE_CACHE_SIZE:
                 self._cache.popitem(last=False)
         return rendered
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -41,12 +42,13 @@ class Window:
 
 
 def _parse_day(name: str, raw: str) -> date:
+    # Only YYYY-MM-DD: date.fromisoformat also takes week dates such as 2026-W05-1.
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
+        raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"])
     try:
         value = date.fromisoformat(raw)
     except ValueError:
         raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"]) from None
-    if len(raw) != 10:
-        raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"])
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise QueryError(name, f"{name} must be between {MIN_YEAR} and {MAX_YEAR}")
     return value
@@ -68,7 +70,8 @@ def parse_window(first: str | None, last: str | None, today: date) -> Window:
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or len(raw) > 6:
+    # ASCII digits only: str.isdigit() is also true of "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         raise QueryError("limit", "limit must be a whole number", [f"1-{MAX_LIMIT}"])
     value = int(raw)
     if not 1 <= value <= MAX_LIMIT:

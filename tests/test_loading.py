@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import BUNDLED_DATA, FIXTURES, ROOT
 
 from calendar_service.loading import DataError, DataInvalid, load
-from conftest import BUNDLED_DATA, FIXTURES, ROOT
 
 VALID = FIXTURES / "valid"
 BAD_EVENTS = FIXTURES / "bad_events"

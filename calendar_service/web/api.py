@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -303,7 +303,13 @@ def router(live: LiveCatalog) -> APIRouter:
         return JSONResponse(body, headers=cache)
 
     @routes.get("/events/{event_id}", response_model=EventOut, summary="One event")
-    def event(request: Request, event_id: str) -> JSONResponse:
+    def event(
+        request: Request,
+        event_id: Annotated[
+            str,
+            Path(description="The event's id, as in `event_id`.", examples=["time-to-talk-day"]),
+        ],
+    ) -> JSONResponse:
         catalog = live.current
         refuse_unknown(request, ())
         entry = catalog.events.get(event_id)

@@ -20,7 +20,7 @@ from calendar_service import __version__
 from calendar_service.query import QueryError
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import api, feeds
+from calendar_service.web import api, feeds, pages
 from calendar_service.web.responses import ApiError, error_response
 
 log = logging.getLogger("calendar_service.web")
@@ -92,6 +92,7 @@ def create_app(live: LiveCatalog) -> FastAPI:
     )
     app.include_router(feeds.router(live))
     app.include_router(api.router(live))
+    app.include_router(pages.router(live))
     return app
 
 

@@ -1,0 +1,219 @@
+"""Feeds over real HTTP (uvicorn): headers, conditional GET, HEAD, gzip, filters, errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import httpx
+import pytest
+from conftest import BUNDLED_DATA, Server
+from icalendar import Calendar
+
+from calendar_service.loading import load
+from calendar_service.model import EventData
+
+SETTINGS = load(BUNDLED_DATA).settings
+FEED_NAMES = [feed.name for feed in SETTINGS.feeds]
+FEED_PATHS = ["/calendar.ics", *(f"/feeds/{name}.ics" for name in FEED_NAMES)]
+
+
+def test_bundled_feeds_are_the_documented_ones() -> None:
+    assert FEED_NAMES == [
+        "all",
+        "schools",
+        "practitioners",
+        "parents-carers",
+        "awareness-days",
+        "training",
+    ]
+
+
+def uids(response: httpx.Response) -> set[str]:
+    calendar = Calendar.from_ical(response.content)
+    return {str(item["UID"]).split("@", 1)[0] for item in calendar.walk("VEVENT")}
+
+
+def events_by_id() -> dict[str, EventData]:
+    return {event.id: event.data for event in load(BUNDLED_DATA).events}
+
+
+@pytest.mark.parametrize("path", FEED_PATHS)
+def test_feed_is_served_with_calendar_and_cache_headers(server: Server, path: str) -> None:
+    response = server.get(path)
+    assert response.status_code == 200
+    headers = response.headers
+    assert headers["content-type"] == "text/calendar; charset=utf-8"
+    assert headers["etag"].startswith('"') and headers["etag"].endswith('"')
+    assert datetime.strptime(headers["last-modified"], "%a, %d %b %Y %H:%M:%S GMT")
+    assert headers["cache-control"].startswith("public, max-age=")
+    assert int(headers["cache-control"].rsplit("=", 1)[1]) > 0
+    filename = path.rsplit("/", 1)[1]
+    assert headers["content-disposition"] == f'inline; filename="{filename}"'
+    assert response.content.startswith(b"BEGIN:VCALENDAR\r\n")
+    assert uids(response)
+
+
+@pytest.mark.parametrize("path", FEED_PATHS)
+def test_feed_answers_304_to_if_none_match(server: Server, path: str) -> None:
+    etag = server.get(path).headers["etag"]
+    again = server.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == etag
+    assert server.get(path, headers={"If-None-Match": '"something-else"'}).status_code == 200
+
+
+@pytest.mark.parametrize("path", FEED_PATHS)
+def test_feed_answers_304_to_if_modified_since(server: Server, path: str) -> None:
+    modified = server.get(path).headers["last-modified"]
+    again = server.get(path, headers={"If-Modified-Since": modified})
+    assert again.status_code == 304
+    assert again.content == b""
+    older = server.get(path, headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    assert older.status_code == 200
+
+
+def test_head_gives_the_headers_and_an_empty_body(server: Server) -> None:
+    identity = {"Accept-Encoding": "identity"}
+    full = server.get("/feeds/all.ics", headers=identity)
+    head = httpx.head(server.url + "/feeds/all.ics", headers=identity, timeout=10)
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "etag", "last-modified", "cache-control", "content-disposition"):
+        assert head.headers[name] == full.headers[name]
+    assert int(head.headers["content-length"]) == len(full.content)
+
+
+def test_feed_is_gzipped_when_the_client_accepts_it(server: Server) -> None:
+    plain = server.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    zipped = server.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(plain.content)
+    assert zipped.content == plain.content  # httpx decompresses
+    assert "accept-encoding" in zipped.headers["vary"].lower()
+
+
+@pytest.mark.parametrize(
+    ("query", "audiences", "categories"),
+    [
+        (
+            "audience=schools&audience=parents-carers&category=awareness-day",
+            {"schools", "parents-carers"},
+            {"awareness-day"},
+        ),
+        ("audience=schools&audience=parents-carers", {"schools", "parents-carers"}, set()),
+        (
+            "category=awareness-day&category=awareness-week&audience=practitioners",
+            {"practitioners"},
+            {"awareness-day", "awareness-week"},
+        ),
+        ("audience=schools,parents-carers", {"schools", "parents-carers"}, set()),
+    ],
+)
+def test_filter_is_or_within_a_parameter_and_and_across(
+    server: Server, query: str, audiences: set[str], categories: set[str]
+) -> None:
+    data = events_by_id()
+    served = uids(server.get("/calendar.ics"))  # every current event
+    expected = {
+        event_id
+        for event_id in served
+        if (not audiences or audiences & set(data[event_id].audiences))
+        and (not categories or data[event_id].category in categories)
+    }
+    assert expected, "the filter should match something in the bundled data"
+    response = server.get("/calendar.ics?" + query)
+    assert response.status_code == 200
+    assert uids(response) == expected
+
+
+def test_combined_filter_is_narrower_than_each_part(server: Server) -> None:
+    both = uids(
+        server.get("/calendar.ics?audience=schools&audience=parents-carers&category=awareness-day")
+    )
+    audiences = uids(server.get("/calendar.ics?audience=schools&audience=parents-carers"))
+    category = uids(server.get("/calendar.ics?category=awareness-day"))
+    assert both == audiences & category
+    assert both < audiences
+    assert "time-to-talk-day" in both
+
+
+def test_unknown_feed_is_404_json_naming_the_feeds(server: Server) -> None:
+    response = server.get("/feeds/nonsense.ics")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["status"] == 404
+    assert "nonsense" in error["message"]
+    assert error["allowed"] == FEED_NAMES
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter", "allowed"),
+    [
+        ("audience=governors", "audience", list(SETTINGS.vocabularies.audiences)),
+        ("category=seminar", "category", list(SETTINGS.vocabularies.categories)),
+        ("theme=weather", "theme", list(SETTINGS.vocabularies.themes)),
+        ("online=maybe", "online", ["true", "false"]),
+    ],
+)
+def test_bad_filter_value_is_422_json_listing_allowed_values(
+    server: Server, query: str, parameter: str, allowed: list[str]
+) -> None:
+    response = server.get("/calendar.ics?" + query)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["parameter"] == parameter
+    assert error["allowed"] == allowed
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter"),
+    [
+        ("/calendar.ics?colour=red", "colour"),
+        ("/feeds/all.ics?audience=schools", "audience"),  # a named feed takes no filter
+        ("/events/time-to-talk-day.ics?format=json", "format"),
+    ],
+)
+def test_unknown_parameter_is_422_json(server: Server, path: str, parameter: str) -> None:
+    response = server.get(path)
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["message"].startswith("unknown parameter")
+    assert error["parameter"] == parameter
+
+
+def test_single_event_file_is_served(server: Server) -> None:
+    response = server.get("/events/time-to-talk-day.ics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.headers["content-disposition"] == 'inline; filename="time-to-talk-day.ics"'
+    calendar = Calendar.from_ical(response.content)
+    (event,) = calendar.walk("VEVENT")
+    assert str(event["UID"]) == "time-to-talk-day@calendar.durham-scp.org.uk"
+    assert str(calendar["X-WR-CALNAME"]) == "Time to Talk Day"
+    assert calendar.walk("VTIMEZONE")
+
+
+def test_unknown_event_is_404_json(server: Server) -> None:
+    response = server.get("/events/no-such-event.ics")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["status"] == 404
+    assert "no-such-event" in error["message"]
+
+
+def test_health_reports_the_snapshot_served(server: Server) -> None:
+    response = server.get("/healthz")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    health = response.json()
+    assert isinstance(health["version"], str) and len(health["version"]) >= 8
+    assert datetime.fromisoformat(health["loaded_at"]).tzinfo is not None
+    assert health["events"] == len(load(BUNDLED_DATA).events)
+    assert health["last_reload_error"] is None
+    assert health["feeds"] == FEED_NAMES

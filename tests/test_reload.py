@@ -1,0 +1,145 @@
+"""Live reload of a real server: edits are picked up, broken edits are refused and reported."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from conftest import Server, start_server, stop_server
+
+T = TypeVar("T")
+RELOAD_SECONDS = 15.0  # watchfiles' debounce is under a second; allow for a slow machine
+TITLE_LINE = "    title: Time to Talk Day\n"
+CATEGORY_LINE = "    category: awareness-day\n"
+FILE = "events/awareness.yaml"
+
+
+def wait_for(check: Callable[[], T], what: str, timeout: float = RELOAD_SECONDS) -> T:
+    """Poll `check` until it returns something truthy, at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def health(server: Server) -> dict[str, Any]:
+    response = server.get("/healthz")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def feed_text(server: Server) -> str:
+    response = server.get("/feeds/all.ics")
+    assert response.status_code == 200
+    return response.text
+
+
+def edit(data_dir: Path, old: str, new: str) -> None:
+    path = data_dir / FILE
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@pytest.fixture
+def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
+    server = start_server(data_copy, tmp_path, watch=True)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def not_watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
+    server = start_server(data_copy, tmp_path, watch=False)
+    yield server
+    stop_server(server)
+
+
+def test_valid_edit_is_served_within_seconds(watching: Server) -> None:
+    before = health(watching)
+    etag = watching.get("/feeds/all.ics").headers["etag"]
+    edit(watching.data_dir, TITLE_LINE, "    title: Time to Talk Day (edited)\n")
+    wait_for(lambda: "SUMMARY:Time to Talk Day (edited)" in feed_text(watching), "the new title")
+    after = health(watching)
+    assert after["version"] != before["version"]
+    assert after["last_reload_error"] is None
+    assert after["reloads"] >= 1
+    assert watching.get("/feeds/all.ics").headers["etag"] != etag
+    single = watching.get("/events/time-to-talk-day.ics").text
+    assert "Time to Talk Day (edited)" in single
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"),
+    [
+        (
+            TITLE_LINE,
+            "    title: Time to Talk Day: the sequel: again\n",
+            5,
+            "not valid YAML",
+        ),
+        (CATEGORY_LINE, "    category: seminar\n", 12, "unknown value 'seminar'"),
+    ],
+    ids=["invalid-yaml", "unknown-category"],
+)
+def test_broken_edit_keeps_old_content_and_reports_file_and_line(
+    watching: Server, old: str, new: str, line: int, message: str
+) -> None:
+    before = health(watching)
+    feed = watching.get("/feeds/all.ics")
+    path = watching.data_dir / FILE
+    original = path.read_text(encoding="utf-8")
+    edit(watching.data_dir, old, new)
+    broken = wait_for(lambda: health(watching)["last_reload_error"], "the reload error")
+    assert f"{FILE}:{line}" in broken["message"]
+    assert message in broken["message"]
+    report = health(watching)
+    assert report["status"] == "degraded"
+    assert report["version"] == before["version"]
+    still = watching.get("/feeds/all.ics")
+    assert still.status_code == 200
+    assert still.headers["etag"] == feed.headers["etag"]
+    assert "SUMMARY:Time to Talk Day\r\n" in still.text
+
+    # Fixing the file clears the error and serves the fixed content.
+    fixed_title = TITLE_LINE.replace("Talk Day", "Talk Day (fixed)")
+    path.write_text(original.replace(TITLE_LINE, fixed_title), encoding="utf-8")
+    wait_for(lambda: health(watching)["last_reload_error"] is None, "the error to clear")
+    fixed = health(watching)
+    assert fixed["status"] == "ok"
+    assert fixed["version"] != before["version"]
+    assert "SUMMARY:Time to Talk Day (fixed)" in feed_text(watching)
+
+
+def test_sighup_reloads_when_watching_is_off(not_watching: Server) -> None:
+    before = health(not_watching)
+    edit(not_watching.data_dir, TITLE_LINE, "    title: Time to Talk Day (after SIGHUP)\n")
+    # Not watching: a short while later the old content is still served.
+    time.sleep(1.5)
+    assert "(after SIGHUP)" not in feed_text(not_watching)
+    assert health(not_watching)["version"] == before["version"]
+    not_watching.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: "(after SIGHUP)" in feed_text(not_watching), "the reload after SIGHUP")
+    after = health(not_watching)
+    assert after["version"] != before["version"]
+    assert after["last_reload_error"] is None
+    assert not_watching.process.poll() is None  # SIGHUP reloads; it does not stop the server
+
+
+def test_sighup_with_broken_data_keeps_serving_and_reports(not_watching: Server) -> None:
+    before = health(not_watching)
+    edit(not_watching.data_dir, CATEGORY_LINE, "    category: seminar\n")
+    not_watching.process.send_signal(signal.SIGHUP)
+    broken = wait_for(lambda: health(not_watching)["last_reload_error"], "the reload error")
+    assert f"{FILE}:12" in broken["message"]
+    assert health(not_watching)["version"] == before["version"]
+    assert "SUMMARY:Time to Talk Day\r\n" in feed_text(not_watching)
