@@ -22,7 +22,7 @@ from calendar_service.search import (
     parse_window,
     search,
 )
-from calendar_service.web.responses import ApiError, refuse_unknown
+from calendar_service.web.responses import ApiError, query_params, refuse_unknown
 
 # --- Documentation of parameters (parsing is done by calendar_service.query) ---------------
 
@@ -227,13 +227,6 @@ for model in (OccurrencePage, Facets):
     model.model_rebuild(force=True)
 
 
-def _params(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
-
-
 def _single(request: Request, name: str) -> str | None:
     values = request.query_params.getlist(name)
     if len(values) > 1:
@@ -244,7 +237,7 @@ def _single(request: Request, name: str) -> str | None:
 def read_filter(request: Request, catalog: Catalog, *extra: str) -> Filter:
     """The request's filter, refusing unknown parameters."""
     refuse_unknown(request, (*FILTER_FIELDS, *extra))
-    return parse_filter(_params(request), catalog.settings.vocabularies)
+    return parse_filter(query_params(request), catalog.settings.vocabularies)
 
 
 def router(live: LiveCatalog) -> APIRouter:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from calendar_service import __version__
+from calendar_service.compiling import Catalog, Feed, Rendered
 from calendar_service.query import EVENT_FIELDS, QueryError, parse_filter
 from calendar_service.reloading import LiveCatalog
-from calendar_service.web.responses import ApiError, refuse_unknown, rendered_response
+from calendar_service.search import Window, matching_occurrences, occurrence_json
+from calendar_service.web.responses import (
+    ApiError,
+    query_params,
+    refuse_unknown,
+    rendered_response,
+)
 
+JSON_TYPE = "application/json"
+FEED_JSON_SUMMARY = "A named feed's occurrences as JSON, over the index horizon"
 ICS_FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
 CALENDAR_SUMMARY = (
     "The whole calendar, or any filter of it (category, audience, theme, tag, q, online; "
@@ -28,7 +40,7 @@ def router(live: LiveCatalog) -> APIRouter:
         catalog = live.current
         refuse_unknown(request, ICS_FILTER_FIELDS)
         query = parse_filter(
-            _multi(request), catalog.settings.vocabularies, fields=ICS_FILTER_FIELDS
+            query_params(request), catalog.settings.vocabularies, fields=ICS_FILTER_FIELDS
         )
         return rendered_response(
             request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
@@ -52,10 +64,22 @@ def router(live: LiveCatalog) -> APIRouter:
             raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="id")
         return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
 
+    def feed_json(request: Request, name: str) -> Response:
+        catalog = live.current
+        refuse_unknown(request, ())
+        feed = catalog.feeds.get(name)
+        if feed is None:
+            raise ApiError(
+                404, f"no feed named {name[:60]!r}", parameter="name", allowed=list(catalog.feeds)
+            )
+        rendered = catalog.memo(("feed-json", name), lambda: feed_occurrences(catalog, feed))
+        return rendered_response(request, rendered, max_age=max_age)
+
     for path, endpoint, summary in (
         ("/calendar.ics", calendar_feed, CALENDAR_SUMMARY),
         ("/feeds/{name}.ics", named_feed, "A named feed from the calendar's settings"),
         ("/events/{event_id}.ics", event_feed, "One event with its recurrence, to add"),
+        ("/feeds/{name}.json", feed_json, FEED_JSON_SUMMARY),
     ):
         common: dict[str, Any] = {"response_class": Response, "tags": ["feeds"]}
         routes.add_api_route(path, endpoint, methods=["GET"], summary=summary, **common)
@@ -83,14 +107,53 @@ def router(live: LiveCatalog) -> APIRouter:
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+    @routes.get(
+        "/version.json",
+        summary="The snapshot's version, day and counts; the same in a static export",
+        tags=["service"],
+    )
+    def version(request: Request) -> Response:
+        catalog = live.current
+        refuse_unknown(request, ())
+        rendered = catalog.memo(("version",), lambda: version_file(catalog))
+        return rendered_response(request, rendered, max_age=0)
+
     return routes
 
 
-def _multi(request: Request) -> dict[str, list[str]]:
-    params: dict[str, list[str]] = {}
-    for key, value in request.query_params.multi_items():
-        params.setdefault(key, []).append(value)
-    return params
+def _json_bytes(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:
+    """A named feed's occurrences as JSON, from the feeds' past window to the horizon."""
+    first = catalog.compiled_on - timedelta(days=catalog.settings.past_days)
+    last = catalog.index.end.date() - timedelta(days=1)
+    window = Window(first, last)
+    chosen = matching_occurrences(catalog, feed.filter, window)
+    body = {
+        "feed": feed.definition.name,
+        "title": feed.definition.title,
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+        "total": len(chosen),
+        "count": len(chosen),
+        "next_cursor": None,
+        "occurrences": [occurrence_json(item, catalog) for item in chosen],
+    }
+    return Rendered.of(_json_bytes(body), JSON_TYPE, feed.file.last_modified)
+
+
+def version_file(catalog: Catalog) -> Rendered:
+    """What `/healthz` says of the snapshot, without the process-specific parts."""
+    body = {
+        "version": catalog.version,
+        "compiled_on": catalog.compiled_on.isoformat(),
+        "events": len(catalog.events),
+        "feeds": list(catalog.feeds),
+        "generator": f"calendar-service {__version__}",
+    }
+    return Rendered.of(_json_bytes(body), JSON_TYPE, catalog.everything.last_modified)
 
 
 __all__ = ["QueryError", "router"]

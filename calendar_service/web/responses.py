@@ -48,6 +48,14 @@ def error_response(
     )
 
 
+def query_params(request: Request) -> dict[str, list[str]]:
+    """The query string as a mapping of every value of each parameter."""
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        params.setdefault(key, []).append(value)
+    return params
+
+
 def refuse_unknown(request: Request, allowed: Iterable[str]) -> None:
     """Unknown query parameters are refused rather than silently ignored."""
     names = set(allowed)

@@ -1,0 +1,338 @@
+"""Render pages and the embed from a Catalog: templates, display options, structured data."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
+
+from calendar_service import agenda, links
+from calendar_service.compiling import Catalog, describe
+from calendar_service.model import MAX_YEAR, MIN_YEAR, Occurrence
+from calendar_service.query import Filter, QueryError
+from calendar_service.search import Window, event_json, matching_occurrences
+
+# `scheme`, not `theme`: `theme` is a filter (the partnership's priorities).
+EMBED_OPTIONS = ("view", "limit", "title", "compact", "accent", "scheme", "month")
+MAX_EMBED_ITEMS = 100
+DEFAULT_EMBED_ITEMS = 10
+HOME_ITEMS = 100
+UPCOMING_DAYS = 366
+EVENT_PAGE_DATES = 12
+_URL = re.compile(r"(https?://[^\s<>\"']+[^\s<>\"'.,;:!?)])")
+
+
+def linkify(text: str) -> Markup:
+    """Escape plain text, turning http(s) URLs into links and newlines into breaks."""
+    pieces = []
+    for index, part in enumerate(_URL.split(text)):
+        if index % 2:
+            pieces.append(Markup('<a href="{0}" rel="noopener">{0}</a>').format(part))
+        else:
+            pieces.append(escape(part))
+    return Markup("").join(pieces).replace("\n", Markup("<br>\n"))
+
+
+def _environment() -> Environment:
+    environment = Environment(
+        loader=PackageLoader("calendar_service.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["linkify"] = linkify
+    environment.filters["when"] = agenda.when_text
+    environment.globals["status_label"] = {
+        "confirmed": "",
+        "provisional": "Provisional",
+        "cancelled": "Cancelled",
+    }
+    return environment
+
+
+TEMPLATES = _environment()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedOptions:
+    """How the embed looks; all parsed from the query string."""
+
+    view: Literal["list", "month"] = "list"
+    limit: int = DEFAULT_EMBED_ITEMS
+    title: str = ""
+    compact: bool = False
+    accent: str | None = None  # six hex digits
+    scheme: Literal["light", "dark"] = "light"
+    month: date | None = None
+
+    def items(self) -> list[tuple[str, str]]:
+        """Options that differ from the defaults, as canonical query parameters."""
+        pairs: list[tuple[str, str]] = []
+        if self.view != "list":
+            pairs.append(("view", self.view))
+        if self.limit != DEFAULT_EMBED_ITEMS:
+            pairs.append(("limit", str(self.limit)))
+        if self.title:
+            pairs.append(("title", self.title))
+        if self.compact:
+            pairs.append(("compact", "true"))
+        if self.accent:
+            pairs.append(("accent", self.accent))
+        if self.scheme != "light":
+            pairs.append(("scheme", self.scheme))
+        if self.month is not None:
+            pairs.append(("month", f"{self.month:%Y-%m}"))
+        return pairs
+
+
+def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    values = params.get(name, ())
+    if len(values) > 1:
+        raise QueryError(name, f"give {name} once")
+    return values[0] if values else None
+
+
+def _choice(params: Mapping[str, Sequence[str]], name: str, allowed: tuple[str, ...]) -> str:
+    value = _one(params, name) or allowed[0]
+    if value not in allowed:
+        raise QueryError(name, f"{name} must be {' or '.join(allowed)}", list(allowed))
+    return value
+
+
+def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
+    """Read and check the display options of the embed."""
+    raw_limit = _one(params, "limit")
+    limit = DEFAULT_EMBED_ITEMS
+    if raw_limit is not None:
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit[:4]) <= MAX_EMBED_ITEMS:
+            raise QueryError(
+                "limit", f"limit must be 1-{MAX_EMBED_ITEMS}", [f"1-{MAX_EMBED_ITEMS}"]
+            )
+        limit = int(raw_limit)
+    title = " ".join((_one(params, "title") or "").split())
+    if len(title) > 100:
+        raise QueryError("title", "title is longer than 100 characters")
+    accent = _one(params, "accent")
+    if accent is not None:
+        accent = accent.removeprefix("#").lower()
+        if not re.fullmatch(r"[0-9a-f]{6}", accent):
+            raise QueryError("accent", "accent must be six hex digits, like 1d70b8", ["RRGGBB"])
+    month_text = _one(params, "month")
+    month = None
+    if month_text is not None:
+        problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
+        if not re.fullmatch(r"\d{4}-\d{2}", month_text):
+            raise problem
+        try:
+            month = date(int(month_text[:4]), int(month_text[5:]), 1)
+        except ValueError:
+            raise problem from None
+        if not MIN_YEAR <= month.year <= MAX_YEAR:
+            raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
+    return EmbedOptions(
+        view=_choice(params, "view", ("list", "month")),  # type: ignore[arg-type]
+        limit=limit,
+        title=title,
+        compact=_choice(params, "compact", ("false", "true")) == "true",
+        accent=accent,
+        scheme=_choice(params, "scheme", ("light", "dark")),  # type: ignore[arg-type]
+        month=month,
+    )
+
+
+def accent_css(accent: str) -> str:
+    """CSS custom properties for an accent colour, with a readable text colour on it."""
+    red, green, blue = (int(accent[i : i + 2], 16) / 255 for i in (0, 2, 4))
+
+    def channel(value: float) -> float:
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
+    # Whichever of white or near-black contrasts more with the accent (WCAG formula).
+    white_contrast = 1.05 / (luminance + 0.05)
+    black_contrast = (luminance + 0.05) / 0.05
+    on_accent = "#ffffff" if white_contrast >= black_contrast else "#0b0c0c"
+    return f":root{{--accent:#{accent};--on-accent:{on_accent}}}\n"
+
+
+def query_string(query: Filter, extra: Sequence[tuple[str, str]] = ()) -> str:
+    """`?…` for a filter and further parameters, or the empty string."""
+    pairs = [*query.items(), *extra]
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def upcoming(catalog: Catalog, query: Filter, days: int = UPCOMING_DAYS) -> list[Occurrence]:
+    """Occurrences from the snapshot's day on: pages depend on the date only."""
+    today = catalog.compiled_on
+    return matching_occurrences(catalog, query, Window(today, today + timedelta(days=days)))
+
+
+def _common(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "calendar": catalog.settings,
+        "vocab": catalog.settings.vocabularies,
+        "identity": catalog.identity,
+        "today": catalog.compiled_on,
+        "events": catalog.events,
+    }
+
+
+def render_home(catalog: Catalog, query: Filter) -> str:
+    """The home page: filter form, subscribe box, upcoming events by month."""
+    chosen = upcoming(catalog, query)
+    return TEMPLATES.get_template("home.html").render(
+        **_common(catalog),
+        query=query,
+        groups=agenda.by_month(chosen[:HOME_ITEMS]),
+        more=max(0, len(chosen) - HOME_ITEMS),
+        subscribe_url="/subscribe" + query_string(query.event_level()),
+        feeds=catalog.feeds,
+    )
+
+
+def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = None) -> str:
+    """The subscribe page of a filter, or of a named feed (its own, shorter URL)."""
+    base = catalog.identity.base_url
+    if feed_name is not None:
+        feed = catalog.feeds[feed_name]
+        url, name = f"{base}/feeds/{feed_name}.ics", feed.definition.title
+    else:
+        url, name = links.feed_url(catalog.identity, query), catalog.settings.name
+        if not query.is_empty:
+            name = f"{name} ({describe(query, catalog.settings)})"
+    return TEMPLATES.get_template("subscribe.html").render(
+        **_common(catalog),
+        query=query,
+        name=name,
+        feed=url,
+        webcal=links.webcal(url),
+        google=links.google_subscribe(url),
+        outlook=links.outlook_subscribe(url, name),
+        count=sum(1 for entry in catalog.matching(query) if entry.current),
+        embed_snippet=embed_snippet(catalog, query),
+        refresh_hours=catalog.settings.refresh_hours,
+    )
+
+
+def render_event(catalog: Catalog, event_id: str) -> str:
+    """An event's page: details, upcoming dates, add-to-calendar links, JSON-LD."""
+    entry = catalog.events[event_id]
+    data = entry.event.data
+    start = Window(catalog.compiled_on, catalog.compiled_on).bounds(catalog)[0]
+    chosen = [
+        occurrence
+        for occurrence in catalog.occurrences(start, catalog.index.end)
+        if occurrence.event_id == event_id
+    ][:EVENT_PAGE_DATES]
+    following = chosen[0] if chosen else None
+    identity, zone = catalog.identity, catalog.settings.timezone
+    return TEMPLATES.get_template("event.html").render(
+        **_common(catalog),
+        entry=entry,
+        data=data,
+        occurrences=chosen,
+        rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
+        google=links.google_add(following, data, identity, zone) if following else None,
+        outlook=links.outlook_add(following, data, identity) if following else None,
+        json_ld=json_ld(catalog, event_id, following),
+    )
+
+
+def render_embed(
+    catalog: Catalog, query: Filter, options: EmbedOptions, path: str = "/embed"
+) -> str:
+    """The widget: an agenda by month, or a month grid with links to the months beside."""
+    base = catalog.identity.base_url
+    context: dict[str, Any] = {
+        **_common(catalog),
+        "query": query,
+        "options": options,
+        "title": options.title or catalog.settings.name,
+        "subscribe_url": f"{base}/subscribe{query_string(query.event_level())}",
+        "home_url": f"{base}/{query_string(query)}",
+    }
+    if options.accent:
+        context["accent_css"] = f"/theme.css?accent={options.accent}"
+    if options.view == "month":
+        month = options.month or catalog.compiled_on.replace(day=1)
+        first, last = agenda.month_bounds(month.year, month.month)
+        grid = agenda.month_grid(
+            month.year, month.month, matching_occurrences(catalog, query, Window(first, last))
+        )
+        others = [(key, value) for key, value in options.items() if key != "month"]
+        context["grid"] = grid
+        context["previous_url"] = path + query_string(
+            query, [*others, ("month", f"{grid.previous:%Y-%m}")]
+        )
+        context["next_url"] = path + query_string(query, [*others, ("month", f"{grid.next:%Y-%m}")])
+    else:
+        context["groups"] = agenda.by_month(upcoming(catalog, query)[: options.limit])
+    return TEMPLATES.get_template("embed.html").render(**context)
+
+
+def embed_snippet(catalog: Catalog, query: Filter) -> str:
+    """The one line of HTML a site pastes to show this filter, with a no-script link."""
+    base = catalog.identity.base_url
+    attributes = "".join(
+        f' data-{name}="{escape(",".join(getattr(query, name)))}"'
+        for name in ("category", "audience", "theme", "tag")
+        if getattr(query, name)
+    )
+    if query.q:
+        attributes += f' data-q="{escape(query.q)}"'
+    fallback = f"{base}/{query_string(query.event_level())}"
+    return (
+        f'<script src="{base}/embed.js"{attributes} data-view="list" async></script>'
+        f'<noscript><a href="{escape(fallback)}">{escape(catalog.settings.name)}</a></noscript>'
+    )
+
+
+_SCHEMA_STATUS = {
+    "confirmed": "https://schema.org/EventScheduled",
+    "provisional": "https://schema.org/EventScheduled",
+    "cancelled": "https://schema.org/EventCancelled",
+}
+
+
+def json_ld(catalog: Catalog, event_id: str, following: Occurrence | None) -> Markup:
+    """schema.org Event data for search engines, safe inside a script element."""
+    entry = catalog.events[event_id]
+    data = entry.event.data
+    fields = event_json(entry, catalog, catalog.compiled_on)
+    body: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": data.title,
+        "description": data.summary or data.description[:500],
+        "startDate": following.start.isoformat() if following else fields["start"],
+        "endDate": following.end.isoformat() if following else fields["end"],
+        "eventStatus": _SCHEMA_STATUS[(following.status if following else data.status).value],
+        "url": fields["event_page"],
+    }
+    location = data.location
+    if location is not None:
+        places: list[dict[str, Any]] = []
+        if location.venue or location.address:
+            places.append(
+                {"@type": "Place", "name": location.venue or "", "address": location.address or ""}
+            )
+        if location.online:
+            online_url = location.online_url or fields["event_page"]
+            places.append({"@type": "VirtualLocation", "url": online_url})
+        body["location"] = places[0] if len(places) == 1 else places
+        mode = "Mixed" if len(places) > 1 else "Online" if location.online else "Offline"
+        body["eventAttendanceMode"] = f"https://schema.org/{mode}EventAttendanceMode"
+    if data.organiser is not None:
+        body["organizer"] = {"@type": "Organization", "name": data.organiser.name}
+        if data.organiser.url:
+            body["organizer"]["url"] = data.organiser.url
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True)
+    # "</script>" in a string would end the element; \u003c is the same character in JSON.
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
