@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA ?= data
 
-.PHONY: install run test lint typecheck unit validate stamp schema clean
+.PHONY: install run test lint typecheck unit validate stamp schema export clean browser-deps
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,27 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# Browser tests (tests/test_embed_browser.py) drive Debian's chromium through Playwright and
+# inject axe-core from tests/browser/node_modules. Never `playwright install`: use the system
+# browser. As root, missing chromium/npm are installed with apt; otherwise install them yourself.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "browser-deps: /usr/bin/chromium is missing; install Debian's chromium package" >&2; \
+		fi; \
+	fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+		else \
+			echo "browser-deps: npm is missing; install nodejs and npm" >&2; exit 1; \
+		fi; \
+	fi
+	npm ci --prefix tests/browser --no-audit --no-fund
+
+unit: install browser-deps
 	$(BIN)/pytest
 
 validate: install
@@ -40,6 +60,9 @@ stamp: install
 
 schema: install
 	$(BIN)/calendar-service schema --out $(DATA)/schema
+
+export: install
+	$(BIN)/calendar-service build --data-dir $(DATA) build/site
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from calendar_service import __version__
@@ -107,6 +108,25 @@ def schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def build(args: argparse.Namespace) -> int:
+    """Export the precomputable surface to a directory, byte-identical to `serve`."""
+    from calendar_service.export import ExportError, build_site
+
+    settings = _settings(args)
+    try:
+        today = date.fromisoformat(args.date) if args.date else None
+        files = build_site(settings, Path(args.out_dir), today=today)
+    except DataInvalid as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except (ExportError, ValueError) as exc:
+        print(f"calendar-service build: {exc}", file=sys.stderr)
+        return 1
+    total = sum(item.size for item in files)
+    print(f"{args.out_dir}: {len(files)} files, {total:,} bytes (plus .gz and .br siblings)")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="calendar-service", description="Publish reviewed event data as calendars."
@@ -131,6 +151,12 @@ def parser() -> argparse.ArgumentParser:
     record = commands.add_parser("stamp", help="record revisions of changed events")
     record.add_argument("data_dir", metavar="DATA_DIR")
     record.set_defaults(handler=stamp_command)
+
+    site = commands.add_parser("build", help="export feeds, JSON and pages as static files")
+    _add_service_options(site)
+    site.add_argument("out_dir", metavar="OUT_DIR")
+    site.add_argument("--date", help="the day to build for, YYYY-MM-DD (default today, UTC)")
+    site.set_defaults(handler=build)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
     export.add_argument("--kind", choices=("events", "calendar"), default="events")

@@ -1,0 +1,162 @@
+"""Write the precomputable public surface as static files, byte-identical to `serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import brotli
+import httpx
+
+from calendar_service.compiling import Catalog
+from calendar_service.reloading import LiveCatalog
+from calendar_service.settings import ServiceSettings
+from calendar_service.web.app import create_app
+from calendar_service.web.pages import ASSETS
+
+MANIFEST = "manifest.json"
+NGINX_ETAGS = "nginx-etags.conf"
+COMPRESSED_TYPES = ("text/", "application/json", "application/javascript")
+
+
+class ExportError(Exception):
+    """The live application refused a URL the export needs; nothing was published."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedFile:
+    """One file of the export, as listed in the manifest."""
+
+    path: str
+    url: str
+    size: int
+    sha256: str
+    content_type: str
+    etag: str
+    last_modified: str
+
+
+def urls(catalog: Catalog) -> Iterator[str]:
+    """Every URL whose response depends only on the data, the settings and the day."""
+    yield from ("/", "/calendar.ics", "/subscribe", "/embed", "/version.json")
+    yield from (path for path, _name, _kind in ASSETS)
+    for name in catalog.feeds:
+        yield from (
+            f"/feeds/{name}.ics",
+            f"/feeds/{name}.json",
+            f"/feeds/{name}/embed",
+            f"/feeds/{name}/subscribe",
+        )
+    for event_id in catalog.events:
+        yield from (f"/events/{event_id}", f"/events/{event_id}.ics")
+
+
+def file_path(url: str) -> str:
+    """A URL's file under the export: the path itself, `index.html` for a trailing slash."""
+    return url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
+
+
+def _compressible(content_type: str) -> bool:
+    return content_type.startswith(COMPRESSED_TYPES)
+
+
+def _write(path: Path, body: bytes, mtime: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(body)
+    os.utime(temporary, (mtime, mtime))
+    temporary.replace(path)
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove what an earlier export listed, so no stale file outlives its event."""
+    manifest = out / MANIFEST
+    if not manifest.is_file():
+        return
+    listed = json.loads(manifest.read_text(encoding="utf-8"))
+    for item in listed.get("files", []):
+        for suffix in ("", ".gz", ".br"):
+            (out / (item["path"] + suffix)).unlink(missing_ok=True)
+
+
+async def _fetch_all(live: LiveCatalog) -> list[tuple[str, httpx.Response]]:
+    transport = httpx.ASGITransport(app=create_app(live))
+    async with httpx.AsyncClient(transport=transport, base_url="http://export.invalid") as client:
+        return [
+            (url, await client.get(url, headers={"Accept-Encoding": "identity"}))
+            for url in urls(live.current)
+        ]
+
+
+def build_site(
+    settings: ServiceSettings, out: Path, today: date | None = None
+) -> list[ExportedFile]:
+    """Export every precomputable URL by asking the real application for it."""
+    settings = settings.with_options(watch=False)
+    live = LiveCatalog(settings, today=(lambda: today) if today is not None else None)
+    responses = asyncio.run(_fetch_all(live))
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out)
+    files: list[ExportedFile] = []
+    for url, response in responses:
+        if response.status_code != 200:
+            raise ExportError(f"{url}: the service answered {response.status_code}")
+        body = response.content
+        last_modified = response.headers["last-modified"]
+        mtime = parsedate_to_datetime(last_modified).timestamp()
+        relative = file_path(url)
+        target = out / relative
+        _write(target, body, mtime)
+        content_type = response.headers["content-type"]
+        if _compressible(content_type):
+            # Fixed settings and no timestamps: the same input gives the same bytes anywhere.
+            _write(target.with_name(target.name + ".gz"), gzip.compress(body, 9, mtime=0), mtime)
+            _write(target.with_name(target.name + ".br"), brotli.compress(body), mtime)
+        files.append(
+            ExportedFile(
+                path=relative,
+                url=url,
+                size=len(body),
+                sha256=hashlib.sha256(body).hexdigest(),
+                content_type=content_type,
+                etag=response.headers["etag"],
+                last_modified=last_modified,
+            )
+        )
+    files.sort(key=lambda item: item.path)
+    manifest = {
+        "version": live.current.version,
+        "compiled_on": live.current.compiled_on.isoformat(),
+        "files": [
+            {
+                "path": item.path,
+                "url": item.url,
+                "size": item.size,
+                "sha256": item.sha256,
+                "content_type": item.content_type,
+                "etag": item.etag,
+                "last_modified": item.last_modified,
+            }
+            for item in files
+        ],
+    }
+    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    (out / MANIFEST).write_text(text, encoding="utf-8")
+    (out / NGINX_ETAGS).write_text(nginx_etags(files), encoding="utf-8")
+    return files
+
+
+def nginx_etags(files: list[ExportedFile]) -> str:
+    """An nginx `map` body giving each exported URL its ETag, so nginx sends ours."""
+    lines = ["# Written by `calendar-service build`; included by deploy/nginx.conf."]
+    for item in files:
+        lines.append(f"\"{item.url}\" '{item.etag}';")
+    return "\n".join(lines) + "\n"
