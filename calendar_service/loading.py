@@ -488,6 +488,8 @@ def check_recurrence(event: EventData) -> list[tuple[Path_, str]]:
     rule = recurrence.rule
     if rule is not None and rule.until is not None and rule.until < _as_naive(event.start).date():
         return [(("recurrence", "rule", "until"), "until is before the event's start")]
+    if rule is not None and (reason := rule.unreachable(_as_naive(event.start).date())):
+        return [(("recurrence", "rule"), f"the rule never produces an occurrence: {reason}")]
     horizon = _as_naive(event.start).date() + timedelta(days=366 * CHECK_HORIZON_YEARS)
     starts = rule_starts(event, horizon) if rule is not None else []
     if rule is not None and (not starts or starts[0] != event.start):

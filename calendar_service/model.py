@@ -276,15 +276,59 @@ class Rule(Strict):
         ordinals = [day for day in self.by_weekday if len(day) > 2]
         if ordinals and self.frequency not in (Frequency.MONTHLY, Frequency.YEARLY):
             raise ValueError("weekday ordinals such as 1TH need a monthly or yearly frequency")
+        # The expander (dateutil) searches until the year 9999 for a rule that never
+        # matches, so combinations that can never or only rarely match are refused here.
+        if ordinals and self.by_month_day:
+            raise ValueError("give weekday ordinals (1TH) or by_month_day, not both")
+        if self.by_set_position:
+            plain = [day for day in self.by_weekday if len(day) == 2]
+            if self.frequency != Frequency.MONTHLY or not plain or ordinals or self.by_month_day:
+                raise ValueError(
+                    "by_set_position is only supported with a monthly rule over plain weekdays"
+                )
+            if any(abs(position) > 4 * len(plain) for position in self.by_set_position):
+                raise ValueError(
+                    f"by_set_position must be within ±{4 * len(plain)} for {len(plain)} weekday(s)"
+                )
         if self.by_month_day:
             months = self.by_month or list(range(1, 13))
-            # A day that no listed month has would make the expander search forever.
             longest = max(_calendar.monthrange(2024, month)[1] for month in months)
             if all(abs(day) > longest for day in self.by_month_day):
                 raise ValueError(
                     f"by_month_day {self.by_month_day} never occurs in months {months}"
                 )
         return self
+
+    def unreachable(self, start: date) -> str | None:
+        """Why the rule can never produce an occurrence from `start`, if it cannot.
+
+        Checked before any expansion: an interval can step over every matching period.
+        """
+        if self.frequency == Frequency.DAILY and self.by_weekday and self.interval % 7 == 0:
+            weekday = WEEKDAYS[start.weekday()]
+            if weekday not in self.by_weekday:
+                return (
+                    f"every {self.interval} days from a {weekday} never reaches {self.by_weekday}"
+                )
+        if self.frequency == Frequency.MONTHLY and self.by_month_day and self.interval > 1:
+            visited = {(start.month - 1 + k * self.interval) % 12 + 1 for k in range(12)}
+            if self.by_month:
+                visited &= set(self.by_month)
+            if not visited:
+                return f"every {self.interval} months from {start:%B} never reaches {self.by_month}"
+            longest = max(_calendar.monthrange(2024, month)[1] for month in visited)
+            if all(abs(day) > longest for day in self.by_month_day):
+                return f"by_month_day {self.by_month_day} never occurs in the months visited"
+        if self.frequency == Frequency.YEARLY and self.interval > 1 and self.by_month == [2]:
+            if self.by_month_day and all(abs(day) == 29 for day in self.by_month_day):
+                leap = any(_calendar.isleap(start.year + k * self.interval) for k in range(100))
+                if not leap:
+                    return f"every {self.interval} years from {start.year} never has 29 February"
+        if self.frequency == Frequency.MONTHLY and self.by_month and self.interval > 1:
+            visited = {(start.month - 1 + k * self.interval) % 12 + 1 for k in range(12)}
+            if not visited & set(self.by_month):
+                return f"every {self.interval} months from {start:%B} never reaches {self.by_month}"
+        return None
 
     def ical(self) -> dict[str, Any]:
         """The rule as an icalendar vRecur mapping (UNTIL is added by the renderer)."""
