@@ -319,11 +319,11 @@ class Rule(Strict):
             longest = max(_calendar.monthrange(2024, month)[1] for month in visited)
             if all(abs(day) > longest for day in self.by_month_day):
                 return f"by_month_day {self.by_month_day} never occurs in the months visited"
-        if self.frequency == Frequency.YEARLY and self.interval > 1 and self.by_month == [2]:
-            if self.by_month_day and all(abs(day) == 29 for day in self.by_month_day):
-                leap = any(_calendar.isleap(start.year + k * self.interval) for k in range(100))
-                if not leap:
-                    return f"every {self.interval} years from {start.year} never has 29 February"
+        leap_day_only = bool(self.by_month_day) and all(abs(d) == 29 for d in self.by_month_day)
+        if self.frequency == Frequency.YEARLY and self.by_month == [2] and leap_day_only:
+            years = (start.year + k * self.interval for k in range(100))
+            if not any(_calendar.isleap(year) for year in years):
+                return f"every {self.interval} years from {start.year} never has 29 February"
         if self.frequency == Frequency.MONTHLY and self.by_month and self.interval > 1:
             visited = {(start.month - 1 + k * self.interval) % 12 + 1 for k in range(12)}
             if not visited & set(self.by_month):
