@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calendar_service import __version__
 from calendar_service.query import QueryError
@@ -24,6 +25,23 @@ from calendar_service.web import api, feeds, pages
 from calendar_service.web.responses import ApiError, error_response
 
 log = logging.getLogger("calendar_service.web")
+MAX_URL_BYTES = 8192
+
+
+class UrlLengthLimit:
+    """Refuse over-long URLs with a JSON 414 before any routing or parsing."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+            if length > MAX_URL_BYTES:
+                response = error_response(414, f"the URL is longer than {MAX_URL_BYTES} bytes")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def create_app(live: LiveCatalog) -> FastAPI:
@@ -90,6 +108,7 @@ def create_app(live: LiveCatalog) -> FastAPI:
         allow_credentials=False,
         expose_headers=["ETag", "Last-Modified"],
     )
+    app.add_middleware(UrlLengthLimit)
     app.include_router(feeds.router(live))
     app.include_router(api.router(live))
     app.include_router(pages.router(live))
