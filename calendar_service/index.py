@@ -116,7 +116,7 @@ class OccurrenceIndex:
     def between(self, start: datetime, end: datetime) -> list[Occurrence]:
         """Occurrences overlapping [start, end) in order; the window must be covered."""
         window_start = start.timestamp()
-        begin = bisect_left(self.keys, (window_start,))
+        begin = bisect_left(self.keys, (window_start - self.longest,))
         stop = bisect_left(self.keys, (end.timestamp(),))
         keys, ends, occurrences = self.keys, self.ends, self.occurrences
         # Overlap: ends after the window opens (an instant event: starts inside it).
