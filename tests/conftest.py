@@ -36,6 +36,8 @@ class Server:
     data_dir: Path
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
+        """GET like a calendar client: canonical-form redirects are followed unless asked."""
+        kwargs.setdefault("follow_redirects", True)
         return httpx.get(self.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
     def output(self) -> str:

@@ -22,7 +22,12 @@ from calendar_service.search import (
     parse_window,
     search,
 )
-from calendar_service.web.responses import ApiError, query_params, refuse_unknown
+from calendar_service.web.responses import (
+    ApiError,
+    query_params,
+    refuse_unknown,
+    require_canonical,
+)
 
 # --- Documentation of parameters (parsing is done by calendar_service.query) ---------------
 
@@ -216,6 +221,7 @@ class ErrorOut(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    301: {"description": "The same query in canonical form (parameter order, sorted values)"},
     404: {"model": ErrorOut, "description": "Not found"},
     422: {"model": ErrorOut, "description": "A parameter was refused; the body says which"},
 }
@@ -232,6 +238,16 @@ def _single(request: Request, name: str) -> str | None:
     if len(values) > 1:
         raise ApiError(422, f"give {name} once", parameter=name)
     return values[0] if values else None
+
+
+def _given(request: Request, *names: str) -> list[tuple[str, str]]:
+    """The non-filter parameters present, in this fixed order (numbers normalised)."""
+    pairs = []
+    for name in names:
+        value = _single(request, name)
+        if value is not None:
+            pairs.append((name, str(int(value)) if name == "limit" else value))
+    return pairs
 
 
 def read_filter(request: Request, catalog: Catalog, *extra: str) -> Filter:
@@ -261,6 +277,9 @@ def router(live: LiveCatalog) -> APIRouter:
         query = read_filter(request, catalog, "from", "to", "limit", "cursor")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
         limit = parse_limit(_single(request, "limit"))
+        require_canonical(
+            request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")]
+        )
         page = search(catalog, query, window, limit, _single(request, "cursor"))
         body = {
             "from": window.first.isoformat(),
@@ -286,6 +305,7 @@ def router(live: LiveCatalog) -> APIRouter:
                 422, "status applies to occurrences; use /api/occurrences", parameter="status"
             )
         limit = parse_limit(_single(request, "limit"))
+        require_canonical(request, [*query.items(), *_given(request, "limit", "cursor")])
         page, next_cursor, total = list_events(catalog, query, limit, _single(request, "cursor"))
         body = {
             "total": total,
@@ -320,6 +340,7 @@ def router(live: LiveCatalog) -> APIRouter:
         catalog = live.current
         query = read_filter(request, catalog, "from", "to")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
+        require_canonical(request, [*query.items(), *_given(request, "from", "to")])
         body = {
             "from": window.first.isoformat(),
             "to": window.last.isoformat(),

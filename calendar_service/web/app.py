@@ -13,7 +13,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,10 +23,11 @@ from calendar_service.query import QueryError
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, feeds, pages
-from calendar_service.web.responses import ApiError, error_response
+from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 
 log = logging.getLogger("calendar_service.web")
-MAX_URL_BYTES = 8192
+MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 naming them
+DOCS_CDN = "https://cdn.jsdelivr.net"
 
 
 class UrlLengthLimit:
@@ -69,11 +71,17 @@ def create_app(live: LiveCatalog) -> FastAPI:
             "different parameters AND."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.live = live
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(CanonicalRedirect)
+    async def _canonical(request: Request, exc: CanonicalRedirect) -> Response:
         return exc.response()
 
     @app.exception_handler(QueryError)
@@ -112,6 +120,25 @@ def create_app(live: LiveCatalog) -> FastAPI:
     app.include_router(feeds.router(live))
     app.include_router(api.router(live))
     app.include_router(pages.router(live))
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title="calendar-service API")
+        # Swagger UI comes from its CDN and starts with an inline script; nothing else may.
+        page.headers.update(
+            {
+                "Content-Security-Policy": (
+                    f"default-src 'none'; script-src 'unsafe-inline' {DOCS_CDN}; "
+                    f"style-src 'unsafe-inline' {DOCS_CDN}; img-src 'self' data: "
+                    "https://fastapi.tiangolo.com; connect-src 'self'; "
+                    "base-uri 'none'; frame-ancestors 'none'"
+                ),
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "strict-origin-when-cross-origin",
+            }
+        )
+        return page
+
     return app
 
 

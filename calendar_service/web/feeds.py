@@ -19,6 +19,7 @@ from calendar_service.web.responses import (
     query_params,
     refuse_unknown,
     rendered_response,
+    require_canonical,
 )
 
 JSON_TYPE = "application/json"
@@ -42,6 +43,7 @@ def router(live: LiveCatalog) -> APIRouter:
         query = parse_filter(
             query_params(request), catalog.settings.vocabularies, fields=ICS_FILTER_FIELDS
         )
+        require_canonical(request, query.items())
         return rendered_response(
             request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
         )

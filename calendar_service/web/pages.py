@@ -18,6 +18,7 @@ from calendar_service.web.responses import (
     query_params,
     refuse_unknown,
     rendered_response,
+    require_canonical,
 )
 
 HTML = "text/html; charset=utf-8"
@@ -93,6 +94,7 @@ def router(live: LiveCatalog) -> APIRouter:
         query = read_filter(request, catalog)
         if query.status:
             raise ApiError(422, "feeds carry every status; remove status", parameter="status")
+        require_canonical(request, query.items())
         return page(
             request, catalog, query, lambda: views.render_subscribe(catalog, query), page_headers
         )
@@ -125,6 +127,7 @@ def router(live: LiveCatalog) -> APIRouter:
         catalog = live.current
         query = read_filter(request, catalog, *views.EMBED_OPTIONS)
         options = views.parse_embed_options(query_params(request))
+        require_canonical(request, [*query.items(), *options.items()])
         return page(
             request,
             catalog,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
@@ -46,6 +47,35 @@ def error_response(
         status_code=status,
         headers={"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"},
     )
+
+
+class CanonicalRedirect(Exception):
+    """The request's parameters are valid but not in canonical form."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+    def response(self) -> Response:
+        # Permanent and cacheable: a CDN then keeps one copy per filter.
+        return Response(
+            status_code=301,
+            headers={
+                "Location": self.location,
+                "Cache-Control": "public, max-age=86400",
+                "Access-Control-Allow-Origin": "*",
+            },
+        )
+
+
+def require_canonical(request: Request, pairs: Sequence[tuple[str, str]]) -> None:
+    """Redirect unless the query string is exactly the canonical one for these parameters.
+
+    Canonical: parameters in a fixed order, values sorted, repeats and defaults dropped.
+    """
+    canonical = urlencode(list(pairs))
+    if request.scope.get("query_string", b"").decode("latin-1") != canonical:
+        raise CanonicalRedirect(request.url.path + (f"?{canonical}" if canonical else ""))
 
 
 def query_params(request: Request) -> dict[str, list[str]]:
