@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import yaml
 from dateutil.rrule import rrulestr
@@ -351,6 +352,9 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             seen[event.id] = where
         if settings is not None:
             errors.extend(_check_vocabulary(event, settings, name, doc, base))
+            for problem_path, message in check_local_times(event, settings.zone):
+                full = (*base, *problem_path)
+                errors.append(DataError(name, doc.line_of(full), field_path(full), message))
         for problem_path, message in check_recurrence(event):
             located_path = (*base, *problem_path)
             errors.append(
@@ -438,6 +442,37 @@ def _check_feeds(
                         field_path(full),
                         f"unknown value {value!r}; expected one of: {', '.join(terms)}",
                     )
+
+
+def check_local_times(event: EventData, zone: ZoneInfo) -> Iterator[tuple[Path_, str]]:
+    """Refuse local times that do not exist, skipped when the clocks go forward."""
+    if event.all_day:
+        return
+    times: list[tuple[Path_, date | datetime | None]] = [
+        (("start",), event.start),
+        (("end",), event.end),
+    ]
+    if event.recurrence is not None:
+        for name in ("extra_dates", "excluded_dates"):
+            times += [
+                (("recurrence", name, index), value)
+                for index, value in enumerate(getattr(event.recurrence, name))
+            ]
+    for index, override in enumerate(event.overrides):
+        times += [
+            (("overrides", index, name), getattr(override, name))
+            for name in ("occurrence", "start", "end")
+        ]
+    for path, value in times:
+        if not isinstance(value, datetime):
+            continue
+        round_trip = value.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+        if round_trip.replace(tzinfo=None) != value:
+            yield (
+                path,
+                f"{value:%Y-%m-%d %H:%M} does not exist in {zone.key}: the clocks go forward "
+                "then; choose a time outside the skipped hour",
+            )
 
 
 # --- Recurrence checks ---------------------------------------------------------------------

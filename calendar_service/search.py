@@ -56,8 +56,10 @@ def _parse_day(name: str, raw: str) -> date:
 
 def parse_window(first: str | None, last: str | None, today: date) -> Window:
     """`from` and `to` (inclusive); defaults: today to twelve months ahead; capped."""
-    start = _parse_day("from", first) if first else today
-    end = _parse_day("to", last) if last else start + timedelta(days=DEFAULT_WINDOW_DAYS)
+    start = _parse_day("from", first) if first is not None else today
+    end = (
+        _parse_day("to", last) if last is not None else start + timedelta(days=DEFAULT_WINDOW_DAYS)
+    )
     if end < start:
         raise QueryError("to", f"to ({end}) is before from ({start})")
     if (end - start).days + 1 > MAX_WINDOW_DAYS:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from calendar_service import __version__
@@ -23,6 +23,8 @@ from calendar_service.web.responses import (
 )
 
 JSON_TYPE = "application/json"
+FeedName = Annotated[str, Path(description="A named feed from the settings.", examples=["schools"])]
+EventId = Annotated[str, Path(description="The event's stable id.", examples=["time-to-talk-day"])]
 FEED_JSON_SUMMARY = "A named feed's occurrences as JSON, over the index horizon"
 ICS_FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
 CALENDAR_SUMMARY = (
@@ -48,7 +50,7 @@ def router(live: LiveCatalog) -> APIRouter:
             request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
         )
 
-    def named_feed(request: Request, name: str) -> Response:
+    def named_feed(request: Request, name: FeedName) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
         feed = catalog.feeds.get(name)
@@ -58,7 +60,7 @@ def router(live: LiveCatalog) -> APIRouter:
             )
         return rendered_response(request, feed.file, max_age=max_age, filename=f"{name}.ics")
 
-    def event_feed(request: Request, event_id: str) -> Response:
+    def event_feed(request: Request, event_id: EventId) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
         rendered = catalog.event_file(event_id)
@@ -66,7 +68,7 @@ def router(live: LiveCatalog) -> APIRouter:
             raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="id")
         return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
 
-    def feed_json(request: Request, name: str) -> Response:
+    def feed_json(request: Request, name: FeedName) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
         feed = catalog.feeds.get(name)
