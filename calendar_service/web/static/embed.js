@@ -5,13 +5,26 @@
   var script = document.currentScript;
   if (!script || !script.src) { return; }
   var origin = new URL(script.src).origin;
+  // The service's canonical order, so the frame loads without a redirect.
+  var FILTERS = ["category", "audience", "theme", "tag", "q", "online", "status"];
+  var OPTIONS = ["view", "limit", "title", "compact", "accent", "scheme", "month"];
+  var DEFAULTS = { view: "list", limit: "10", compact: "false", scheme: "light" };
   var params = new URLSearchParams();
-  var names = Object.keys(script.dataset).sort();
-  names.forEach(function (name) {
-    String(script.dataset[name]).split(",").forEach(function (value) {
-      value = value.trim();
-      if (value) { params.append(name, value); }
+  FILTERS.forEach(function (name) {
+    var raw = script.dataset[name];
+    if (raw === undefined) { return; }
+    var values = name === "q" ? [raw.trim()] : String(raw).split(",").map(function (value) {
+      return value.trim();
     });
+    values.filter(function (value, index, all) {
+      return value && all.indexOf(value) === index;
+    }).sort().forEach(function (value) { params.append(name, value); });
+  });
+  OPTIONS.forEach(function (name) {
+    var value = script.dataset[name];
+    if (value !== undefined && value.trim() && DEFAULTS[name] !== value.trim()) {
+      params.append(name, value.trim());
+    }
   });
   var frame = document.createElement("iframe");
   var query = params.toString();
