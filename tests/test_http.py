@@ -217,3 +217,35 @@ def test_health_reports_the_snapshot_served(server: Server) -> None:
     assert health["events"] == len(load(BUNDLED_DATA).events)
     assert health["last_reload_error"] is None
     assert health["feeds"] == FEED_NAMES
+
+
+@pytest.mark.parametrize(
+    ("path", "canonical"),
+    [
+        (
+            "/calendar.ics?audience=schools&category=awareness-day&audience=parents-carers",
+            "/calendar.ics?category=awareness-day&audience=parents-carers&audience=schools",
+        ),
+        ("/calendar.ics?audience=schools,schools", "/calendar.ics?audience=schools"),
+        (
+            "/api/occurrences?to=2026-02-28&from=2026-02-01&audience=schools",
+            "/api/occurrences?audience=schools&from=2026-02-01&to=2026-02-28",
+        ),
+        ("/api/occurrences?limit=007", "/api/occurrences?limit=7"),
+        ("/embed?view=list&audience=schools", "/embed?audience=schools"),
+        ("/?audience=schools&category=awareness-day", "/?category=awareness-day&audience=schools"),
+    ],
+)
+def test_non_canonical_filter_url_redirects_permanently_to_the_canonical_one(
+    server: Server, path: str, canonical: str
+) -> None:
+    response = server.get(path, follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"] == canonical
+    assert "max-age" in response.headers["cache-control"]
+    assert server.get(canonical, follow_redirects=False).status_code == 200
+
+
+def test_subscribe_page_links_use_the_canonical_feed_url(server: Server) -> None:
+    page = server.get("/subscribe?category=awareness-day&audience=schools").text
+    assert "/calendar.ics?category=awareness-day&amp;audience=schools" in page
