@@ -84,6 +84,7 @@ def router(live: LiveCatalog) -> APIRouter:
     def home(request: Request) -> Response:
         catalog = live.current
         query = read_filter(request, catalog)
+        require_canonical(request, query.items())
         return page(
             request, catalog, query, lambda: views.render_home(catalog, query), page_headers
         )
