@@ -30,6 +30,8 @@ typecheck: install
 # Browser tests (tests/test_embed_browser.py) drive Debian's chromium through Playwright and
 # inject axe-core from tests/browser/node_modules. Never `playwright install`: use the system
 # browser. As root, missing chromium/npm are installed with apt; otherwise install them yourself.
+# tests/test_export.py also runs Debian's nginx with deploy/nginx.conf in front of the export;
+# as root it is installed with apt when missing (without it those tests skip, or fail on CI).
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -43,6 +45,13 @@ browser-deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
 		else \
 			echo "browser-deps: npm is missing; install nodejs and npm" >&2; exit 1; \
+		fi; \
+	fi
+	@if [ ! -x /usr/sbin/nginx ] && ! command -v nginx >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
+		else \
+			echo "browser-deps: nginx is missing (tests/test_export.py); install Debian's nginx" >&2; \
 		fi; \
 	fi
 	npm ci --prefix tests/browser --no-audit --no-fund

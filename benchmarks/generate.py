@@ -89,7 +89,9 @@ class Span:
         return self.first + timedelta(days=rng.randrange((self.last - self.first).days + 1))
 
 
-def _common(rng: random.Random, number: int, kind: str, title: str, category: str) -> dict[str, Any]:
+def _common(
+    rng: random.Random, number: int, kind: str, title: str, category: str
+) -> dict[str, Any]:
     """Fields every generated event has: id, text, vocabulary terms, tags."""
     event: dict[str, Any] = {
         "id": f"{kind}-{number:06d}",
@@ -152,9 +154,7 @@ def _nth_weekday(year: int, month: int, weekday: int, ordinal: int) -> date:
 
 def yearly_day(rng: random.Random, number: int, span: Span) -> dict[str, Any]:
     """An awareness day on, say, the first Thursday of February, every year."""
-    event = _common(
-        rng, number, "yearly", f"{rng.choice(SUBJECTS)} Day {number}", "awareness-day"
-    )
+    event = _common(rng, number, "yearly", f"{rng.choice(SUBJECTS)} Day {number}", "awareness-day")
     month, weekday, ordinal = rng.randint(1, 12), rng.randrange(7), rng.choice((1, 2, 3, 4, -1))
     year = span.day(rng).year
     start = _nth_weekday(year, month, weekday, ordinal)

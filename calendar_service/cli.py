@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -43,6 +44,11 @@ def serve(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     os.environ.update(settings.to_env())
+    # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
+    # with the default handler a single-process server then died by SIGTERM instead of
+    # exiting 0 as it does with --workers N.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, _exit_quietly)
     uvicorn.run(
         "calendar_service.web.app:create_app_from_env",
         factory=True,
@@ -55,6 +61,10 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     return 0
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def validate(args: argparse.Namespace) -> int:

@@ -15,17 +15,24 @@ from types import MappingProxyType
 from icalendar import Calendar
 
 from calendar_service import ics
-from calendar_service.index import HORIZON_FUTURE, HORIZON_PAST, OccurrenceIndex, expand
-from calendar_service.loading import LoadedData, rule_starts
+from calendar_service.index import (
+    HORIZON_FUTURE,
+    HORIZON_PAST,
+    OccurrenceIndex,
+    SeriesFacts,
+    expand,
+    facts_of,
+)
+from calendar_service.loading import LoadedData
 from calendar_service.model import (
     CalendarSettings,
     Event,
     FeedDefinition,
     FeedFilter,
     Occurrence,
-    Override,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
+from calendar_service.recurrence import rule_starts
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 RESPONSE_CACHE_SIZE = 512  # rendered responses kept per snapshot
@@ -97,7 +104,7 @@ class Catalog:
     timezone: bytes
     everything: Rendered  # /calendar.ics: every current event under the calendar's own name
     index: OccurrenceIndex
-    overrides: Mapping[str, Mapping[date | datetime, Override]]
+    facts: Mapping[str, SeriesFacts]  # per event: title, status, overrides
     warnings: tuple[str, ...] = ()
     _cache: OrderedDict[Hashable, Rendered] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -146,7 +153,7 @@ class Catalog:
             return self.index.between(start, end)
         zone = self.settings.zone
         suffix = "@" + self.identity.uid_domain
-        return expand(self.calendar, start, end, zone, suffix, self.overrides)
+        return expand(self.calendar, start, end, zone, suffix, self.facts)
 
     def event_file(self, event_id: str) -> Rendered | None:
         """One event's own calendar, for "add to calendar"."""
@@ -233,18 +240,14 @@ def compile_catalog(
             vevents=ics.render_components(components),
             current=end is None or end > horizon_start,
         )
-    overrides = {
-        event.id: MappingProxyType({o.occurrence: o for o in event.data.overrides})
-        for event in loaded.events
-        if event.data.overrides
-    }
+    facts = MappingProxyType({event.id: facts_of(event.data) for event in loaded.events})
     index = OccurrenceIndex.build(
         calendar,
         settings.zone,
         day_start(today - HORIZON_PAST, settings),
         day_start(today + HORIZON_FUTURE, settings),
         "@" + identity.uid_domain,
-        overrides,
+        facts,
     )
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
@@ -270,7 +273,7 @@ def compile_catalog(
         timezone=timezone_bytes,
         everything=render_feed(header, timezone_bytes, current),
         index=index,
-        overrides=MappingProxyType(overrides),
+        facts=facts,
         warnings=loaded.warnings,
     )
 

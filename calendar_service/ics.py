@@ -49,6 +49,7 @@ class Identity:
 
 # --- VTIMEZONE -----------------------------------------------------------------------------
 
+FOLD_AT = 74  # octets of content per physical line; with CRLF and the leading space, 75
 _DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
@@ -268,9 +269,35 @@ def override_duration(override: Override) -> timedelta | None:
     return occurrence_duration(start, override.end)
 
 
+def fold(line: str) -> bytes:
+    """One content line folded as icalendar folds it, byte for byte, but in bytes.
+
+    Pieces of at most 74 octets, never inside a UTF-8 sequence and never ending on the
+    `\\` or `^` that starts an escape (clients mishandle escapes split across lines).
+    icalendar's own fold walks the line a character at a time and was half the cost of
+    compiling a large calendar.
+    """
+    data = line.encode()
+    if len(data) <= FOLD_AT:
+        return data
+    pieces = []
+    start = 0
+    while len(data) - start > FOLD_AT:
+        cut = start + FOLD_AT
+        while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: back to its start
+            cut -= 1
+        if cut - start > 1 and data[cut - 1] in b"\\^":
+            cut -= 1
+        pieces.append(data[start:cut])
+        start = cut
+    pieces.append(data[start:])
+    return b"\r\n ".join(pieces)
+
+
 def render_components(components: Iterable[Component]) -> bytes:
-    """Serialise components as folded CRLF lines (icalendar folds at 75 octets)."""
-    return b"".join(component.to_ical() for component in components)
+    """Serialise components as folded CRLF lines, as `Component.to_ical` would."""
+    lines = [fold(line) for component in components for line in component.content_lines() if line]
+    return b"\r\n".join(lines) + b"\r\n"
 
 
 # --- Calendars -----------------------------------------------------------------------------

@@ -5,19 +5,17 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
-from icalendar import Calendar, Component
+from icalendar import Calendar
 
-from calendar_service.model import Occurrence, Override, Status, start_instant
+from calendar_service.model import EventData, Occurrence, Override, Status, start_instant
 
 HORIZON_PAST = timedelta(days=2 * 366)
 HORIZON_FUTURE = timedelta(days=5 * 366)
-
-_STATUS = {"CONFIRMED": Status.CONFIRMED, "TENTATIVE": Status.PROVISIONAL}
-_STATUS["CANCELLED"] = Status.CANCELLED
 
 SortKey = tuple[float, str, str]
 
@@ -37,30 +35,43 @@ def _local(value: date | datetime, zone: ZoneInfo) -> date | datetime:
     return value
 
 
-def to_occurrence(
-    component: Component,
-    zone: ZoneInfo,
-    uid_suffix: str,
-    overrides: Mapping[str, Mapping[date | datetime, Override]],
-) -> Occurrence:
-    """One expanded VEVENT as an Occurrence, in the calendar's zone."""
-    event_id = str(component["UID"]).removesuffix(uid_suffix)
-    start = _local(component.decoded("DTSTART"), zone)
-    end = _local(component.decoded("DTEND"), zone) if "DTEND" in component else start
-    recurrence = component.decoded("RECURRENCE-ID", None)
-    original = _local(recurrence, zone) if recurrence is not None else start
-    key = original.replace(tzinfo=None) if isinstance(original, datetime) else original
-    override = overrides.get(event_id, {}).get(key)
-    return Occurrence(
-        event_id=event_id,
-        start=start,
-        end=end,
-        all_day=not isinstance(start, datetime),
-        status=_STATUS.get(str(component.get("STATUS", "CONFIRMED")), Status.CONFIRMED),
-        title=str(component.get("SUMMARY", "")),
-        note=override.note if override is not None else None,
-        original_start=original,
+class _Timing(recurring_ical_events.CalendarQuery):  # type: ignore[misc]
+    """A query that stops at the occurrences' times, without copying a component each.
+
+    Expansion (rules, exclusions, overrides, time zones) is recurring-ical-events' own;
+    copying every occurrence into a new VEVENT is most of its cost and we never use it.
+    """
+
+    def _occurrences_to_components(self, occurrences: list[Any]) -> list[Any]:
+        return occurrences
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesFacts:
+    """What an occurrence takes from its event: title, status and per-occurrence changes."""
+
+    title: str
+    status: Status
+    overrides: Mapping[date | datetime, Override]
+
+
+def facts_of(event: EventData) -> SeriesFacts:
+    return SeriesFacts(
+        event.title, event.status, {override.occurrence: override for override in event.overrides}
     )
+
+
+def _original(recurrence_ids: tuple[Any, ...], start: date | datetime, zone: ZoneInfo) -> Any:
+    """The rule's start of an occurrence, in the calendar's zone."""
+    if not recurrence_ids:
+        return start
+    value = recurrence_ids[0]
+    if not isinstance(value, datetime):
+        return value
+    if not isinstance(start, datetime):  # an all-day series: the id is the day itself
+        return value.date()
+    # For timed series recurring-ical-events gives UTC without tzinfo.
+    return value.replace(tzinfo=UTC).astimezone(zone)
 
 
 def expand(
@@ -69,15 +80,35 @@ def expand(
     end: datetime,
     zone: ZoneInfo,
     uid_suffix: str,
-    overrides: Mapping[str, Mapping[date | datetime, Override]],
+    facts: Mapping[str, SeriesFacts],
 ) -> list[Occurrence]:
     """Occurrences overlapping [start, end), by recurring-ical-events, sorted.
 
     This is what a subscriber's calendar shows, so the index and the on-demand path
     both come through here.
     """
-    components = recurring_ical_events.of(calendar).between(start, end)
-    occurrences = [to_occurrence(c, zone, uid_suffix, overrides) for c in components]
+    occurrences = []
+    for found in recurring_ical_events.of(calendar, calendar_query=_Timing).between(start, end):
+        event_id = str(found.uid).removesuffix(uid_suffix)
+        series = facts[event_id]
+        first = _local(found.start, zone)
+        original = _original(found.recurrence_ids, first, zone)
+        # Overrides are keyed as the data writes them: local wall-clock time.
+        written = original.replace(tzinfo=None) if isinstance(original, datetime) else original
+        override = series.overrides.get(written)
+        status = override.status if override and override.status else series.status
+        occurrences.append(
+            Occurrence(
+                event_id=event_id,
+                start=first,
+                end=_local(found.end, zone),
+                all_day=not isinstance(first, datetime),
+                status=status,
+                title=override.title if override and override.title else series.title,
+                note=override.note if override else None,
+                original_start=original,
+            )
+        )
     occurrences.sort(key=lambda item: sort_key(item, zone))
     return occurrences
 
@@ -102,9 +133,9 @@ class OccurrenceIndex:
         start: datetime,
         end: datetime,
         uid_suffix: str,
-        overrides: Mapping[str, Mapping[date | datetime, Override]],
+        facts: Mapping[str, SeriesFacts],
     ) -> OccurrenceIndex:
-        occurrences = expand(calendar, start, end, zone, uid_suffix, overrides)
+        occurrences = expand(calendar, start, end, zone, uid_suffix, facts)
         keys = tuple(sort_key(o, zone) for o in occurrences)
         ends = tuple(start_instant(o.end, zone).timestamp() for o in occurrences)
         longest = max((e - k[0] for k, e in zip(keys, ends, strict=True)), default=0.0)

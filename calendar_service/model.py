@@ -33,14 +33,18 @@ MAX_LIST = 50
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG = re.compile(SLUG_PATTERN)
 # Characters that must never reach a feed or a page: NUL and other C0 controls except
-# tab and newline (a bare CR could start a new ICS line in a careless client).
-_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# tab and newline (a bare CR could start a new ICS line in a careless client), C1 controls
+# and the Unicode line and paragraph separators (line breaks to Unicode-aware readers).
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+FieldPath = tuple[str | int, ...]  # ("events", 0, "recurrence"): where a value sits in a file
 
 
 class FieldProblem(ValueError):
     """A problem with a named sub-field, so that errors point at the right line."""
 
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+    def __init__(self, path: FieldPath, message: str) -> None:
         super().__init__(message)
         self.path = path
 

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from conftest import BUNDLED_DATA
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from calendar_service import index
@@ -61,6 +61,12 @@ PROPERTIES = settings(
 
 
 # --- Generated events ---------------------------------------------------------------------------
+
+
+def exists_in_london(value: datetime) -> bool:
+    """Whether a wall-clock time happens in London (not in the hour skipped in spring)."""
+    aware = value.replace(tzinfo=LONDON)
+    return aware.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) == value
 
 
 def text(draw: st.DrawFn, most: int) -> str:
@@ -119,6 +125,8 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
         start = datetime.combine(day, clock)
         minutes = draw(st.sampled_from([30, 45, 60, 90, 180, 240, 24 * 60, 26 * 60]))
         end = start + timedelta(minutes=minutes)
+        # The loader refuses explicit times the spring clock change skips.
+        assume(exists_in_london(start) and exists_in_london(end))
     event["start"] = iso(start)
     if end is not None:
         event["end"] = iso(end)
@@ -138,7 +146,9 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
             action = draw(st.sampled_from(["move", "cancel", "provisional"]))
             if action == "move":
                 shift = draw(st.sampled_from([-3, -2, -1, 1, 2, 3]))
-                override["start"] = iso(occurrence + timedelta(days=shift))
+                moved = occurrence + timedelta(days=shift)
+                assume(not isinstance(moved, datetime) or exists_in_london(moved))
+                override["start"] = iso(moved)
             elif action == "cancel":
                 override["status"] = "cancelled"
             else:
@@ -190,7 +200,7 @@ def test_index_window_equals_direct_expansion(events: list[dict[str, Any]], data
     suffix = "@" + catalog.identity.uid_domain
 
     def direct(start: datetime, end: datetime) -> list[Occurrence]:
-        return index.expand(catalog.calendar, start, end, LONDON, suffix, catalog.overrides)
+        return index.expand(catalog.calendar, start, end, LONDON, suffix, catalog.facts)
 
     # Windows as the service asks for them: London wall-clock bounds (whole days for the
     # API, any time of day here), opening and closing on, just before and just after the

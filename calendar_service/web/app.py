@@ -73,6 +73,9 @@ def create_app(live: LiveCatalog) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # Starlette would answer `/api/events/` with a 307 to an absolute URL built from the
+        # Host header (a spoofed host in a cacheable redirect); unknown paths are JSON 404s.
+        redirect_slashes=False,
     )
     app.state.live = live
 

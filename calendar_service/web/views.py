@@ -111,7 +111,9 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
     raw_limit = _one(params, "limit")
     limit = DEFAULT_EMBED_ITEMS
     if raw_limit is not None:
-        if not raw_limit.isdigit() or not 1 <= int(raw_limit[:4]) <= MAX_EMBED_ITEMS:
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+        digits = raw_limit.isascii() and raw_limit.isdigit()
+        if not digits or not 1 <= int(raw_limit[:4]) <= MAX_EMBED_ITEMS:
             raise QueryError(
                 "limit", f"limit must be 1-{MAX_EMBED_ITEMS}", [f"1-{MAX_EMBED_ITEMS}"]
             )

@@ -1,0 +1,118 @@
+"""Schemathesis against a real server's /openapi.json: no server errors, and every documented
+response conforms to its schema (calendar_service/web/api.py models)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from conftest import BUNDLED_DATA, ROOT, Server, start_server, stop_server
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+EXAMPLES_PER_OPERATION = 200
+NEGATIVE_EXAMPLES = 100
+SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
+CASES: Counter[str] = Counter()
+
+
+def record_summary(values: dict[str, object]) -> None:
+    """Merge `key: value` lines into the reliability summary (figures for the README)."""
+    SUMMARY.parent.mkdir(exist_ok=True)
+    lines: dict[str, str] = {}
+    if SUMMARY.exists():
+        for line in SUMMARY.read_text().splitlines():
+            key, sep, value = line.rpartition(": ")
+            if sep:
+                lines[key] = value
+    lines.update({key: str(value) for key, value in values.items()})
+    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(BUNDLED_DATA, tmp_path_factory.mktemp("schemathesis"))
+    yield running
+    stop_server(running)
+    record_summary(
+        {
+            "schemathesis operations tested": len(CASES),
+            "schemathesis cases run": sum(CASES.values()),
+            "schemathesis max examples per operation": EXAMPLES_PER_OPERATION,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_server: Server) -> schemathesis.BaseSchema:
+    """The schema as the running server publishes it at /openapi.json."""
+    return schemathesis.openapi.from_url(f"{api_server.url}/openapi.json")
+
+
+OPERATIONS = [
+    ("GET", "/calendar.ics"),
+    ("GET", "/feeds/{name}.ics"),
+    ("GET", "/events/{event_id}.ics"),
+    ("GET", "/feeds/{name}.json"),
+    ("GET", "/healthz"),
+    ("GET", "/version.json"),
+    ("GET", "/api/occurrences"),
+    ("GET", "/api/events"),
+    ("GET", "/api/events/{event_id}"),
+    ("GET", "/api/facets"),
+]
+# Deliberately invalid parameters (too long, wrong type) exist only where the document
+# constrains a parameter; every other parameter is a free string.
+NEGATIVE = ["/api/occurrences", "/api/events", "/api/facets"]
+RUNS = [
+    pytest.param(method, path, GenerationMode.POSITIVE, EXAMPLES_PER_OPERATION, id=path)
+    for method, path in OPERATIONS
+] + [
+    pytest.param("GET", path, GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES, id=f"{path}-invalid")
+    for path in NEGATIVE
+]
+
+
+def test_every_published_operation_is_tested(api_schema: schemathesis.BaseSchema) -> None:
+    published = [
+        (result.ok().method.upper(), result.ok().path) for result in api_schema.get_all_operations()
+    ]
+    assert sorted(published) == sorted(OPERATIONS)
+
+
+@pytest.mark.parametrize(("method", "path", "generation", "examples"), RUNS)
+def test_operation_conforms_to_its_openapi_document(
+    api_schema: schemathesis.BaseSchema,
+    method: str,
+    path: str,
+    generation: GenerationMode,
+    examples: int,
+) -> None:
+    operation = api_schema[path][method]
+
+    @seed(1)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
+    @given(case=operation.as_strategy(generation_mode=generation))
+    def check(case: schemathesis.Case) -> None:
+        CASES[f"{method} {path}"] += 1
+        case.call_and_validate(checks=[not_a_server_error, response_schema_conformance])
+
+    check()
+
+
+def test_openapi_document_lists_the_public_operations(api_server: Server) -> None:
+    document = api_server.get("/openapi.json").json()
+    assert {"/api/occurrences", "/api/events", "/api/facets", "/calendar.ics"} <= set(
+        document["paths"]
+    )
+    assert Path(ROOT / "pyproject.toml").read_text().count("schemathesis") == 1
