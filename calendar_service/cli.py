@@ -30,18 +30,32 @@ def _settings(args: argparse.Namespace) -> ServiceSettings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Validate, then run uvicorn; every worker compiles the same snapshot."""
+    """Validate, then run uvicorn; every worker compiles the same snapshot.
+
+    One worker serves the snapshot built here; several workers each build their own
+    (from the same files, so the same bytes) after this process has checked the data.
+    """
     import uvicorn
 
+    from calendar_service.reloading import LiveCatalog
+    from calendar_service.web.app import configure_logging, create_app
+
+    configure_logging()
     settings = _settings(args)
     if args.no_watch:
         settings = settings.with_options(watch=False)
+    application: object = "calendar_service.web.app:create_app_from_env"
     try:
-        data = load(settings.data_dir)
+        if args.workers == 1:
+            live = LiveCatalog(settings)
+            warnings = live.current.warnings
+            application = create_app(live)
+        else:
+            warnings = load(settings.data_dir).warnings
     except DataInvalid as exc:
         print(f"calendar-service: refusing to start: {exc}", file=sys.stderr)
         return 1
-    for warning in data.warnings:
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     os.environ.update(settings.to_env())
     # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
@@ -50,8 +64,8 @@ def serve(args: argparse.Namespace) -> int:
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_quietly)
     uvicorn.run(
-        "calendar_service.web.app:create_app_from_env",
-        factory=True,
+        application,  # type: ignore[arg-type]
+        factory=isinstance(application, str),
         host=args.host,
         port=args.port,
         workers=args.workers,

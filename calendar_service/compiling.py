@@ -6,11 +6,12 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from icalendar import Calendar
 
@@ -34,7 +35,9 @@ from calendar_service.model import (
 from calendar_service.query import Filter, FilterKeys, keys_for
 from calendar_service.recurrence import rule_starts
 
+T = TypeVar("T")
 ICS_TYPE = "text/calendar; charset=utf-8"
+COMPILE_BATCH = 500  # events rendered and expanded together
 RESPONSE_CACHE_SIZE = 512  # rendered responses kept per snapshot
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -99,7 +102,6 @@ class Catalog:
     loaded_at: datetime
     events: Mapping[str, EventEntry]
     feeds: Mapping[str, Feed]
-    calendar: Calendar  # every event with its VTIMEZONE, for recurrence expansion
     header: ics.FeedHeader
     timezone: bytes
     everything: Rendered  # /calendar.ics: every current event under the calendar's own name
@@ -107,6 +109,7 @@ class Catalog:
     facts: Mapping[str, SeriesFacts]  # per event: title, status, overrides
     warnings: tuple[str, ...] = ()
     _cache: OrderedDict[Hashable, Rendered] = field(default_factory=OrderedDict, repr=False)
+    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def matching(self, query: Filter) -> list[EventEntry]:
@@ -119,6 +122,17 @@ class Catalog:
         if query.is_empty and title is None:
             return self.everything
         return self.memo(("ics", query, title), lambda: self._render(query, title, description))
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed from this snapshot once, on first use (one per event at most).
+
+        Unlocked: two threads may both compute it; they get equal values.
+        """
+        try:
+            value: T = self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()
+        return value
 
     def memo(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
         """A response rendered once per snapshot; the least recently used are dropped.
@@ -144,16 +158,32 @@ class Catalog:
             header = ics.feed_header(self.settings, name, description or self.settings.description)
         return render_feed(header, self.timezone, [e for e in self.matching(query) if e.current])
 
-    def occurrences(self, start: datetime, end: datetime) -> list[Occurrence]:
+    def occurrences(
+        self, start: datetime, end: datetime, query: Filter | None = None
+    ) -> list[Occurrence]:
         """Occurrences overlapping [start, end): from the index, or expanded on demand.
 
-        Callers bound the window; outside the horizon the cost is one bounded expansion.
+        Callers bound the window. Outside the horizon only the events passing `query` are
+        expanded, from components built again for the purpose: the snapshot does not
+        keep every event's components, which would triple its memory.
         """
         if self.index.covers(start, end):
             return self.index.between(start, end)
+        entries = self.events.values() if query is None else self.matching(query)
         zone = self.settings.zone
         suffix = "@" + self.identity.uid_domain
-        return expand(self.calendar, start, end, zone, suffix, self.facts)
+        return expand(self.calendar_of(entries), start, end, zone, suffix, self.facts)
+
+    def calendar_of(self, entries: Iterable[EventEntry]) -> Calendar:
+        """An icalendar Calendar of these events with the VTIMEZONE, for expansion."""
+        return build_calendar(
+            self.settings, self.identity, self.compiled_on, (e.event for e in entries)
+        )
+
+    @property
+    def calendar(self) -> Calendar:
+        """Every event as one icalendar Calendar (built on each use)."""
+        return self.calendar_of(self.events.values())
 
     def event_file(self, event_id: str) -> Rendered | None:
         """One event's own calendar, for "add to calendar"."""
@@ -226,29 +256,32 @@ def compile_catalog(
     horizon_start = today - timedelta(days=settings.past_days)
     timezone_component = ics.vtimezone(settings.timezone, today.year)
     timezone_bytes = timezone_component.to_ical()
-    calendar = Calendar()
-    calendar.add_component(timezone_component)
-    entries: dict[str, EventEntry] = {}
-    for event in loaded.events:
-        components = ics.event_components(event, settings, identity)
-        for component in components:
-            calendar.add_component(component)
-        end = last_end(event)
-        entries[event.id] = EventEntry(
-            event=event,
-            keys=keys_for(event.data),
-            vevents=ics.render_components(components),
-            current=end is None or end > horizon_start,
-        )
     facts = MappingProxyType({event.id: facts_of(event.data) for event in loaded.events})
-    index = OccurrenceIndex.build(
-        calendar,
-        settings.zone,
+    horizon = (
         day_start(today - HORIZON_PAST, settings),
         day_start(today + HORIZON_FUTURE, settings),
-        "@" + identity.uid_domain,
-        facts,
     )
+    suffix = "@" + identity.uid_domain
+    entries: dict[str, EventEntry] = {}
+    occurrences: list[Occurrence] = []
+    # A batch at a time: components are needed only to render and expand, and holding all
+    # of them at once would leave the process three times the size it keeps.
+    for start in range(0, len(loaded.events), COMPILE_BATCH):
+        calendar = Calendar()
+        calendar.add_component(timezone_component)
+        for event in loaded.events[start : start + COMPILE_BATCH]:
+            components = ics.event_components(event, settings, identity)
+            for component in components:
+                calendar.add_component(component)
+            end = last_end(event)
+            entries[event.id] = EventEntry(
+                event=event,
+                keys=keys_for(event.data),
+                vevents=ics.render_components(components),
+                current=end is None or end > horizon_start,
+            )
+        occurrences += expand(calendar, *horizon, settings.zone, suffix, facts)
+    index = OccurrenceIndex.of(occurrences, settings.zone, *horizon)
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
     feeds: dict[str, Feed] = {}
@@ -268,7 +301,6 @@ def compile_catalog(
         loaded_at=datetime.now(UTC),
         events=MappingProxyType(entries),
         feeds=MappingProxyType(feeds),
-        calendar=calendar,
         header=header,
         timezone=timezone_bytes,
         everything=render_feed(header, timezone_bytes, current),
@@ -276,6 +308,18 @@ def compile_catalog(
         facts=facts,
         warnings=loaded.warnings,
     )
+
+
+def build_calendar(
+    settings: CalendarSettings, identity: ics.Identity, today: date, events: Iterable[Event]
+) -> Calendar:
+    """A Calendar of events' components, exactly as compiling builds them."""
+    calendar = Calendar()
+    calendar.add_component(ics.vtimezone(settings.timezone, today.year))
+    for event in events:
+        for component in ics.event_components(event, settings, identity):
+            calendar.add_component(component)
+    return calendar
 
 
 def day_start(value: date, settings: CalendarSettings) -> datetime:

@@ -126,16 +126,11 @@ class OccurrenceIndex:
     longest: float  # seconds: the longest occurrence, to find spans begun before a window
 
     @classmethod
-    def build(
-        cls,
-        calendar: Calendar,
-        zone: ZoneInfo,
-        start: datetime,
-        end: datetime,
-        uid_suffix: str,
-        facts: Mapping[str, SeriesFacts],
+    def of(
+        cls, occurrences: list[Occurrence], zone: ZoneInfo, start: datetime, end: datetime
     ) -> OccurrenceIndex:
-        occurrences = expand(calendar, start, end, zone, uid_suffix, facts)
+        """Index occurrences expanded (by `expand`) over [start, end)."""
+        occurrences = sorted(occurrences, key=lambda item: sort_key(item, zone))
         keys = tuple(sort_key(o, zone) for o in occurrences)
         ends = tuple(start_instant(o.end, zone).timestamp() for o in occurrences)
         longest = max((e - k[0] for k, e in zip(keys, ends, strict=True)), default=0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlencode
 
@@ -44,49 +45,70 @@ def _details(event: EventData, page: str) -> str:
     return f"{text}\n\n{page}" if text else page
 
 
-def google_add(occurrence: Occurrence, event: EventData, identity: Identity, zone: str) -> str:
-    """Google's event template link for one occurrence."""
-    if occurrence.all_day:
-        assert isinstance(occurrence.start, date) and isinstance(occurrence.end, date)
-        dates = f"{occurrence.start:%Y%m%d}/{occurrence.end:%Y%m%d}"
-    else:
-        assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
-        start = occurrence.start.astimezone(UTC)
-        end = occurrence.end.astimezone(UTC)
-        dates = f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
-    params = {
-        "action": "TEMPLATE",
-        "text": occurrence.title,
-        "dates": dates,
-        "details": _details(event, identity.event_page(event.id)),
-        "ctz": zone,
-    }
-    if event.location is not None:
-        params["location"] = event.location.text
-    return f"{GOOGLE_TEMPLATE}?{urlencode(params, quote_via=quote)}"
+def _q(text: str) -> str:
+    return quote(text, safe="")
 
 
-def outlook_add(occurrence: Occurrence, event: EventData, identity: Identity) -> str:
-    """Outlook on the web's compose link for one occurrence."""
+def _google_dates(occurrence: Occurrence) -> str:
     if occurrence.all_day:
-        start, end = occurrence.start, occurrence.end
-        start_text, end_text = f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"
-    else:
-        assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
-        start_text = occurrence.start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        end_text = occurrence.end.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    params = {
-        "path": "/calendar/action/compose",
-        "rru": "addevent",
-        "subject": occurrence.title,
-        "startdt": start_text,
-        "enddt": end_text,
-        "allday": "true" if occurrence.all_day else "false",
-        "body": _details(event, identity.event_page(event.id)),
-    }
-    if event.location is not None:
-        params["location"] = event.location.text
-    return f"{OUTLOOK_COMPOSE}?{urlencode(params, quote_via=quote)}"
+        return f"{occurrence.start:%Y%m%d}/{occurrence.end:%Y%m%d}"
+    assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
+    start, end = occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
+    return f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
+
+
+def _outlook_times(occurrence: Occurrence) -> tuple[str, str]:
+    if occurrence.all_day:
+        return f"{occurrence.start:%Y-%m-%d}", f"{occurrence.end:%Y-%m-%d}"
+    assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
+    start, end = occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
+    return f"{start:%Y-%m-%dT%H:%M:%SZ}", f"{end:%Y-%m-%dT%H:%M:%SZ}"
+
+
+@dataclass(frozen=True, slots=True)
+class AddLinks:
+    """An event's add-to-calendar links: what every occurrence shares is quoted once.
+
+    Quoting the same title and details for each of a page's occurrences was most of the
+    cost of an API request.
+    """
+
+    title: str
+    quoted_title: str
+    google_rest: str
+    outlook_rest: str
+
+    @classmethod
+    def of(cls, event: EventData, identity: Identity, zone: str) -> AddLinks:
+        details = _q(_details(event, identity.event_page(event.id)))
+        location = f"&location={_q(event.location.text)}" if event.location is not None else ""
+        return cls(
+            title=event.title,
+            quoted_title=_q(event.title),
+            google_rest=f"&details={details}&ctz={_q(zone)}{location}",
+            outlook_rest=f"&body={details}{location}",
+        )
+
+    def _title(self, occurrence: Occurrence) -> str:
+        same = occurrence.title == self.title
+        return self.quoted_title if same else _q(occurrence.title)
+
+    def google(self, occurrence: Occurrence) -> str:
+        """Google's event template link for one occurrence."""
+        return (
+            f"{GOOGLE_TEMPLATE}?action=TEMPLATE&text={self._title(occurrence)}"
+            f"&dates={_q(_google_dates(occurrence))}{self.google_rest}"
+        )
+
+    def outlook(self, occurrence: Occurrence) -> str:
+        """Outlook on the web's compose link for one occurrence."""
+        start, end = _outlook_times(occurrence)
+        all_day = "true" if occurrence.all_day else "false"
+        return (
+            f"{OUTLOOK_COMPOSE}?path=%2Fcalendar%2Faction%2Fcompose&rru=addevent"
+            f"&subject={self._title(occurrence)}&startdt={_q(start)}&enddt={_q(end)}"
+            f"&allday={all_day}{self.outlook_rest}"
+        )
 
 
 def last_day(occurrence: Occurrence) -> date | None:

@@ -82,16 +82,12 @@ def _pydantic_errors(
     return errors
 
 
-def _read_document(root: Path, path: Path, errors: list[DataError]) -> Document | None:
+def _read_document(name: str, raw: bytes, errors: list[DataError]) -> Document | None:
     """Parse one data file whose top level must be a mapping; record why if it cannot be."""
-    name = path.relative_to(root).as_posix()
     try:
-        doc = parse_yaml(path.read_bytes())
+        doc = parse_yaml(raw)
     except YamlProblem as problem:
         errors.append(DataError(name, problem.line, "", problem.message))
-        return None
-    except OSError as exc:
-        errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
         return None
     if not isinstance(doc.value, dict):
         line = doc.line_of(()) or 1  # where the document starts, after any comments
@@ -101,38 +97,50 @@ def _read_document(root: Path, path: Path, errors: list[DataError]) -> Document 
 
 
 def _load_model(
-    model: type[M], root: Path, path: Path, errors: list[DataError]
+    model: type[M], name: str, raw: bytes, errors: list[DataError]
 ) -> tuple[M, Document] | None:
-    doc = _read_document(root, path, errors)
+    doc = _read_document(name, raw, errors)
     if doc is None:
         return None
     try:
         return model.model_validate(doc.value), doc
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc, path.relative_to(root).as_posix(), doc, ()))
+        errors.extend(_pydantic_errors(exc, name, doc, ()))
         return None
 
 
 def _load_events(
-    root: Path, path: Path, errors: list[DataError]
-) -> list[tuple[EventData, Document, int]]:
+    name: str, raw: bytes, errors: list[DataError]
+) -> tuple[Document | None, list[tuple[EventData, int]]]:
     """The events of one file. When some are invalid, the others are still returned, so
     that their own errors (vocabulary, recurrence, duplicate ids) are listed at once too."""
-    doc = _read_document(root, path, errors)
+    doc = _read_document(name, raw, errors)
     if doc is None:
-        return []
+        return None, []
     try:
         model = EventFile.model_validate(doc.value)
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc, path.relative_to(root).as_posix(), doc, ()))
+        errors.extend(_pydantic_errors(exc, name, doc, ()))
         items = doc.value.get("events")
-        found: list[tuple[EventData, Document, int]] = []
+        found: list[tuple[EventData, int]] = []
         for index, item in enumerate(items if isinstance(items, list) else []):
             # An invalid event was reported above, with the file's other errors.
             with contextlib.suppress(ValidationError):
-                found.append((EventData.model_validate(item), doc, index))
-        return found
-    return [(event, doc, index) for index, event in enumerate(model.events)]
+                found.append((EventData.model_validate(item), index))
+        return doc, found
+    return doc, [(event, index) for index, event in enumerate(model.events)]
+
+
+def _read_files(root: Path, paths: list[Path], errors: list[DataError]) -> dict[str, bytes]:
+    """Each file's bytes, read once: the version hash and the parse see the same content."""
+    contents = {}
+    for path in paths:
+        name = path.relative_to(root).as_posix()
+        try:
+            contents[name] = path.read_bytes()
+        except OSError as exc:
+            errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
+    return contents
 
 
 def _event_files(root: Path) -> list[Path]:
@@ -154,67 +162,49 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error."""
     root = Path(root)
     errors: list[DataError] = []
-    warnings: list[str] = []
-    digest = hashlib.sha256()
     settings_path = root / SETTINGS_FILE
     if not settings_path.is_file():
         raise DataInvalid([DataError(SETTINGS_FILE, None, "", "the settings file is missing")])
-    loaded_settings = _load_model(CalendarSettings, root, settings_path, errors)
-    settings = loaded_settings[0] if loaded_settings else None
-
-    located: list[tuple[EventData, str, Document, int]] = []
     files = _event_files(root)
     if not files:
         errors.append(DataError(f"{EVENTS_DIR}/", None, "", "no *.yaml event files found"))
-    for path in [settings_path, *files]:
-        try:
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
-        except OSError:
-            pass  # reported by _load_model
-    for path in files:
-        name = path.relative_to(root).as_posix()
-        for event, doc, index in _load_events(root, path, errors):
-            located.append((event, name, doc, index))
+    revisions_path = root / REVISIONS_FILE
+    stamped = [revisions_path] if revisions_path.is_file() else []
+    contents = _read_files(root, [settings_path, *stamped, *files], errors)
+    digest = hashlib.sha256()
+    for name, raw in contents.items():
+        digest.update(name.encode() + b"\0" + raw + b"\0")
+    loaded_settings = (
+        _load_model(CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE], errors)
+        if SETTINGS_FILE in contents
+        else None
+    )
+    settings = loaded_settings[0] if loaded_settings else None
 
+    located: list[tuple[EventData, str, int]] = []  # event, file, line
     seen: dict[str, str] = {}
-    for event, name, doc, index in located:
-        base: FieldPath = ("events", index)
-        where = f"{name}:{doc.line_of(base)}"
-        if event.id in seen:
-            errors.append(
-                DataError(
-                    name,
-                    doc.line_of((*base, "id")),
-                    field_path((*base, "id")),
-                    f"duplicate id {event.id!r}, already used at {seen[event.id]}",
-                )
-            )
-        else:
-            seen[event.id] = where
-        if settings is not None:
-            errors.extend(_check_vocabulary(event, settings, name, doc, base))
-            for problem_path, message in check_local_times(event, settings.zone):
-                full = (*base, *problem_path)
-                errors.append(DataError(name, doc.line_of(full), field_path(full), message))
-        for problem_path, message in check_recurrence(event):
-            located_path = (*base, *problem_path)
-            errors.append(
-                DataError(name, doc.line_of(located_path), field_path(located_path), message)
-            )
+    for name, raw in contents.items():
+        if name in (SETTINGS_FILE, REVISIONS_FILE):
+            continue
+        doc, found = _load_events(name, raw, errors)
+        for event, index in found:
+            assert doc is not None
+            errors.extend(_check_event(event, name, doc, ("events", index), settings, seen))
+            located.append((event, name, doc.line_of(("events", index)) or 1))
+        # The document (every value's line) is dropped here, one file at a time.
 
-    if settings is not None:
-        errors.extend(_check_feeds(settings, root / SETTINGS_FILE, loaded_settings))
+    if settings is not None and loaded_settings is not None:
+        errors.extend(_check_feeds(settings, loaded_settings[1]))
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
 
-    revisions = _read_revisions(root, errors)
+    revisions = _read_revisions(contents.get(REVISIONS_FILE), errors)
     if errors:
         raise DataInvalid(errors)
     stamp_day = today or datetime.now(UTC).date()
-    events = []
-    for event, name, doc, index in located:
+    events, warnings = [], []
+    for event, name, line in located:
         digest_value = content_hash(event)
         known = revisions.get(event.id)
         if known is not None and known.hash == digest_value:
@@ -225,21 +215,38 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             modified = datetime.combine(stamp_day, time(), UTC)
             state = "changed since it was stamped" if known else "has no revision stamp yet"
             warnings.append(
-                f"{name}:{doc.line_of(('events', index))}: event {event.id!r} {state}; "
+                f"{name}:{line}: event {event.id!r} {state}; "
                 "run `calendar-service stamp` to record its revision"
             )
-        events.append(
-            Event(
-                data=event,
-                source=name,
-                line=doc.line_of(("events", index)) or 1,
-                sequence=sequence,
-                modified=modified,
-                content_hash=digest_value,
-            )
-        )
+        events.append(Event(event, name, line, sequence, modified, digest_value))
     events.sort(key=lambda item: item.id)
     return LoadedData(settings, tuple(events), digest.hexdigest()[:16], tuple(warnings))
+
+
+def _check_event(
+    event: EventData,
+    name: str,
+    doc: Document,
+    base: FieldPath,
+    settings: CalendarSettings | None,
+    seen: dict[str, str],
+) -> Iterator[DataError]:
+    """Checks across fields and files: unique ids, vocabularies, local times, recurrence."""
+
+    def located(path: FieldPath, message: str) -> DataError:
+        full = (*base, *path)
+        return DataError(name, doc.line_of(full), field_path(full), message)
+
+    if event.id in seen:
+        yield located(("id",), f"duplicate id {event.id!r}, already used at {seen[event.id]}")
+    else:
+        seen[event.id] = f"{name}:{doc.line_of(base)}"
+    if settings is not None:
+        yield from _check_vocabulary(event, settings, name, doc, base)
+        for path, message in check_local_times(event, settings.zone):
+            yield located(path, message)
+    for path, message in check_recurrence(event):
+        yield located(path, message)
 
 
 def _check_vocabulary(
@@ -264,13 +271,8 @@ def _check_vocabulary(
             )
 
 
-def _check_feeds(
-    settings: CalendarSettings,
-    path: Path,
-    loaded: tuple[CalendarSettings, Document] | None,
-) -> Iterator[DataError]:
-    assert loaded is not None
-    doc = loaded[1]
+def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:
+    """Named feeds may filter only by values the vocabularies have."""
     vocab = settings.vocabularies
     allowed = {"category": vocab.categories, "audience": vocab.audiences, "theme": vocab.themes}
     for index, feed in enumerate(settings.feeds):
@@ -279,7 +281,7 @@ def _check_feeds(
                 if value not in terms:
                     full: FieldPath = ("feeds", index, "filter", key, position)
                     yield DataError(
-                        path.name,
+                        SETTINGS_FILE,
                         doc.line_of(full),
                         field_path(full),
                         f"unknown value {value!r}; expected one of: {', '.join(terms)}",
@@ -297,12 +299,11 @@ class Revision(BaseModel):
     modified: datetime
 
 
-def _read_revisions(root: Path, errors: list[DataError]) -> dict[str, Revision]:
-    path = root / REVISIONS_FILE
-    if not path.is_file():
+def _read_revisions(raw: bytes | None, errors: list[DataError]) -> dict[str, Revision]:
+    if raw is None:
         return {}
     try:
-        doc = parse_yaml(path.read_bytes())
+        doc = parse_yaml(raw)
     except YamlProblem as problem:
         errors.append(DataError(REVISIONS_FILE, problem.line, "", problem.message))
         return {}
@@ -330,7 +331,8 @@ def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
     """Record the revision of every changed event in `revisions.yaml`; return changed ids."""
     data = load(root)
     errors: list[DataError] = []
-    revisions = _read_revisions(root, errors)
+    path = root / REVISIONS_FILE
+    revisions = _read_revisions(path.read_bytes() if path.is_file() else None, errors)
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     changed = []
     for event in data.events:

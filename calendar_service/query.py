@@ -28,7 +28,10 @@ class QueryError(ValueError):
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a text, for search."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    folded = text.casefold()
+    if folded.isascii():  # most text: nothing to decompose
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 

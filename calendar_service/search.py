@@ -120,7 +120,7 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
     verdicts: dict[str, bool] = {}
     events = catalog.events
     chosen = []
-    for occurrence in catalog.occurrences(start, end):
+    for occurrence in catalog.occurrences(start, end, query):
         verdict = verdicts.get(occurrence.event_id)
         if verdict is None:
             entry = events.get(occurrence.event_id)
@@ -243,28 +243,37 @@ def event_fields(entry: EventEntry, catalog: Catalog) -> dict[str, Any]:
     }
 
 
+def _shared(catalog: Catalog, event_id: str) -> tuple[dict[str, Any], links.AddLinks]:
+    """An event's JSON fields and link parts, computed once per snapshot."""
+
+    def build() -> tuple[dict[str, Any], links.AddLinks]:
+        entry = catalog.events[event_id]
+        add = links.AddLinks.of(entry.event.data, catalog.identity, catalog.settings.timezone)
+        return event_fields(entry, catalog), add
+
+    shared: tuple[dict[str, Any], links.AddLinks] = catalog.derived(("occurrence", event_id), build)
+    return shared
+
+
 def occurrence_json(occurrence: Occurrence, catalog: Catalog) -> dict[str, Any]:
     """One occurrence with its event's fields and add-to-calendar links."""
-    entry = catalog.events[occurrence.event_id]
-    data = entry.event.data
+    fields, add = _shared(catalog, occurrence.event_id)
     last_day = links.last_day(occurrence)
-    fields = event_fields(entry, catalog)
-    identity = catalog.identity
     return {
         "id": f"{occurrence.event_id}/{occurrence.key}",
         "title": occurrence.title,
         **fields,
-        "start": _iso(occurrence.start),
-        "end": _iso(occurrence.end),
-        "last_day": _iso(last_day) if last_day is not None else None,
+        "start": occurrence.start.isoformat(),
+        "end": occurrence.end.isoformat(),
+        "last_day": last_day.isoformat() if last_day is not None else None,
         "all_day": occurrence.all_day,
         "status": occurrence.status.value,
         "note": occurrence.note,
         "links": {
             "event_page": fields["event_page"],
             "ics": fields["event_ics"],
-            "google": links.google_add(occurrence, data, identity, catalog.settings.timezone),
-            "outlook": links.outlook_add(occurrence, data, identity),
+            "google": add.google(occurrence),
+            "outlook": add.outlook(occurrence),
         },
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from calendar_service.compiling import Catalog
@@ -24,6 +24,7 @@ from calendar_service.search import (
 )
 from calendar_service.web.responses import (
     ApiError,
+    json_response,
     query_params,
     refuse_unknown,
     require_canonical,
@@ -272,7 +273,7 @@ def router(live: LiveCatalog) -> APIRouter:
             Depends(page_parameters),
         ],
     )
-    def occurrences(request: Request) -> JSONResponse:
+    def occurrences(request: Request) -> Response:
         catalog = live.current
         query = read_filter(request, catalog, "from", "to", "limit", "cursor")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
@@ -289,7 +290,7 @@ def router(live: LiveCatalog) -> APIRouter:
             "next_cursor": page.next_cursor,
             "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
         }
-        return JSONResponse(body, headers=cache)
+        return json_response(body, cache)
 
     @routes.get(
         "/events",
@@ -297,7 +298,7 @@ def router(live: LiveCatalog) -> APIRouter:
         summary="Events (series) with their rules in words and their next occurrence",
         dependencies=[Depends(filter_parameters), Depends(page_parameters)],
     )
-    def events(request: Request) -> JSONResponse:
+    def events(request: Request) -> Response:
         catalog = live.current
         query = read_filter(request, catalog, "limit", "cursor")
         if query.status:
@@ -313,7 +314,7 @@ def router(live: LiveCatalog) -> APIRouter:
             "next_cursor": next_cursor,
             "events": [event_json(entry, catalog, catalog.compiled_on) for entry in page],
         }
-        return JSONResponse(body, headers=cache)
+        return json_response(body, cache)
 
     @routes.get("/events/{event_id}", response_model=EventOut, summary="One event")
     def event(
@@ -322,13 +323,13 @@ def router(live: LiveCatalog) -> APIRouter:
             str,
             Path(description="The event's id, as in `event_id`.", examples=["time-to-talk-day"]),
         ],
-    ) -> JSONResponse:
+    ) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
         entry = catalog.events.get(event_id)
         if entry is None:
             raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
-        return JSONResponse(event_json(entry, catalog, catalog.compiled_on), headers=cache)
+        return json_response(event_json(entry, catalog, catalog.compiled_on), cache)
 
     @routes.get(
         "/facets",
@@ -336,7 +337,7 @@ def router(live: LiveCatalog) -> APIRouter:
         summary="Counts of events by category, audience, theme and tag for a filter",
         dependencies=[Depends(filter_parameters), Depends(window_parameters)],
     )
-    def facet_counts(request: Request) -> JSONResponse:
+    def facet_counts(request: Request) -> Response:
         catalog = live.current
         query = read_filter(request, catalog, "from", "to")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
@@ -346,6 +347,6 @@ def router(live: LiveCatalog) -> APIRouter:
             "to": window.last.isoformat(),
             **facets(catalog, query, window),
         }
-        return JSONResponse(body, headers=cache)
+        return json_response(body, cache)
 
     return routes

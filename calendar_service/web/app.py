@@ -145,7 +145,12 @@ def create_app(live: LiveCatalog) -> FastAPI:
     return app
 
 
+def configure_logging() -> None:
+    """Our log lines (reloads, refused data) beside uvicorn's, on standard error."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
 def create_app_from_env() -> FastAPI:
     """Factory for uvicorn workers: configuration comes from `CALENDAR_*` variables."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     return create_app(LiveCatalog(ServiceSettings.from_env()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ from calendar_service.reloading import LiveCatalog
 from calendar_service.search import Window, matching_occurrences, occurrence_json
 from calendar_service.web.responses import (
     ApiError,
+    json_bytes,
     query_params,
     refuse_unknown,
     rendered_response,
@@ -125,10 +125,6 @@ def router(live: LiveCatalog) -> APIRouter:
     return routes
 
 
-def _json_bytes(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:
     """A named feed's occurrences as JSON, from the feeds' past window to the horizon."""
     first = catalog.compiled_on - timedelta(days=catalog.settings.past_days)
@@ -145,7 +141,7 @@ def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:
         "next_cursor": None,
         "occurrences": [occurrence_json(item, catalog) for item in chosen],
     }
-    return Rendered.of(_json_bytes(body), JSON_TYPE, feed.file.last_modified)
+    return Rendered.of(json_bytes(body), JSON_TYPE, feed.file.last_modified)
 
 
 def version_file(catalog: Catalog) -> Rendered:
@@ -157,7 +153,7 @@ def version_file(catalog: Catalog) -> Rendered:
         "feeds": list(catalog.feeds),
         "generator": f"calendar-service {__version__}",
     }
-    return Rendered.of(_json_bytes(body), JSON_TYPE, catalog.everything.last_modified)
+    return Rendered.of(json_bytes(body), JSON_TYPE, catalog.everything.last_modified)
 
 
 __all__ = ["QueryError", "router"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
@@ -31,6 +33,15 @@ class ApiError(Exception):
 
     def response(self) -> JSONResponse:
         return error_response(self.status, self.message, self.parameter, self.allowed)
+
+
+def json_bytes(body: Any) -> bytes:
+    """Compact UTF-8 JSON; orjson is several times faster than the standard library."""
+    return orjson.dumps(body)
+
+
+def json_response(body: Any, headers: dict[str, str]) -> Response:
+    return Response(json_bytes(body), media_type="application/json", headers=headers)
 
 
 def error_response(

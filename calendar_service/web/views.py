@@ -234,15 +234,15 @@ def render_event(catalog: Catalog, event_id: str) -> str:
         if occurrence.event_id == event_id
     ][:EVENT_PAGE_DATES]
     following = chosen[0] if chosen else None
-    identity, zone = catalog.identity, catalog.settings.timezone
+    add = links.AddLinks.of(data, catalog.identity, catalog.settings.timezone)
     return TEMPLATES.get_template("event.html").render(
         **_common(catalog),
         entry=entry,
         data=data,
         occurrences=chosen,
         rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
-        google=links.google_add(following, data, identity, zone) if following else None,
-        outlook=links.outlook_add(following, data, identity) if following else None,
+        google=add.google(following) if following else None,
+        outlook=add.outlook(following) if following else None,
         json_ld=json_ld(catalog, event_id, following),
     )
 
