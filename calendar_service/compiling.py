@@ -71,6 +71,14 @@ class EventEntry:
     keys: FilterKeys
     vevents: bytes  # its VEVENTs, serialised
     current: bool  # still within the feeds' window (not long past)
+    first: date  # the first day any occurrence can start
+    until: date | None  # the day after the last occurrence ends; None: endless
+
+    def may_occur(self, start: datetime, end: datetime) -> bool:
+        """Whether any occurrence can touch [start, end) (a day's slack for zones)."""
+        if self.first > end.date() + timedelta(days=1):
+            return False
+        return self.until is None or self.until >= start.date() - timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +177,8 @@ class Catalog:
         """
         if self.index.covers(start, end):
             return self.index.between(start, end)
-        entries = self.events.values() if query is None else self.matching(query)
+        chosen = self.events.values() if query is None else self.matching(query)
+        entries = [entry for entry in chosen if entry.may_occur(start, end)]
         zone = self.settings.zone
         suffix = "@" + self.identity.uid_domain
         return expand(self.calendar_of(entries), start, end, zone, suffix, self.facts)
@@ -235,6 +244,16 @@ def last_end(event: Event) -> date | None:
     return max(_day(value + data.duration) for value in starts)
 
 
+def first_start(event: Event) -> date:
+    """The earliest day an occurrence starts: the start, an extra date or a moved one."""
+    data = event.data
+    starts: list[date | datetime] = [data.start]
+    if data.recurrence is not None:
+        starts += data.recurrence.extra_dates
+    starts += [override.start for override in data.overrides if override.start is not None]
+    return min(_day(value) for value in starts)
+
+
 def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
@@ -279,6 +298,8 @@ def compile_catalog(
                 keys=keys_for(event.data),
                 vevents=ics.render_components(components),
                 current=end is None or end > horizon_start,
+                first=first_start(event),
+                until=end,
             )
         occurrences += expand(calendar, *horizon, settings.zone, suffix, facts)
     index = OccurrenceIndex.of(occurrences, settings.zone, *horizon)

@@ -244,6 +244,16 @@ def test_index_window_equals_direct_expansion(events: list[dict[str, Any]], data
         for occurrence in got:
             assert instant(occurrence.start) < end
             assert instant(occurrence.end) > start or instant(occurrence.start) >= start
+    # Across and beyond the horizon the snapshot expands on demand, skipping events that
+    # cannot reach the window: the same occurrences as expanding every event.
+    reach = data.draw(st.integers(1, 900))
+    for start, end in (
+        (built.start - timedelta(days=reach), built.start + timedelta(days=reach)),
+        (built.end - timedelta(days=reach), built.end + timedelta(days=reach)),
+        (built.start - timedelta(days=3 * reach), built.start - timedelta(days=reach)),
+    ):
+        assert not built.covers(start, end)
+        assert keys(catalog.occurrences(start, end)) == keys(direct(start, end)), (start, end)
 
 
 @PROPERTIES
