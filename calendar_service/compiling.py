@@ -39,6 +39,7 @@ T = TypeVar("T")
 ICS_TYPE = "text/calendar; charset=utf-8"
 COMPILE_BATCH = 500  # events rendered and expanded together
 RESPONSE_CACHE_SIZE = 512  # rendered responses kept per snapshot
+RESPONSE_CACHE_BYTES = 32_000_000  # and their bytes, plain and compressed
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -57,6 +58,10 @@ class Rendered:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         # mtime=0 keeps the compressed bytes identical on every machine.
         return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
 
     @property
     def http_date(self) -> str:
@@ -118,6 +123,7 @@ class Catalog:
     warnings: tuple[str, ...] = ()
     _cache: OrderedDict[Hashable, Rendered] = field(default_factory=OrderedDict, repr=False)
     _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
+    _cache_bytes: list[int] = field(default_factory=lambda: [0], repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def matching(self, query: Filter) -> list[EventEntry]:
@@ -153,10 +159,17 @@ class Catalog:
                 self._cache.move_to_end(key)
                 return cached
         rendered = build()
+        size = rendered.size
+        if size > RESPONSE_CACHE_BYTES // 16:
+            return rendered  # a few very large responses would push out many small ones
         with self._lock:
-            self._cache[key] = rendered
-            while len(self._cache) > RESPONSE_CACHE_SIZE:
-                self._cache.popitem(last=False)
+            if key not in self._cache:
+                self._cache[key] = rendered
+                self._cache_bytes[0] += size
+            while len(self._cache) > RESPONSE_CACHE_SIZE or (
+                self._cache_bytes[0] > RESPONSE_CACHE_BYTES
+            ):
+                self._cache_bytes[0] -= self._cache.popitem(last=False)[1].size
         return rendered
 
     def _render(self, query: Filter, title: str | None, description: str) -> Rendered:
@@ -164,7 +177,13 @@ class Catalog:
         if title is not None or not query.is_empty:
             name = title or f"{self.settings.name} ({describe(query, self.settings)})"
             header = ics.feed_header(self.settings, name, description or self.settings.description)
-        return render_feed(header, self.timezone, [e for e in self.matching(query) if e.current])
+        chosen = [entry for entry in self.matching(query) if entry.current]
+        return render_feed(header, self.timezone, chosen, self.day_began)
+
+    @property
+    def day_began(self) -> datetime:
+        """Midnight UTC of the snapshot's day: what depends on the day is no older."""
+        return datetime.combine(self.compiled_on, time(), UTC)
 
     def occurrences(
         self, start: datetime, end: datetime, query: Filter | None = None
@@ -218,11 +237,18 @@ def describe(query: Filter, settings: CalendarSettings) -> str:
     return ", ".join(parts) or "all"
 
 
-def render_feed(header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry]) -> Rendered:
-    """Assemble a feed from pre-rendered parts."""
+def render_feed(
+    header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime = EPOCH
+) -> Rendered:
+    """Assemble a feed from pre-rendered parts.
+
+    Last-Modified is the newest event's, but never before `since`: a feed that depends on
+    the day (events drop out of its past window) must not answer If-Modified-Since with a
+    304 on a later day.
+    """
     body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
     modified = max((entry.event.modified for entry in entries), default=EPOCH)
-    return Rendered.of(body, ICS_TYPE, modified)
+    return Rendered.of(body, ICS_TYPE, max(modified, since))
 
 
 def last_end(event: Event) -> date | None:
@@ -303,6 +329,7 @@ def compile_catalog(
             )
         occurrences += expand(calendar, *horizon, settings.zone, suffix, facts)
     index = OccurrenceIndex.of(occurrences, settings.zone, *horizon)
+    day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
     feeds: dict[str, Feed] = {}
@@ -311,7 +338,7 @@ def compile_catalog(
         feed_header = ics.feed_header(settings, definition.title, definition.description)
         chosen = [entry for entry in current if query.matches(entry.keys)]
         feeds[definition.name] = Feed(
-            definition, query, render_feed(feed_header, timezone_bytes, chosen)
+            definition, query, render_feed(feed_header, timezone_bytes, chosen, day_began)
         )
     version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
     return Catalog(
@@ -324,7 +351,7 @@ def compile_catalog(
         feeds=MappingProxyType(feeds),
         header=header,
         timezone=timezone_bytes,
-        everything=render_feed(header, timezone_bytes, current),
+        everything=render_feed(header, timezone_bytes, current, day_began),
         index=index,
         facts=facts,
         warnings=loaded.warnings,

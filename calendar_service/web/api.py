@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from calendar_service.compiling import Catalog
+from calendar_service.compiling import Catalog, Rendered
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
@@ -24,9 +25,10 @@ from calendar_service.search import (
 )
 from calendar_service.web.responses import (
     ApiError,
-    json_response,
+    json_bytes,
     query_params,
     refuse_unknown,
+    rendered_response,
     require_canonical,
 )
 
@@ -221,6 +223,7 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
+JSON_TYPE = "application/json"
 ERRORS: dict[int | str, dict[str, Any]] = {
     301: {"description": "The same query in canonical form (parameter order, sorted values)"},
     404: {"model": ErrorOut, "description": "Not found"},
@@ -261,7 +264,17 @@ def router(live: LiveCatalog) -> APIRouter:
     """API routes bound to the live catalog."""
     routes = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
     max_age = live.settings.page_max_age
-    cache = {"Cache-Control": f"public, max-age={max_age}", "Access-Control-Allow-Origin": "*"}
+
+    def cached_json(
+        request: Request, catalog: Catalog, body: Callable[[], dict[str, Any]]
+    ) -> Response:
+        """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip."""
+        key = ("api", request.url.path, request.scope.get("query_string", b""))
+        rendered = catalog.memo(
+            key,
+            lambda: Rendered.of(json_bytes(body()), JSON_TYPE, catalog.everything.last_modified),
+        )
+        return rendered_response(request, rendered, max_age=max_age)
 
     @routes.get(
         "/occurrences",
@@ -281,16 +294,20 @@ def router(live: LiveCatalog) -> APIRouter:
         require_canonical(
             request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")]
         )
-        page = search(catalog, query, window, limit, _single(request, "cursor"))
-        body = {
-            "from": window.first.isoformat(),
-            "to": window.last.isoformat(),
-            "total": page.total,
-            "count": len(page.occurrences),
-            "next_cursor": page.next_cursor,
-            "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
-        }
-        return json_response(body, cache)
+        cursor = _single(request, "cursor")
+
+        def body() -> dict[str, Any]:
+            page = search(catalog, query, window, limit, cursor)
+            return {
+                "from": window.first.isoformat(),
+                "to": window.last.isoformat(),
+                "total": page.total,
+                "count": len(page.occurrences),
+                "next_cursor": page.next_cursor,
+                "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
+            }
+
+        return cached_json(request, catalog, body)
 
     @routes.get(
         "/events",
@@ -307,14 +324,18 @@ def router(live: LiveCatalog) -> APIRouter:
             )
         limit = parse_limit(_single(request, "limit"))
         require_canonical(request, [*query.items(), *_given(request, "limit", "cursor")])
-        page, next_cursor, total = list_events(catalog, query, limit, _single(request, "cursor"))
-        body = {
-            "total": total,
-            "count": len(page),
-            "next_cursor": next_cursor,
-            "events": [event_json(entry, catalog, catalog.compiled_on) for entry in page],
-        }
-        return json_response(body, cache)
+        cursor = _single(request, "cursor")
+
+        def body() -> dict[str, Any]:
+            page, next_cursor, total = list_events(catalog, query, limit, cursor)
+            return {
+                "total": total,
+                "count": len(page),
+                "next_cursor": next_cursor,
+                "events": [event_json(entry, catalog, catalog.compiled_on) for entry in page],
+            }
+
+        return cached_json(request, catalog, body)
 
     @routes.get("/events/{event_id}", response_model=EventOut, summary="One event")
     def event(
@@ -329,7 +350,9 @@ def router(live: LiveCatalog) -> APIRouter:
         entry = catalog.events.get(event_id)
         if entry is None:
             raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
-        return json_response(event_json(entry, catalog, catalog.compiled_on), cache)
+        return cached_json(
+            request, catalog, lambda: event_json(entry, catalog, catalog.compiled_on)
+        )
 
     @routes.get(
         "/facets",
@@ -342,11 +365,14 @@ def router(live: LiveCatalog) -> APIRouter:
         query = read_filter(request, catalog, "from", "to")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
         require_canonical(request, [*query.items(), *_given(request, "from", "to")])
-        body = {
-            "from": window.first.isoformat(),
-            "to": window.last.isoformat(),
-            **facets(catalog, query, window),
-        }
-        return json_response(body, cache)
+        return cached_json(
+            request,
+            catalog,
+            lambda: {
+                "from": window.first.isoformat(),
+                "to": window.last.isoformat(),
+                **facets(catalog, query, window),
+            },
+        )
 
     return routes

@@ -40,10 +40,6 @@ def json_bytes(body: Any) -> bytes:
     return orjson.dumps(body)
 
 
-def json_response(body: Any, headers: dict[str, str]) -> Response:
-    return Response(json_bytes(body), media_type="application/json", headers=headers)
-
-
 def error_response(
     status: int, message: str, parameter: str | None = None, allowed: Sequence[str] = ()
 ) -> JSONResponse:
