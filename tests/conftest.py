@@ -18,6 +18,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_DATA = ROOT / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
+
+
+def record_summary(values: dict[str, object]) -> None:
+    """Merge `key: value` lines into the reliability summary (figures for the README)."""
+    SUMMARY.parent.mkdir(exist_ok=True)
+    lines: dict[str, str] = {}
+    if SUMMARY.exists():
+        for line in SUMMARY.read_text().splitlines():
+            key, sep, value = line.rpartition(": ")
+            if sep:
+                lines[key] = value
+    lines.update({key: str(value) for key, value in values.items()})
+    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 def free_port() -> int:

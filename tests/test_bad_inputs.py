@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import BUNDLED_DATA, FIXTURES, ROOT, Server, start_server, stop_server
+from conftest import BUNDLED_DATA, FIXTURES, Server, record_summary, start_server, stop_server
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
@@ -36,20 +36,6 @@ RELOAD_SECONDS = 15.0
 REPEAT = re.compile(rb"@@REPEAT:(.):(\d+)@@")
 OUTSIDE_HOSTS = {"calendar.google.com", "outlook.office.com", "schema.org"}
 ABSOLUTE_URL = re.compile(r"(?:https?|webcal)://[^\s\"'<>\\)]+")
-SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
-
-
-def record_summary(values: dict[str, object]) -> None:
-    """Merge `key: value` lines into the reliability summary (figures for the README)."""
-    SUMMARY.parent.mkdir(exist_ok=True)
-    lines: dict[str, str] = {}
-    if SUMMARY.exists():
-        for line in SUMMARY.read_text().splitlines():
-            key, sep, value = line.rpartition(": ")
-            if sep:
-                lines[key] = value
-    lines.update({key: str(value) for key, value in values.items()})
-    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 def expand(raw: bytes) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import FIXTURES, ROOT, Server
+from conftest import FIXTURES, Server, record_summary
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +26,6 @@ from calendar_service.loading import DataInvalid, load
 VALID = FIXTURES / "valid"
 LOAD_SECONDS = 2.0
 RESPONSE_SECONDS = 2.0
-SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 EXAMPLES: Counter[str] = Counter()
 
 FUZZ = settings(
@@ -36,19 +35,6 @@ FUZZ = settings(
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-
-
-def record_summary(values: dict[str, object]) -> None:
-    """Merge `key: value` lines into the reliability summary (figures for the README)."""
-    SUMMARY.parent.mkdir(exist_ok=True)
-    lines: dict[str, str] = {}
-    if SUMMARY.exists():
-        for line in SUMMARY.read_text().splitlines():
-            key, sep, value = line.rpartition(": ")
-            if sep:
-                lines[key] = value
-    lines.update({key: str(value) for key, value in values.items()})
-    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 @pytest.fixture(scope="module", autouse=True)

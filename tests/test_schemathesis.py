@@ -9,28 +9,14 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import BUNDLED_DATA, ROOT, Server, start_server, stop_server
+from conftest import BUNDLED_DATA, ROOT, Server, record_summary, start_server, stop_server
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 EXAMPLES_PER_OPERATION = 200
 NEGATIVE_EXAMPLES = 100
-SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 CASES: Counter[str] = Counter()
-
-
-def record_summary(values: dict[str, object]) -> None:
-    """Merge `key: value` lines into the reliability summary (figures for the README)."""
-    SUMMARY.parent.mkdir(exist_ok=True)
-    lines: dict[str, str] = {}
-    if SUMMARY.exists():
-        for line in SUMMARY.read_text().splitlines():
-            key, sep, value = line.rpartition(": ")
-            if sep:
-                lines[key] = value
-    lines.update({key: str(value) for key, value in values.items()})
-    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 @pytest.fixture(scope="module")

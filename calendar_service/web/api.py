@@ -122,8 +122,9 @@ class Links(BaseModel):
     outlook: str
 
 
-class OccurrenceOut(BaseModel):
-    id: str
+class EventFields(BaseModel):
+    """What an event and each of its occurrences share."""
+
     event_id: str
     title: str
     summary: str
@@ -138,6 +139,10 @@ class OccurrenceOut(BaseModel):
     cost: str | None
     event_page: str
     event_ics: str
+
+
+class OccurrenceOut(EventFields):
+    id: str
     start: str
     end: str
     last_day: str | None
@@ -164,22 +169,8 @@ class RecurrenceOut(BaseModel):
     overrides: list[dict[str, Any]]
 
 
-class EventOut(BaseModel):
+class EventOut(EventFields):
     id: str
-    event_id: str
-    title: str
-    summary: str
-    description: str
-    category: Term
-    audiences: list[Term]
-    themes: list[Term]
-    tags: list[str]
-    organiser: dict[str, Any] | None
-    location: dict[str, Any] | None
-    url: str | None
-    cost: str | None
-    event_page: str
-    event_ics: str
     status: str
     all_day: bool
     start: str

@@ -53,11 +53,7 @@ def router(live: LiveCatalog) -> APIRouter:
     def named_feed(request: Request, name: FeedName) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
-        feed = catalog.feeds.get(name)
-        if feed is None:
-            raise ApiError(
-                404, f"no feed named {name[:60]!r}", parameter="name", allowed=list(catalog.feeds)
-            )
+        feed = feed_named(catalog, name)
         return rendered_response(request, feed.file, max_age=max_age, filename=f"{name}.ics")
 
     def event_feed(request: Request, event_id: EventId) -> Response:
@@ -71,11 +67,7 @@ def router(live: LiveCatalog) -> APIRouter:
     def feed_json(request: Request, name: FeedName) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
-        feed = catalog.feeds.get(name)
-        if feed is None:
-            raise ApiError(
-                404, f"no feed named {name[:60]!r}", parameter="name", allowed=list(catalog.feeds)
-            )
+        feed = feed_named(catalog, name)
         rendered = catalog.memo(("feed-json", name), lambda: feed_occurrences(catalog, feed))
         return rendered_response(request, rendered, max_age=max_age)
 
@@ -123,6 +115,16 @@ def router(live: LiveCatalog) -> APIRouter:
         return rendered_response(request, rendered, max_age=0)
 
     return routes
+
+
+def feed_named(catalog: Catalog, name: str) -> Feed:
+    """A named feed, or a 404 that lists the feeds there are."""
+    feed = catalog.feeds.get(name)
+    if feed is None:
+        raise ApiError(
+            404, f"no feed named {name[:60]!r}", parameter="name", allowed=list(catalog.feeds)
+        )
+    return feed
 
 
 def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:

@@ -9,10 +9,11 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from calendar_service.compiling import Catalog, Feed, Rendered
+from calendar_service.compiling import Catalog, Rendered
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.web import views
+from calendar_service.web.feeds import feed_named
 from calendar_service.web.responses import (
     ApiError,
     query_params,
@@ -74,12 +75,6 @@ def router(live: LiveCatalog) -> APIRouter:
         refuse_unknown(request, (*FILTER_FIELDS, *extra))
         return parse_filter(query_params(request), catalog.settings.vocabularies)
 
-    def named(catalog: Catalog, name: str) -> Feed:
-        feed = catalog.feeds.get(name)
-        if feed is None:
-            raise ApiError(404, f"no feed named {name[:60]!r}", parameter="name")
-        return feed
-
     @routes.get("/")
     def home(request: Request) -> Response:
         catalog = live.current
@@ -104,7 +99,7 @@ def router(live: LiveCatalog) -> APIRouter:
     def feed_subscribe(request: Request, name: str) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
-        feed = named(catalog, name)
+        feed = feed_named(catalog, name)
         return page(
             request,
             catalog,
@@ -141,7 +136,7 @@ def router(live: LiveCatalog) -> APIRouter:
     def feed_embed(request: Request, name: str) -> Response:
         catalog = live.current
         refuse_unknown(request, ())
-        feed = named(catalog, name)
+        feed = feed_named(catalog, name)
         options = views.EmbedOptions(title=feed.definition.title)
         return page(
             request,
