@@ -160,8 +160,8 @@ class Catalog:
                 return cached
         rendered = build()
         size = rendered.size
-        if size > RESPONSE_CACHE_BYTES // 16:
-            return rendered  # a few very large responses would push out many small ones
+        if size > RESPONSE_CACHE_BYTES // 4:
+            return rendered  # a few very large responses would push out all the others
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = rendered
