@@ -28,8 +28,10 @@ from pathlib import Path
 
 from benchmarks import generate
 from calendar_service.compiling import compile_catalog
+from calendar_service.export import build_site
 from calendar_service.loading import load
 from calendar_service.reloading import collection_paused
+from calendar_service.settings import ServiceSettings
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parent.parent
@@ -297,7 +299,7 @@ http {{
     keepalive_requests 1000000;
     server {{
         listen {host}:{port};
-        root {tmp}/www;
+        root {root};
         gzip_static on;
         gzip_vary on;
         location / {{ }}
@@ -306,19 +308,15 @@ http {{
 """
 
 
-def nginx_command(tmp: Path, port: int, path: str, body: bytes, gzipped: bytes) -> list[str]:
-    """Write the feed's bytes (and .gz, for gzip_static) and an nginx config; the command."""
-    target = tmp / "www" / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(body)
-    target.with_name(target.name + ".gz").write_bytes(gzipped)
+def nginx_command(tmp: Path, port: int, root: Path) -> list[str]:
+    """An nginx config serving `root` (a static export, with its .gz files); the command."""
     user = ""
     if os.geteuid() == 0:  # otherwise nginx's workers switch to `nobody`, who cannot read tmp
         import pwd
 
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n"
     config = tmp / "nginx.conf"
-    config.write_text(NGINX_CONFIG.format(user=user, tmp=tmp, host=HOST, port=port))
+    config.write_text(NGINX_CONFIG.format(user=user, tmp=tmp, root=root, host=HOST, port=port))
     return [str(NGINX), "-p", str(tmp), "-c", str(config), "-e", str(tmp / "error.log")]
 
 
@@ -542,13 +540,17 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
                 + "\n```"
             )
 
-    # (d) nginx serving the same bytes.
+    # (d) nginx serving the static export of the same data: the same URL, the same bytes.
     if NGINX.exists():
         nginx_dir = work / "nginx"
         nginx_dir.mkdir()
+        print("exporting the site (calendar-service build)", flush=True)
+        site = work / "site"
+        with collection_paused():
+            build_site(ServiceSettings(data_dir=data_dir, base_url=base), site, today=today)
         nginx_port = free_port()
         nginx_base = f"http://{HOST}:{nginx_port}"
-        command = nginx_command(nginx_dir, nginx_port, "/feeds/all.ics", body, gzipped)
+        command = nginx_command(nginx_dir, nginx_port, site)
         print(f"starting nginx on {nginx_base}", flush=True)
         with running(command, nginx_dir / "stdout.log") as nginx:
             wait_until_up(nginx_base + "/feeds/all.ics", nginx, nginx_dir / "error.log", 30)
@@ -566,7 +568,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
                     args.threads,
                     args.connections,
                 )
-                _load_row(report, "nginx: " + name.removeprefix("full feed "), static, None)
+                label = "nginx serving the export: " + name.removeprefix("full feed ")
+                _load_row(report, label, static, None)
                 ratio = live[name].rps / static.rps if static.rps else 0.0
                 report.add(
                     f"live / nginx req/s, {name.removeprefix('full feed ')}",

@@ -22,6 +22,7 @@ from calendar_service.recurrence import rule_text
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365
+QUERY_REACH_YEARS = 10
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 MAX_CURSOR_LENGTH = 500
@@ -66,7 +67,28 @@ def parse_window(first: str | None, last: str | None, today: date) -> Window:
         raise QueryError(
             "to", f"the window is longer than {MAX_WINDOW_DAYS} days; ask for a shorter one"
         )
-    return Window(start, end)
+    window = Window(start, end)
+    check_range(window, today, "from" if start < query_range(today)[0] else "to")
+    return window
+
+
+def query_range(today: date) -> tuple[date, date]:
+    """The days any query may ask about: expanding a series costs time in proportion to
+    the distance from its start, so that distance is bounded, not only the window."""
+    reach = timedelta(days=QUERY_REACH_YEARS * 366)
+    return today - reach, today + reach
+
+
+def check_range(window: Window, today: date, parameter: str) -> None:
+    """Refuse a window that reaches outside the query range."""
+    first, last = query_range(today)
+    if window.first < first or window.last > last:
+        raise QueryError(
+            parameter,
+            f"{parameter} must keep the window between {first} and {last} "
+            f"(up to {QUERY_REACH_YEARS} years either side of today)",
+            [f"{first}..{last}"],
+        )
 
 
 def parse_limit(raw: str | None) -> int:

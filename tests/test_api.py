@@ -593,3 +593,27 @@ def test_other_endpoints_refuse_in_the_same_shape(
     server: Server, path: str, params: dict[str, str], parameter: str
 ) -> None:
     assert_error(server, path, params, parameter)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "parameter"),
+    [
+        ("/api/occurrences", {"from": "2150-01-01", "to": "2150-12-31"}, "to"),
+        ("/api/occurrences", {"from": "1990-01-01", "to": "1990-12-31"}, "from"),
+        ("/api/facets", {"from": "2150-01-01", "to": "2150-12-31"}, "to"),
+        ("/embed", {"view": "month", "month": "2150-06"}, "month"),
+    ],
+)
+def test_windows_far_from_today_are_refused_so_expansion_stays_bounded(
+    server: Server, path: str, params: dict[str, str], parameter: str
+) -> None:
+    error = assert_error(server, path, params, parameter)
+    assert "years either side of today" in error["message"]
+
+
+def test_window_beyond_the_index_but_within_reach_is_expanded_on_demand(server: Server) -> None:
+    today = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
+    year = today.year + 8  # past the five-year index, inside the ten-year reach
+    body = get_json(server, "/api/occurrences", {"from": f"{year}-02-01", "to": f"{year}-02-28"})
+    titles = {item["title"] for item in body["occurrences"]}
+    assert "Time to Talk Day" in titles

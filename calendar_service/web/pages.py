@@ -9,9 +9,11 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from calendar_service import agenda
 from calendar_service.compiling import Catalog, Rendered
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 from calendar_service.reloading import LiveCatalog
+from calendar_service.search import Window, check_range
 from calendar_service.web import views
 from calendar_service.web.feeds import feed_named
 from calendar_service.web.responses import (
@@ -123,6 +125,9 @@ def router(live: LiveCatalog) -> APIRouter:
         catalog = live.current
         query = read_filter(request, catalog, *views.EMBED_OPTIONS)
         options = views.parse_embed_options(query_params(request))
+        if options.month is not None:
+            first, last = agenda.month_bounds(options.month.year, options.month.month)
+            check_range(Window(first, last), catalog.compiled_on, "month")
         require_canonical(request, [*query.items(), *options.items()])
         return page(
             request,
