@@ -8,27 +8,35 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.generate import DEFAULT_SEED, events, write
 from benchmarks.run import cpu_model, fetch, free_port, memory_mb, running, wait_until_up
 
-# Each is allowed (a 200), and each defeats the index or the caches in its own way.
-QUERIES = (
-    ("5-year window beyond the horizon, no filter, 500 a page",
-     "/api/occurrences?from=2040-01-01&to=2044-12-31&limit=500"),
-    ("5-year window before the horizon, no filter, 500 a page",
-     "/api/occurrences?from=2015-01-01&to=2019-12-31&limit=500"),
-    ("5-year window inside the horizon, no filter, 500 a page",
-     "/api/occurrences?from=2026-01-01&to=2030-12-31&limit=500"),
-    ("facets over 5 years inside the horizon", "/api/facets?from=2026-01-01&to=2030-12-31"),
-    ("facets over 5 years beyond the horizon", "/api/facets?from=2040-01-01&to=2044-12-31"),
-    ("text search over 5 years", "/api/occurrences?q=e&from=2026-01-01&to=2030-12-31&limit=500"),
-    ("ad-hoc feed of a text search (not cached yet)", "/calendar.ics?q=e"),
-    ("month grid far beyond the horizon", "/embed?view=month&month=2150-06"),
-    ("all events, 500 a page", "/api/events?limit=500"),
-)  # fmt: skip
+
+def queries(today: date) -> list[tuple[str, str]]:
+    """Each is allowed (a 200), and each defeats the index or the caches in its own way."""
+    beyond = today.replace(year=today.year + 5, day=1)  # past the index (five years ahead)
+    before = today.replace(year=today.year - 10, day=1) + timedelta(days=31)
+    far = today.replace(year=today.year + 9, day=1)
+    return [
+        ("5-year window beyond the index, no filter, 500 a page",
+         f"/api/occurrences?from={beyond}&to={beyond + timedelta(days=5 * 365)}&limit=500"),
+        ("5-year window before the index, no filter, 500 a page",
+         f"/api/occurrences?from={before}&to={before + timedelta(days=5 * 365)}&limit=500"),
+        ("5-year window inside the index, no filter, 500 a page",
+         f"/api/occurrences?from={today}&to={today + timedelta(days=5 * 365)}&limit=500"),
+        ("facets over 5 years inside the index",
+         f"/api/facets?from={today}&to={today + timedelta(days=5 * 365)}"),
+        ("facets over 5 years beyond the index",
+         f"/api/facets?from={beyond}&to={beyond + timedelta(days=5 * 365)}"),
+        ("text search over 5 years",
+         f"/api/occurrences?q=e&from={today}&to={today + timedelta(days=5 * 365)}&limit=500"),
+        ("ad-hoc feed of a text search (not cached yet)", "/calendar.ics?q=e"),
+        ("month grid nine years ahead", f"/embed?view=month&month={far:%Y-%m}"),
+        ("all events, 500 a page", "/api/events?limit=500"),
+    ]  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with running(serve, work / "server.log", env) as process:
             wait_until_up(url + "/healthz", process, work / "server.log", 300)
             before = memory_mb(process.pid)
-            for name, path in QUERIES:
+            for name, path in queries(today):
                 began = time.perf_counter()
                 body = fetch(url + path)
                 seconds = time.perf_counter() - began

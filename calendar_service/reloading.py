@@ -55,6 +55,19 @@ def build(settings: ServiceSettings, today: date | None = None) -> Catalog:
         release_free_memory()
 
 
+def keep_collector_off_snapshot() -> None:
+    """Move what is alive now (the new snapshot) out of the collector's sight.
+
+    Every full collection walked the whole snapshot, a million objects at 10,000 events,
+    and stalled requests for tens of milliseconds. What the previous snapshot left in
+    reference cycles is collected first, once, in the reloading thread.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    release_free_memory()
+
+
 def release_free_memory() -> None:
     """Hand memory a build freed back to the system (glibc keeps it otherwise).
 
@@ -90,6 +103,7 @@ class LiveCatalog:
         self.settings = settings
         self._today = today or (lambda: datetime.now(UTC).date())
         self._catalog = build(settings, self._today())  # invalid data: refuse to start
+        keep_collector_off_snapshot()
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -119,6 +133,7 @@ class LiveCatalog:
             log.info("serving snapshot %s (%d events)", catalog.version, len(catalog.events))
             for warning in catalog.warnings:
                 log.warning("%s", warning)
+            keep_collector_off_snapshot()
             return True
 
     def reload_in_background(self) -> None:
