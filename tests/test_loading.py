@@ -235,3 +235,17 @@ def test_schema_command_prints_json_schema_of_events_and_calendar() -> None:
     calendar = cli("schema", "--kind", "calendar")
     assert calendar.returncode == 0, calendar.stderr
     assert "vocabularies" in json.loads(calendar.stdout)["properties"]
+
+
+def test_bundled_json_schemas_match_the_model(tmp_path: Path) -> None:
+    """Editors' completion reads data/schema/: it must be what the model says today."""
+    result = cli("schema", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    for name in ("calendar.schema.json", "events.schema.json"):
+        committed = (BUNDLED_DATA / "schema" / name).read_text()
+        assert committed == (tmp_path / name).read_text(), f"run `make schema` ({name})"
+
+
+def test_bundled_data_is_stamped() -> None:
+    """Every bundled event has its revision recorded, so SEQUENCE follows real edits."""
+    assert load(BUNDLED_DATA).warnings == ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -13,8 +13,6 @@ from calendar_service.compiling import Catalog, Rendered
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
-    MAX_LIMIT,
-    MAX_WINDOW_DAYS,
     event_json,
     facets,
     list_events,
@@ -22,6 +20,12 @@ from calendar_service.search import (
     parse_limit,
     parse_window,
     search,
+)
+from calendar_service.web.parameters import (
+    feed_filter_parameters,
+    filter_parameters,
+    page_parameters,
+    window_parameters,
 )
 from calendar_service.web.responses import (
     ApiError,
@@ -31,81 +35,6 @@ from calendar_service.web.responses import (
     rendered_response,
     require_canonical,
 )
-
-# --- Documentation of parameters (parsing is done by calendar_service.query) ---------------
-
-
-def filter_parameters(
-    category: Annotated[
-        list[str] | None,
-        Query(description="Category key; repeat for OR.", examples=["awareness-day"]),
-    ] = None,
-    audience: Annotated[
-        list[str] | None,
-        Query(description="Audience key; repeat for OR.", examples=["schools"]),
-    ] = None,
-    theme: Annotated[
-        list[str] | None,
-        Query(description="Theme key; repeat for OR.", examples=["mental-health-wellbeing"]),
-    ] = None,
-    tag: Annotated[
-        list[str] | None, Query(description="Free tag; repeat for OR.", examples=["kindness"])
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            description="Text search over title, summary, description, tags and organiser; "
-            "case- and accent-insensitive, every word must match.",
-            examples=["mental health"],
-            max_length=200,
-        ),
-    ] = None,
-    online: Annotated[
-        str | None, Query(description="Only online (true) or in-person (false) events.")
-    ] = None,
-    status: Annotated[
-        list[str] | None,
-        Query(
-            description="Occurrence status; repeat for OR.",
-            examples=["confirmed"],
-        ),
-    ] = None,
-) -> None:
-    """Filter parameters shared by every output: OR within a field, AND across fields."""
-
-
-def window_parameters(
-    from_: Annotated[
-        str | None,
-        Query(
-            alias="from",
-            description="First day (YYYY-MM-DD), default today.",
-            examples=["2026-02-01"],
-        ),
-    ] = None,
-    to: Annotated[
-        str | None,
-        Query(
-            description=f"Last day, inclusive (YYYY-MM-DD); default a year after `from`; "
-            f"at most {MAX_WINDOW_DAYS} days after it.",
-            examples=["2026-02-28"],
-        ),
-    ] = None,
-) -> None:
-    """The window of days to list."""
-
-
-def page_parameters(
-    limit: Annotated[
-        str | None,
-        Query(description=f"Items per page, 1-{MAX_LIMIT}, default 100.", examples=["50"]),
-    ] = None,
-    cursor: Annotated[
-        str | None, Query(description="`next_cursor` from the previous page.")
-    ] = None,
-) -> None:
-    """Cursor pagination."""
-
 
 # --- Response models --------------------------------------------------------------------------
 
@@ -304,7 +233,7 @@ def router(live: LiveCatalog) -> APIRouter:
         "/events",
         response_model=EventPage,
         summary="Events (series) with their rules in words and their next occurrence",
-        dependencies=[Depends(filter_parameters), Depends(page_parameters)],
+        dependencies=[Depends(feed_filter_parameters), Depends(page_parameters)],
     )
     def events(request: Request) -> Response:
         catalog = live.current
