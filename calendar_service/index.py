@@ -124,6 +124,7 @@ class OccurrenceIndex:
     keys: Sequence[SortKey]
     ends: Sequence[float]  # end instants, parallel to occurrences
     longest: float  # seconds: the longest occurrence, to find spans begun before a window
+    by_event: Mapping[str, tuple[int, ...]]  # positions of each event's occurrences
 
     @classmethod
     def of(
@@ -134,7 +135,17 @@ class OccurrenceIndex:
         keys = tuple(sort_key(o, zone) for o in occurrences)
         ends = tuple(start_instant(o.end, zone).timestamp() for o in occurrences)
         longest = max((e - k[0] for k, e in zip(keys, ends, strict=True)), default=0.0)
-        return cls(zone, start, end, tuple(occurrences), keys, ends, longest)
+        positions: dict[str, list[int]] = {}
+        for position, occurrence in enumerate(occurrences):
+            positions.setdefault(occurrence.event_id, []).append(position)
+        by_event = {event_id: tuple(found) for event_id, found in positions.items()}
+        return cls(zone, start, end, tuple(occurrences), keys, ends, longest, by_event)
+
+    def of_event(self, event_id: str, since: datetime) -> list[Occurrence]:
+        """One event's occurrences in the horizon that have not ended by `since`, in order."""
+        moment = since.timestamp()
+        ends, occurrences = self.ends, self.occurrences
+        return [occurrences[i] for i in self.by_event.get(event_id, ()) if ends[i] > moment]
 
     def covers(self, start: datetime, end: datetime) -> bool:
         return self.start <= start and end <= self.end

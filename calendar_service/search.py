@@ -199,14 +199,10 @@ def facets(catalog: Catalog, query: Filter, window: Window) -> dict[str, list[di
 
 def next_occurrence(catalog: Catalog, event_id: str, today: date) -> Occurrence | None:
     """The event's first occurrence that has not ended, within the index horizon."""
-    start = datetime.combine(today, time(), catalog.settings.zone)
-    end = catalog.index.end
-    if start >= end:
-        return None
-    for occurrence in catalog.index.between(start, end):
-        if occurrence.event_id == event_id:
-            return occurrence
-    return None
+    upcoming = catalog.index.of_event(
+        event_id, datetime.combine(today, time(), catalog.settings.zone)
+    )
+    return upcoming[0] if upcoming else None
 
 
 def list_events(

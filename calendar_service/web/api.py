@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from calendar_service.compiling import Catalog, Rendered
-from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
+from calendar_service.query import EVENT_FIELDS, FILTER_FIELDS, Filter, parse_filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
     event_json,
@@ -174,10 +174,12 @@ def _given(request: Request, *names: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def read_filter(request: Request, catalog: Catalog, *extra: str) -> Filter:
+def read_filter(
+    request: Request, catalog: Catalog, *extra: str, fields: tuple[str, ...] = FILTER_FIELDS
+) -> Filter:
     """The request's filter, refusing unknown parameters."""
-    refuse_unknown(request, (*FILTER_FIELDS, *extra))
-    return parse_filter(query_params(request), catalog.settings.vocabularies)
+    refuse_unknown(request, (*fields, *extra))
+    return parse_filter(query_params(request), catalog.settings.vocabularies, fields=fields)
 
 
 def router(live: LiveCatalog) -> APIRouter:
@@ -237,11 +239,8 @@ def router(live: LiveCatalog) -> APIRouter:
     )
     def events(request: Request) -> Response:
         catalog = live.current
-        query = read_filter(request, catalog, "limit", "cursor")
-        if query.status:
-            raise ApiError(
-                422, "status applies to occurrences; use /api/occurrences", parameter="status"
-            )
+        # Status belongs to occurrences (an override may cancel one): not a filter here.
+        query = read_filter(request, catalog, "limit", "cursor", fields=EVENT_FIELDS)
         limit = parse_limit(_single(request, "limit"))
         require_canonical(request, [*query.items(), *_given(request, "limit", "cursor")])
         cursor = _single(request, "cursor")

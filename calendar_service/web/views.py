@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -227,12 +227,8 @@ def render_event(catalog: Catalog, event_id: str) -> str:
     """An event's page: details, upcoming dates, add-to-calendar links, JSON-LD."""
     entry = catalog.events[event_id]
     data = entry.event.data
-    start = Window(catalog.compiled_on, catalog.compiled_on).bounds(catalog)[0]
-    chosen = [
-        occurrence
-        for occurrence in catalog.occurrences(start, catalog.index.end)
-        if occurrence.event_id == event_id
-    ][:EVENT_PAGE_DATES]
+    today = datetime.combine(catalog.compiled_on, time(), catalog.settings.zone)
+    chosen = catalog.index.of_event(event_id, today)[:EVENT_PAGE_DATES]
     following = chosen[0] if chosen else None
     add = links.AddLinks.of(data, catalog.identity, catalog.settings.timezone)
     return TEMPLATES.get_template("event.html").render(
