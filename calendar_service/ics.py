@@ -28,7 +28,6 @@ from calendar_service.model import (
     Event,
     EventData,
     Override,
-    Status,
     occurrence_duration,
 )
 
@@ -143,10 +142,6 @@ def _local(value: date | datetime, zone: ZoneInfo) -> date | datetime:
     return value.replace(tzinfo=zone) if isinstance(value, datetime) else value
 
 
-def _exclusive_end(start: date | datetime, data: EventData) -> date | datetime:
-    return start + data.duration
-
-
 def description_text(event: EventData, settings: CalendarSettings, identity: Identity) -> str:
     """The DESCRIPTION clients show: the event's text, then the practical details."""
     vocab = settings.vocabularies
@@ -216,7 +211,7 @@ def event_components(event: Event, settings: CalendarSettings, identity: Identit
     master.add("DESCRIPTION", description_text(data, settings, identity))
     start = _local(data.start, zone)
     master.add("DTSTART", start)
-    master.add("DTEND", _exclusive_end(start, data))
+    master.add("DTEND", start + data.duration)
     master.add("STATUS", data.status.ics)
     recurrence = data.recurrence
     if recurrence is not None:
@@ -249,24 +244,14 @@ def _override_component(
     if override.note:
         text = f"{override.note}\n\n{text}"
     component.add("DESCRIPTION", text)
-    start = _local(override.start if override.start is not None else override.occurrence, zone)
+    written = override.start if override.start is not None else override.occurrence
+    start = _local(written, zone)
     component.add("DTSTART", start)
-    if override.end is not None:
-        end = start + (override_duration(override) or data.duration)
-    else:
-        end = _exclusive_end(start, data)
-    component.add("DTEND", end)
+    length = data.duration if override.end is None else occurrence_duration(written, override.end)
+    component.add("DTEND", start + length)
     status = override.status or data.status
     component.add("STATUS", status.ics)
     return component
-
-
-def override_duration(override: Override) -> timedelta | None:
-    """The override's own length, when it gives an end."""
-    if override.end is None:
-        return None
-    start = override.start if override.start is not None else override.occurrence
-    return occurrence_duration(start, override.end)
 
 
 def fold(line: str) -> bytes:
@@ -336,9 +321,3 @@ def feed_header(settings: CalendarSettings, title: str, description: str) -> Fee
 def assemble(header: FeedHeader, timezone: bytes, events: Iterable[bytes]) -> bytes:
     """A whole feed from pre-rendered parts: header, VTIMEZONE, events, footer."""
     return b"".join((header.opening, timezone, *events, header.closing))
-
-
-def status_of(override: Override | None, data: EventData) -> Status:
-    if override is not None and override.status is not None:
-        return override.status
-    return data.status
