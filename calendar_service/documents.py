@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from calendar_service.model import FieldPath
+from calendar_service.values import FieldPath
 
 MAX_FILE_BYTES = 2_000_000
 MAX_NODES = 500_000

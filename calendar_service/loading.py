@@ -26,10 +26,9 @@ from calendar_service.model import (
     Event,
     EventData,
     EventFile,
-    FieldPath,
-    FieldProblem,
 )
 from calendar_service.recurrence import check_local_times, check_recurrence
+from calendar_service.values import FieldPath, FieldProblem
 
 __all__ = [
     "DataError",

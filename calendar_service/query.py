@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from calendar_service.model import SLUG_PATTERN, EventData, Status, Vocabularies
+from calendar_service.model import EventData, Status, Vocabularies
+from calendar_service.values import SLUG_PATTERN
 
 MAX_VALUES = 20  # values of one parameter
 MAX_PARAMETER_LENGTH = 200

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
-from calendar_service.model import EventData, FieldPath
+from calendar_service.model import EventData
+from calendar_service.values import FieldPath
 
 
 def check_local_times(event: EventData, zone: ZoneInfo) -> Iterator[tuple[FieldPath, str]]:

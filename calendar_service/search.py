@@ -16,9 +16,10 @@ from typing import Any
 from calendar_service import links
 from calendar_service.compiling import Catalog, EventEntry
 from calendar_service.index import SortKey, sort_key
-from calendar_service.model import MAX_YEAR, MIN_YEAR, Occurrence
+from calendar_service.model import Occurrence
 from calendar_service.query import Filter, QueryError
 from calendar_service.recurrence import rule_text
+from calendar_service.values import MAX_YEAR, MIN_YEAR
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365

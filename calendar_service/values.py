@@ -1,0 +1,105 @@
+"""Value types every data file shares: text, URLs, slugs, dates, and their limits."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+# Limits that keep loading and expansion bounded. One place, imported everywhere else.
+MIN_YEAR = 1970
+MAX_YEAR = 2200
+MAX_COUNT = 520  # ten years of a weekly series
+MAX_INTERVAL = 100
+MAX_SPAN_DAYS = 400  # an all-day span longer than this is almost certainly a typing error
+MAX_TEXT = 20_000
+MAX_TITLE = 200
+MAX_LIST = 50
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+_SLUG = re.compile(SLUG_PATTERN)
+# Characters that must never reach a feed or a page: NUL and other C0 controls except
+# tab and newline (a bare CR could start a new ICS line in a careless client), C1 controls
+# and the Unicode line and paragraph separators (line breaks to Unicode-aware readers).
+_FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+FieldPath = tuple[str | int, ...]  # ("events", 0, "recurrence"): where a value sits in a file
+
+
+class FieldProblem(ValueError):
+    """A problem with a named sub-field, so that errors point at the right line."""
+
+    def __init__(self, path: FieldPath, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+def _clean_text(value: str) -> str:
+    if _FORBIDDEN_CONTROL.search(value):
+        raise ValueError("control characters (NUL, bare CR and the like) are not allowed")
+    return value
+
+
+def _single_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be a single line")
+    return _clean_text(value).strip()
+
+
+def _safe_url(value: str) -> str:
+    value = _single_line(value)
+    if not re.match(r"^(https?://[^\s/]+|mailto:)[^\s<>\"]*$", value, re.IGNORECASE):
+        raise ValueError("must be an http://, https:// or mailto: URL without spaces")
+    return value
+
+
+def _year_in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"year {value.year} is outside {MIN_YEAR}-{MAX_YEAR}")
+    return value
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT), AfterValidator(_clean_text)]
+Line = Annotated[str, Field(min_length=1, max_length=MAX_TITLE), AfterValidator(_single_line)]
+Summary = Annotated[str, Field(max_length=500), AfterValidator(_single_line)]
+Url = Annotated[str, Field(max_length=2000), AfterValidator(_safe_url)]
+Slug = Annotated[str, Field(min_length=1, max_length=80, pattern=SLUG_PATTERN)]
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")]
+Day = Annotated[date, AfterValidator(_year_in_range)]
+
+
+def parse_when(value: Any) -> date | datetime:
+    """Read a start or end: `YYYY-MM-DD` is an all-day date, `YYYY-MM-DDTHH:MM` local time."""
+    if isinstance(value, datetime):
+        result: date | datetime = value
+    elif isinstance(value, date):
+        result = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            result = date.fromisoformat(text)
+        elif re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?", text):
+            result = datetime.fromisoformat(text.replace(" ", "T"))
+        else:
+            raise ValueError(
+                "expected a date YYYY-MM-DD (all day) or a local time YYYY-MM-DDTHH:MM"
+                " in the calendar's time zone, without an offset"
+            )
+    else:
+        raise ValueError("expected a date YYYY-MM-DD or a local time YYYY-MM-DDTHH:MM")
+    if isinstance(result, datetime) and result.tzinfo is not None:
+        raise ValueError("give the local time in the calendar's time zone, without an offset")
+    _year_in_range(result if not isinstance(result, datetime) else result.date())
+    return result
+
+
+When = Annotated[date | datetime, BeforeValidator(parse_when)]
+
+
+class Strict(BaseModel):
+    """Base for data-file models: unknown fields are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
