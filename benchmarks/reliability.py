@@ -26,6 +26,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.run import descendants
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # one scenario, shared with the test
 
@@ -33,23 +35,6 @@ from conftest import BUNDLED_DATA, Server, start_server, stop_server  # noqa: E4
 from test_reload_under_load import Report, run_scenario  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "reliability.md"
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of a process, from /proc."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # The command name may hold spaces and parentheses: fields follow the last ")".
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            found.append(int(entry.name))
-    return sorted(found)
 
 
 def memory(pid: int) -> tuple[float, float]:
@@ -152,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             time.sleep(0.1)
             pid = server.process.pid
-            workers = [(child, role(child), *memory(child)) for child in children(pid)]
+            workers = [(child, role(child), *memory(child)) for child in sorted(descendants(pid))]
             main_mb = memory(pid)[1]
         finally:
             stop_server(server)

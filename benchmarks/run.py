@@ -98,7 +98,7 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _children(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Descendant processes of `pid` (uvicorn with --workers > 1 forks them)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -121,7 +121,7 @@ def _children(pid: int) -> list[int]:
 def memory_mb(pid: int, key: str = "VmRSS") -> float:
     """A /proc/PID/status memory figure of a process and its descendants, in MB."""
     total_kb = 0
-    for each in (pid, *_children(pid)):
+    for each in (pid, *descendants(pid)):
         try:
             for line in Path(f"/proc/{each}/status").read_text().splitlines():
                 if line.startswith(key + ":"):
