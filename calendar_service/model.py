@@ -283,6 +283,11 @@ class Event:
     def id(self) -> str:
         return self.data.id
 
+    @property
+    def revision(self) -> tuple[str, int, datetime]:
+        """What its rendering depends on besides settings and day: content and stamps."""
+        return (self.content_hash, self.sequence, self.modified)
+
 
 @dataclass(frozen=True, slots=True)
 class Occurrence:

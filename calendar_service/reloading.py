@@ -43,13 +43,19 @@ def collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def build(settings: ServiceSettings, today: date | None = None) -> Catalog:
-    """Load and compile the data directory; raises DataInvalid."""
+def build(
+    settings: ServiceSettings, today: date | None = None, previous: Catalog | None = None
+) -> Catalog:
+    """Load and compile the data directory (reusing what `previous` has unchanged)."""
     try:
         with collection_paused():
             loaded = load(settings.data_dir, today=today)
             return compile_catalog(
-                loaded, base_url=settings.base_url, uid_domain=settings.uid_domain, today=today
+                loaded,
+                base_url=settings.base_url,
+                uid_domain=settings.uid_domain,
+                today=today,
+                previous=previous,
             )
     finally:
         release_free_memory()
@@ -118,7 +124,7 @@ class LiveCatalog:
         """Rebuild from disk; keep the old snapshot and record why if the data is invalid."""
         with self._reload_lock:
             try:
-                catalog = build(self.settings, self._today())
+                catalog = build(self.settings, self._today(), previous=self._catalog)
             except DataInvalid as exc:
                 self.last_error = ReloadError(datetime.now(UTC), str(exc))
                 log.error("reload refused, still serving %s: %s", self._catalog.version, exc)
