@@ -190,12 +190,19 @@ def _common(catalog: Catalog) -> dict[str, Any]:
 def render_home(catalog: Catalog, query: Filter) -> str:
     """The home page: filter form, subscribe box, upcoming events by month."""
     chosen = upcoming(catalog, query)
+    feed = links.feed_url(catalog.identity, query)
+    name = catalog.settings.name
+    if not query.event_level().is_empty:
+        name = f"{name} ({describe(query.event_level(), catalog.settings)})"
     return TEMPLATES.get_template("home.html").render(
         **_common(catalog),
         query=query,
         groups=agenda.by_month(chosen[:HOME_ITEMS]),
         more=max(0, len(chosen) - HOME_ITEMS),
         subscribe_url="/subscribe" + query_string(query.event_level()),
+        webcal=links.webcal(feed),
+        google=links.google_subscribe(feed),
+        outlook=links.outlook_subscribe(feed, name),
         feeds=catalog.feeds,
     )
 
