@@ -143,3 +143,26 @@ def test_sighup_with_broken_data_keeps_serving_and_reports(not_watching: Server)
     assert f"{FILE}:12" in broken["message"]
     assert health(not_watching)["version"] == before["version"]
     assert "SUMMARY:Time to Talk Day\r\n" in feed_text(not_watching)
+
+
+def test_sighup_to_several_workers_with_broken_data_keeps_the_old_workers(
+    data_copy: Path, tmp_path: Path
+) -> None:
+    # uvicorn's supervisor answers SIGHUP by starting new workers before retiring the old
+    # ones; a worker that cannot load the data never starts, so the old ones keep serving.
+    server = start_server(data_copy, tmp_path, watch=False, workers=2)
+    try:
+        before = health(server)["version"]
+        edit(data_copy, CATEGORY_LINE, "    category: seminar\n")
+        server.process.send_signal(signal.SIGHUP)
+        wait_for(
+            lambda: "aborting the restart" in server.output() or None,
+            "the supervisor to keep its workers",
+            timeout=60,
+        )
+        for _ in range(10):
+            assert health(server)["version"] == before
+            assert "SUMMARY:Time to Talk Day\r\n" in feed_text(server)
+        assert server.process.poll() is None
+    finally:
+        stop_server(server)
