@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -22,6 +22,7 @@ from calendar_service.search import (
     search,
 )
 from calendar_service.web.parameters import (
+    documented,
     feed_filter_parameters,
     filter_parameters,
     page_parameters,
@@ -202,11 +203,7 @@ def router(live: LiveCatalog) -> APIRouter:
         "/occurrences",
         response_model=OccurrencePage,
         summary="Occurrences (recurrences expanded) in a window, filtered and paginated",
-        dependencies=[
-            Depends(filter_parameters),
-            Depends(window_parameters),
-            Depends(page_parameters),
-        ],
+        openapi_extra=documented(filter_parameters, window_parameters, page_parameters),
     )
     def occurrences(request: Request) -> Response:
         catalog = live.current
@@ -235,7 +232,7 @@ def router(live: LiveCatalog) -> APIRouter:
         "/events",
         response_model=EventPage,
         summary="Events (series) with their rules in words and their next occurrence",
-        dependencies=[Depends(feed_filter_parameters), Depends(page_parameters)],
+        openapi_extra=documented(feed_filter_parameters, page_parameters),
     )
     def events(request: Request) -> Response:
         catalog = live.current
@@ -277,7 +274,7 @@ def router(live: LiveCatalog) -> APIRouter:
         "/facets",
         response_model=Facets,
         summary="Counts of events by category, audience, theme and tag for a filter",
-        dependencies=[Depends(filter_parameters), Depends(window_parameters)],
+        openapi_extra=documented(filter_parameters, window_parameters),
     )
     def facet_counts(request: Request) -> Response:
         catalog = live.current

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from calendar_service import __version__
@@ -13,7 +13,7 @@ from calendar_service.compiling import Catalog, Feed, Rendered
 from calendar_service.query import EVENT_FIELDS, QueryError, parse_filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import Window, matching_occurrences, occurrence_json
-from calendar_service.web.parameters import feed_filter_parameters
+from calendar_service.web.parameters import documented, feed_filter_parameters
 from calendar_service.web.responses import (
     ApiError,
     json_bytes,
@@ -79,9 +79,9 @@ def router(live: LiveCatalog) -> APIRouter:
         ("/feeds/{name}.json", feed_json, FEED_JSON_SUMMARY),
     ):
         common: dict[str, Any] = {"response_class": Response, "tags": ["feeds"]}
-        documented = [Depends(feed_filter_parameters)] if path == "/calendar.ics" else []
+        extra = documented(feed_filter_parameters) if path == "/calendar.ics" else None
         routes.add_api_route(
-            path, endpoint, methods=["GET"], summary=summary, dependencies=documented, **common
+            path, endpoint, methods=["GET"], summary=summary, openapi_extra=extra, **common
         )
         # HEAD answers like GET without a body; one operation in the OpenAPI document.
         routes.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **common)
