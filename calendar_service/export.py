@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -77,6 +78,30 @@ def _write(path: Path, body: bytes, mtime: float) -> None:
     temporary.replace(path)
 
 
+def _publish(out: Path, url: str, response: httpx.Response) -> ExportedFile:
+    """Write one URL's body, with .gz and .br siblings for text, dated as served."""
+    body = response.content
+    last_modified = response.headers["last-modified"]
+    mtime = parsedate_to_datetime(last_modified).timestamp()
+    relative = file_path(url)
+    target = out / relative
+    _write(target, body, mtime)
+    content_type = response.headers["content-type"]
+    if _compressible(content_type):
+        # Fixed settings and no timestamps: the same input gives the same bytes anywhere.
+        _write(target.with_name(target.name + ".gz"), gzip.compress(body, 9, mtime=0), mtime)
+        _write(target.with_name(target.name + ".br"), _brotli(body), mtime)
+    return ExportedFile(
+        path=relative,
+        url=url,
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+        content_type=content_type,
+        etag=response.headers["etag"],
+        last_modified=last_modified,
+    )
+
+
 def _clear_previous(out: Path) -> None:
     """Remove what an earlier export listed, so no stale file outlives its event."""
     manifest = out / MANIFEST
@@ -104,34 +129,14 @@ def build_site(
     settings = settings.with_options(watch=False)
     live = LiveCatalog(settings, today=(lambda: today) if today is not None else None)
     responses = asyncio.run(_fetch_all(live))
-    out.mkdir(parents=True, exist_ok=True)
-    _clear_previous(out)
-    files: list[ExportedFile] = []
-    for url, response in responses:
+    for url, response in responses:  # all or nothing: check before touching OUT_DIR
         if response.status_code != 200:
             raise ExportError(f"{url}: the service answered {response.status_code}")
-        body = response.content
-        last_modified = response.headers["last-modified"]
-        mtime = parsedate_to_datetime(last_modified).timestamp()
-        relative = file_path(url)
-        target = out / relative
-        _write(target, body, mtime)
-        content_type = response.headers["content-type"]
-        if _compressible(content_type):
-            # Fixed settings and no timestamps: the same input gives the same bytes anywhere.
-            _write(target.with_name(target.name + ".gz"), gzip.compress(body, 9, mtime=0), mtime)
-            _write(target.with_name(target.name + ".br"), _brotli(body), mtime)
-        files.append(
-            ExportedFile(
-                path=relative,
-                url=url,
-                size=len(body),
-                sha256=hashlib.sha256(body).hexdigest(),
-                content_type=content_type,
-                etag=response.headers["etag"],
-                last_modified=last_modified,
-            )
-        )
+    out.mkdir(parents=True, exist_ok=True)
+    _clear_previous(out)
+    # zlib and brotli release the GIL: compressing on every core halves a large export.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        files = list(pool.map(lambda item: _publish(out, *item), responses))
     files.sort(key=lambda item: item.path)
     manifest = {
         "version": live.current.version,
