@@ -130,12 +130,12 @@ class Catalog:
         """Events passing the event-level part of a filter, in id order."""
         return [entry for entry in self.events.values() if query.matches(entry.keys)]
 
-    def feed_for(self, query: Filter, title: str | None = None, description: str = "") -> Rendered:
-        """The ICS feed of any filter; recent ones are kept, bounded, per snapshot."""
+    def feed_for(self, query: Filter) -> Rendered:
+        """The ICS feed of any filter, named for it; kept, bounded, per snapshot."""
         query = query.event_level()
-        if query.is_empty and title is None:
+        if query.is_empty:
             return self.everything
-        return self.memo(("ics", query, title), lambda: self._render(query, title, description))
+        return self.memo(("ics", query), lambda: self._render(query))
 
     def derived(self, key: Hashable, build: Callable[[], T]) -> T:
         """A value computed from this snapshot once, on first use (one per event at most).
@@ -172,11 +172,9 @@ class Catalog:
                 self._cache_bytes[0] -= self._cache.popitem(last=False)[1].size
         return rendered
 
-    def _render(self, query: Filter, title: str | None, description: str) -> Rendered:
-        header = self.header
-        if title is not None or not query.is_empty:
-            name = title or f"{self.settings.name} ({describe(query, self.settings)})"
-            header = ics.feed_header(self.settings, name, description or self.settings.description)
+    def _render(self, query: Filter) -> Rendered:
+        name = f"{self.settings.name} ({describe(query, self.settings)})"
+        header = ics.feed_header(self.settings, name, self.settings.description)
         chosen = [entry for entry in self.matching(query) if entry.current]
         return render_feed(header, self.timezone, chosen, self.day_began)
 
