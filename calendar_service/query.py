@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from calendar_service.model import EventData, Status, Vocabularies
-from calendar_service.values import SLUG_PATTERN
+from calendar_service.values import SLUG_PATTERN, is_slug
 
 MAX_VALUES = 20  # values of one parameter
 MAX_PARAMETER_LENGTH = 200
@@ -145,7 +145,7 @@ def parse_filter(
                 raise QueryError(
                     name, f"unknown {name} {_shorten(value)!r}", allowed=list(known[name])
                 )
-            if name == "tag" and not _is_slug(value):
+            if name == "tag" and not is_slug(value):
                 raise QueryError(
                     "tag", f"tag {_shorten(value)!r} is not a tag name", [SLUG_PATTERN]
                 )
@@ -180,6 +180,14 @@ def parse_filter(
     )
 
 
+def single_value(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A parameter that may be given at most once."""
+    values = params.get(name, ())
+    if len(values) > 1:
+        raise QueryError(name, f"give {name} once")
+    return values[0] if values else None
+
+
 def _values(params: Mapping[str, Sequence[str]], name: str) -> list[str]:
     raw = list(params.get(name, ()))
     # A form may send `audience=schools,parents-carers`; both spellings mean the same.
@@ -191,12 +199,6 @@ def _values(params: Mapping[str, Sequence[str]], name: str) -> list[str]:
         if len(value) > MAX_PARAMETER_LENGTH:
             raise QueryError(name, f"{name} is longer than {MAX_PARAMETER_LENGTH} characters")
     return values
-
-
-def _is_slug(value: str) -> bool:
-    import re
-
-    return re.fullmatch(SLUG_PATTERN, value) is not None
 
 
 def _shorten(value: str) -> str:

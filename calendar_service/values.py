@@ -20,6 +20,13 @@ MAX_LIST = 50
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG = re.compile(SLUG_PATTERN)
+
+
+def is_slug(value: str) -> bool:
+    """Whether a value is a slug: lower-case words joined by hyphens."""
+    return _SLUG.fullmatch(value) is not None
+
+
 # Characters that must never reach a feed or a page: NUL and other C0 controls except
 # tab and newline (a bare CR could start a new ICS line in a careless client), C1 controls
 # and the Unicode line and paragraph separators (line breaks to Unicode-aware readers).

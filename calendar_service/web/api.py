@@ -10,7 +10,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from calendar_service.compiling import Catalog, Rendered
-from calendar_service.query import EVENT_FIELDS, FILTER_FIELDS, Filter, parse_filter
+from calendar_service.query import (
+    EVENT_FIELDS,
+    FILTER_FIELDS,
+    Filter,
+    parse_filter,
+    single_value,
+)
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
     event_json,
@@ -159,10 +165,7 @@ for model in (OccurrencePage, Facets):
 
 
 def _single(request: Request, name: str) -> str | None:
-    values = request.query_params.getlist(name)
-    if len(values) > 1:
-        raise ApiError(422, f"give {name} once", parameter=name)
-    return values[0] if values else None
+    return single_value({name: request.query_params.getlist(name)}, name)
 
 
 def _given(request: Request, *names: str) -> list[tuple[str, str]]:

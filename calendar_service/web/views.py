@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from calendar_service import agenda, links
 from calendar_service.compiling import Catalog, describe
 from calendar_service.model import Occurrence
-from calendar_service.query import Filter, QueryError
+from calendar_service.query import Filter, QueryError, single_value
 from calendar_service.search import Window, event_json, matching_occurrences
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 
@@ -93,15 +93,8 @@ class EmbedOptions:
         return pairs
 
 
-def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
-    values = params.get(name, ())
-    if len(values) > 1:
-        raise QueryError(name, f"give {name} once")
-    return values[0] if values else None
-
-
 def _choice(params: Mapping[str, Sequence[str]], name: str, allowed: tuple[str, ...]) -> str:
-    value = _one(params, name) or allowed[0]
+    value = single_value(params, name) or allowed[0]
     if value not in allowed:
         raise QueryError(name, f"{name} must be {' or '.join(allowed)}", list(allowed))
     return value
@@ -109,7 +102,7 @@ def _choice(params: Mapping[str, Sequence[str]], name: str, allowed: tuple[str, 
 
 def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
     """Read and check the display options of the embed."""
-    raw_limit = _one(params, "limit")
+    raw_limit = single_value(params, "limit")
     limit = DEFAULT_EMBED_ITEMS
     if raw_limit is not None:
         # ASCII digits only: "²".isdigit() is true, and int() refuses it.
@@ -119,15 +112,15 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
                 "limit", f"limit must be 1-{MAX_EMBED_ITEMS}", [f"1-{MAX_EMBED_ITEMS}"]
             )
         limit = int(raw_limit)
-    title = " ".join((_one(params, "title") or "").split())
+    title = " ".join((single_value(params, "title") or "").split())
     if len(title) > 100:
         raise QueryError("title", "title is longer than 100 characters")
-    accent = _one(params, "accent")
+    accent = single_value(params, "accent")
     if accent is not None:
         accent = accent.removeprefix("#").lower()
         if not re.fullmatch(r"[0-9a-f]{6}", accent):
             raise QueryError("accent", "accent must be six hex digits, like 1d70b8", ["RRGGBB"])
-    month_text = _one(params, "month")
+    month_text = single_value(params, "month")
     month = None
     if month_text is not None:
         problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
