@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,7 +74,11 @@ def _compressible(content_type: str) -> bool:
 def _write(path: Path, body: bytes, mtime: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(body)
+    # A link left where the temporary file goes would be followed by a plain open: remove
+    # whatever is there and create the file afresh, exclusively.
+    temporary.unlink(missing_ok=True)
+    with temporary.open("xb") as handle:
+        handle.write(body)
     os.utime(temporary, (mtime, mtime))
     temporary.replace(path)
 
@@ -102,15 +107,42 @@ def _publish(out: Path, url: str, response: httpx.Response) -> ExportedFile:
     )
 
 
-def _clear_previous(out: Path) -> None:
-    """Remove what an earlier export listed, so no stale file outlives its event."""
+def _inside(out: Path, relative: str) -> Path:
+    """`out / relative`, refused unless it stays inside `out` once every link is followed.
+
+    The manifest is a file in the output directory, so anything may have written it; a path
+    in it, or a symbolic link under `out`, must never lead a build to touch another file.
+    """
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+        raise ExportError(f"{MANIFEST} in the output directory lists {relative[:200]!r}")
+    target = out / candidate
+    if not target.resolve().is_relative_to(out.resolve()):
+        raise ExportError(f"{relative[:200]!r} leads outside the output directory")
+    return target
+
+
+def _previous_files(out: Path) -> list[Path]:
+    """What an earlier export listed (with siblings), every path checked to be inside `out`."""
     manifest = out / MANIFEST
     if not manifest.is_file():
-        return
-    listed = json.loads(manifest.read_text(encoding="utf-8"))
-    for item in listed.get("files", []):
-        for suffix in ("", ".gz", ".br"):
-            (out / (item["path"] + suffix)).unlink(missing_ok=True)
+        return []
+    problem = f"{MANIFEST} in the output directory is not one this command wrote"
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8"))
+        paths = [item["path"] for item in listed["files"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ExportError(f"{problem}; remove it or choose another directory") from exc
+    if not all(isinstance(path, str) for path in paths):
+        raise ExportError(f"{problem}; remove it or choose another directory")
+    return [_inside(out, path + suffix) for path in paths for suffix in ("", ".gz", ".br")]
+
+
+def _clear_previous(previous: list[Path]) -> None:
+    """Remove what an earlier export listed, so no stale file outlives its event."""
+    for path in previous:
+        if path.is_file() or path.is_symlink():
+            path.unlink(missing_ok=True)
 
 
 async def _fetch_all(live: LiveCatalog) -> list[tuple[str, httpx.Response]]:
@@ -133,7 +165,11 @@ def build_site(
         if response.status_code != 200:
             raise ExportError(f"{url}: the service answered {response.status_code}")
     out.mkdir(parents=True, exist_ok=True)
-    _clear_previous(out)
+    # Every path is checked before the first file is removed or written: all or nothing.
+    previous = _previous_files(out)
+    for url, _response in responses:
+        _inside(out, file_path(url))
+    _clear_previous(previous)
     # zlib and brotli release the GIL: compressing on every core halves a large export.
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         files = list(pool.map(lambda item: _publish(out, *item), responses))
@@ -155,8 +191,8 @@ def build_site(
         ],
     }
     text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
-    (out / MANIFEST).write_text(text, encoding="utf-8")
-    (out / NGINX_ETAGS).write_text(nginx_etags(files), encoding="utf-8")
+    _write(_inside(out, NGINX_ETAGS), nginx_etags(files).encode(), time.time())
+    _write(_inside(out, MANIFEST), text.encode(), time.time())  # last: lists what is there
     return files
 
 
