@@ -162,7 +162,7 @@ def rendered_response(
     filename: str | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
-    """Serve pre-rendered bytes with ETag/Last-Modified, 304, HEAD and gzip."""
+    """Serve pre-rendered bytes with ETag/Last-Modified, 304 and gzip (HEAD: HeadAsGet)."""
     headers = {
         "ETag": rendered.etag,
         "Last-Modified": rendered.http_date,
@@ -186,7 +186,4 @@ def rendered_response(
     if _accepts_gzip(request):
         body = rendered.gzipped
         headers["Content-Encoding"] = "gzip"
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        return Response(status_code=200, headers=headers, media_type=rendered.content_type)
     return Response(body, status_code=200, headers=headers, media_type=rendered.content_type)
