@@ -99,7 +99,7 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
         noon = datetime(year, 1, 1, 12, tzinfo=zone)
         standard = TimezoneStandard()
         standard.add("DTSTART", datetime(1970, 1, 1))
-        standard.add("TZNAME", noon.tzname() or zone_name)
+        standard.add("TZNAME", text(noon.tzname() or zone_name))
         standard.add("TZOFFSETFROM", noon.utcoffset())
         standard.add("TZOFFSETTO", noon.utcoffset())
         timezone.add_component(standard)
@@ -128,11 +128,24 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
                 }
             ),
         )
-        block.add("TZNAME", change.name)
+        block.add("TZNAME", text(change.name))
         block.add("TZOFFSETFROM", change.offset_from)
         block.add("TZOFFSETTO", change.offset_to)
         timezone.add_component(block)
     return timezone
+
+
+# --- Text ----------------------------------------------------------------------------------
+
+
+def text(value: str) -> vText:
+    """A TEXT value, escaped as RFC 5545 3.3.11 asks (backslash, `;`, `,`, newline).
+
+    Every TEXT property is added through here. icalendar escapes only the properties it
+    knows as TEXT; NAME and the X-WR- properties it does not, and took a plain string
+    as already escaped.
+    """
+    return vText(value)
 
 
 # --- Events --------------------------------------------------------------------------------
@@ -181,10 +194,10 @@ def _common(
     component.add("TRANSP", "TRANSPARENT" if category.transparent else "OPAQUE")
     component.add("CATEGORIES", [category.label])
     if category.color:
-        component.add("COLOR", category.color)
+        component.add("COLOR", text(category.color))
     component.add("URL", data.url or identity.event_page(data.id))
     if data.location is not None:
-        component.add("LOCATION", data.location.text)
+        component.add("LOCATION", text(data.location.text))
     if data.organiser is not None and data.organiser.email:
         organizer = vCalAddress(f"mailto:{data.organiser.email}")
         organizer.params["CN"] = data.organiser.name
@@ -207,8 +220,8 @@ def event_components(event: Event, settings: CalendarSettings, identity: Identit
     data = event.data
     master = VEvent()
     _common(master, event, settings, identity)
-    master.add("SUMMARY", data.title)
-    master.add("DESCRIPTION", description_text(data, settings, identity))
+    master.add("SUMMARY", text(data.title))
+    master.add("DESCRIPTION", text(description_text(data, settings, identity)))
     start = _local(data.start, zone)
     master.add("DTSTART", start)
     master.add("DTEND", start + data.duration)
@@ -239,11 +252,11 @@ def _override_component(
     component = VEvent()
     _common(component, event, settings, identity)
     component.add("RECURRENCE-ID", _local(override.occurrence, zone))
-    component.add("SUMMARY", override.title or data.title)
-    text = description_text(data, settings, identity)
+    component.add("SUMMARY", text(override.title or data.title))
+    description = description_text(data, settings, identity)
     if override.note:
-        text = f"{override.note}\n\n{text}"
-    component.add("DESCRIPTION", text)
+        description = f"{override.note}\n\n{description}"
+    component.add("DESCRIPTION", text(description))
     written = override.start if override.start is not None else override.occurrence
     start = _local(written, zone)
     component.add("DTSTART", start)
@@ -299,23 +312,24 @@ class FeedHeader:
 def feed_header(settings: CalendarSettings, title: str, description: str) -> FeedHeader:
     """The VCALENDAR properties of a feed, split so components can be placed inside."""
     calendar = Calendar()
-    calendar.add("PRODID", f"-//{settings.organisation}//calendar-service {__version__}//EN")
+    product = f"-//{settings.organisation}//calendar-service {__version__}//EN"
+    calendar.add("PRODID", text(product))
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", "PUBLISH")
-    calendar.add("NAME", title)
-    calendar.add("X-WR-CALNAME", vText(title))
+    calendar.add("NAME", text(title))
+    calendar.add("X-WR-CALNAME", text(title))
     if description:
-        calendar.add("DESCRIPTION", description)
-        calendar.add("X-WR-CALDESC", vText(description))
-    calendar.add("X-WR-TIMEZONE", settings.timezone)
+        calendar.add("DESCRIPTION", text(description))
+        calendar.add("X-WR-CALDESC", text(description))
+    calendar.add("X-WR-TIMEZONE", text(settings.timezone))
     refresh = timedelta(hours=settings.refresh_hours)
     calendar.add("REFRESH-INTERVAL", refresh, parameters={"VALUE": "DURATION"})
     calendar.add("X-PUBLISHED-TTL", f"PT{settings.refresh_hours}H")
-    text = calendar.to_ical()
+    whole = calendar.to_ical()
     closing = b"END:VCALENDAR\r\n"
-    assert text.endswith(closing)
-    return FeedHeader(text[: -len(closing)], closing)
+    assert whole.endswith(closing)
+    return FeedHeader(whole[: -len(closing)], closing)
 
 
 def assemble(header: FeedHeader, timezone: bytes, events: Iterable[bytes]) -> bytes:

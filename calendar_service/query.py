@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from calendar_service.model import EventData, Status, Vocabularies
 from calendar_service.values import SLUG_PATTERN, is_slug
@@ -15,6 +16,13 @@ MAX_PARAMETER_LENGTH = 200
 FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online", "status")
 # Event-level fields: a feed carries whole series, so only these apply to ICS.
 EVENT_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
+# No parameter may hold these: RFC 5545's CONTROL (C0 but tab, and DEL), which strict
+# iCalendar readers refuse, and the C1 controls and Unicode line separators that the data
+# files may not hold either. Tab is whitespace, folded to a space like any other.
+CONTROL_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+# Every way one can arrive in a raw query string: percent-encoded (C0 and DEL, or C1 and the
+# separators in UTF-8) or as a raw octet. Most query strings have none, and are not decoded.
+_MAYBE_CONTROL = re.compile(rb"%[01]|%7f|%c2%[89]|%e2%80%a[89]|[\x00-\x1f\x7f-\x9f]", re.I)
 
 
 class QueryError(ValueError):
@@ -178,6 +186,30 @@ def parse_filter(
         online=online,
         status=tuple(statuses),
     )
+
+
+def refuse_control_characters(query_string: bytes) -> None:
+    """Refuse a query string with a control character in any parameter's name or value.
+
+    The query string is decoded as Starlette decodes it for every route, so what is
+    checked here is what any route reads.
+    """
+    if not _MAYBE_CONTROL.search(query_string):
+        return
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        # The name is shown with its own control characters escaped, if it has any.
+        shown = _shorten(CONTROL_CHARACTER.sub(_escaped, name))
+        for text in (name, value):
+            if found := CONTROL_CHARACTER.search(text):
+                raise QueryError(
+                    shown,
+                    f"{shown} holds a control character or line separator "
+                    f"(U+{ord(found[0]):04X}); only text is accepted",
+                )
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match[0].encode("unicode_escape").decode("ascii")
 
 
 def single_value(params: Mapping[str, Sequence[str]], name: str) -> str | None:

@@ -251,6 +251,23 @@ def test_widget_embedded_on_another_origin(
     assert watched.dialogs == []
 
 
+def test_attributes_written_over_several_lines_still_load_the_widget(
+    context: BrowserContext, server: Server, host_site: HostSite
+) -> None:
+    """The service refuses line breaks in parameters (issue 9); the loader sends words."""
+    watched = Watched(context)
+    watched.page.goto(host_site.url + "/multiline.html")
+    iframe = watched.page.wait_for_selector("#widget iframe")
+    assert iframe is not None
+    query = parse_qs(urlsplit(iframe.get_attribute("src") or "").query)
+    assert query == {"title": ["Dates for schools and parents"], "q": ["mental health"]}
+    frame = iframe.content_frame()
+    assert frame is not None
+    frame.wait_for_selector(".widget-footer")
+    assert frame.inner_text(".widget-title") == "Dates for schools and parents"
+    assert watched.problems() == []
+
+
 def test_noscript_fallback_links_to_the_calendar(
     browser: Browser, server: Server, host_site: HostSite
 ) -> None:

@@ -73,15 +73,40 @@ def test_feed_answers_304_to_if_modified_since(server: Server, path: str) -> Non
     assert older.status_code == 200
 
 
-def test_head_gives_the_headers_and_an_empty_body(server: Server) -> None:
+# Feeds, and routes of each kind that answered HEAD with 405 before issue 9.
+HEAD_PATHS = ["/feeds/all.ics", "/", "/healthz", "/api/events", "/docs", "/theme.css?accent=1d70b8"]
+
+
+@pytest.mark.parametrize("path", HEAD_PATHS)
+def test_head_gives_the_headers_and_an_empty_body(server: Server, path: str) -> None:
     identity = {"Accept-Encoding": "identity"}
-    full = server.get("/feeds/all.ics", headers=identity)
-    head = httpx.head(server.url + "/feeds/all.ics", headers=identity, timeout=10)
-    assert head.status_code == 200
+    with httpx.Client(base_url=server.url, headers=identity, timeout=10) as client:
+        full = client.get(path)
+        head = client.head(path)
+        after = client.get(path)  # the kept-alive connection is still in step
+    assert head.status_code == full.status_code == after.status_code == 200
     assert head.content == b""
+    assert after.content == full.content
     for name in ("content-type", "etag", "last-modified", "cache-control", "content-disposition"):
-        assert head.headers[name] == full.headers[name]
+        assert head.headers.get(name) == full.headers.get(name)
     assert int(head.headers["content-length"]) == len(full.content)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
+def test_405_over_http_is_json_with_allow(server: Server, method: str) -> None:
+    response = httpx.request(method, server.url + "/feeds/all.ics", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD"
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["allowed"] == ["GET", "HEAD"]
+
+
+def test_refused_preflight_over_http_is_json(server: Server) -> None:
+    preflight = {"Origin": "https://school.example", "Access-Control-Request-Method": "DELETE"}
+    response = httpx.options(server.url + "/api/events", headers=preflight, timeout=10)
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["parameter"] == "Access-Control-Request-Method"
 
 
 def test_feed_is_gzipped_when_the_client_accepts_it(server: Server) -> None:

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,6 +22,7 @@ from calendar_service.query import QueryError
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, feeds, pages
+from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 
 log = logging.getLogger("calendar_service.web")
@@ -104,6 +104,14 @@ def create_app(live: LiveCatalog) -> FastAPI:
         message = exc.detail if isinstance(exc.detail, str) else "request refused"
         if exc.status_code == 404:
             message = "not found"
+        if exc.status_code == 405:
+            # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
+            allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
+            response = error_response(
+                405, f"{request.method[:20]} is not answered here", allowed=allowed
+            )
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         return error_response(exc.status_code, message)
 
     @app.exception_handler(Exception)
@@ -112,14 +120,12 @@ def create_app(live: LiveCatalog) -> FastAPI:
         log.exception("unexpected error on %s", request.url.path)
         return error_response(500, "internal error; it has been logged")
 
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "HEAD"],
-        allow_credentials=False,
-        expose_headers=["ETag", "Last-Modified"],
-    )
+    # Outermost last: HEAD is routed as GET through every other layer, so even a 414 or a
+    # refused parameter is answered to HEAD without a body.
+    app.add_middleware(JsonCors, expose_headers=["ETag", "Last-Modified"])
+    app.add_middleware(TextParameters)
     app.add_middleware(UrlLengthLimit)
+    app.add_middleware(HeadAsGet)
     app.include_router(feeds.router(live))
     app.include_router(api.router(live))
     app.include_router(pages.router(live))

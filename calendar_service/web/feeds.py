@@ -76,13 +76,16 @@ def router(live: LiveCatalog) -> APIRouter:
         ("/events/{event_id}.ics", event_feed, "One event with its recurrence, to add"),
         ("/feeds/{name}.json", feed_json, FEED_JSON_SUMMARY),
     ):
-        common: dict[str, Any] = {"response_class": Response, "tags": ["feeds"]}
         extra = documented(feed_filter_parameters) if path == "/calendar.ics" else None
         routes.add_api_route(
-            path, endpoint, methods=["GET"], summary=summary, openapi_extra=extra, **common
+            path,
+            endpoint,
+            methods=["GET"],
+            summary=summary,
+            openapi_extra=extra,
+            response_class=Response,
+            tags=["feeds"],
         )
-        # HEAD answers like GET without a body; one operation in the OpenAPI document.
-        routes.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **common)
 
     @routes.get(
         "/healthz", summary="Which snapshot is served, and the last reload error", tags=["service"]

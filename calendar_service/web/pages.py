@@ -170,6 +170,6 @@ def router(live: LiveCatalog) -> APIRouter:
 
     for path, name, kind in ASSETS:
         rendered = Rendered.of((STATIC / name).read_bytes(), kind, ASSETS_MODIFIED)
-        routes.add_api_route(path, asset(rendered), methods=["GET", "HEAD"])
+        routes.add_api_route(path, asset(rendered), methods=["GET"])
 
     return routes

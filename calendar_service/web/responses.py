@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -126,6 +127,33 @@ def _accepts_gzip(request: Request) -> bool:
     return False
 
 
+def http_date(value: str) -> datetime | None:
+    """An HTTP-date as an aware datetime, or None for anything that is not one.
+
+    RFC 9110 says to ignore a date header that is not a valid HTTP-date. The standard
+    parser raises OverflowError for a year of twenty digits and ValueError for most other
+    nonsense, and reads the `-0000` zone as no zone at all.
+    """
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def if_modified_since(request: Request) -> datetime | None:
+    """The request's If-Modified-Since, or None where RFC 9110 13.1.3 says to ignore it:
+    absent, repeated, not an HTTP-date, or later than now (a client that was once sent a
+    wrong Last-Modified must not be told "not modified" for ever)."""
+    values = request.headers.getlist("if-modified-since")
+    if len(values) != 1:
+        return None
+    moment = http_date(values[0])
+    if moment is None or moment > datetime.now(UTC):
+        return None
+    return moment
+
+
 def rendered_response(
     request: Request,
     rendered: Rendered,
@@ -134,7 +162,7 @@ def rendered_response(
     filename: str | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
-    """Serve pre-rendered bytes with ETag/Last-Modified, 304, HEAD and gzip."""
+    """Serve pre-rendered bytes with ETag/Last-Modified, 304 and gzip (HEAD: HeadAsGet)."""
     headers = {
         "ETag": rendered.etag,
         "Last-Modified": rendered.http_date,
@@ -148,21 +176,14 @@ def rendered_response(
     headers.update(extra_headers or {})
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        if _etag_matches(if_none_match, rendered.etag):
-            return Response(status_code=304, headers=headers)
-    elif (since := request.headers.get("if-modified-since")) is not None:
-        try:
-            moment = parsedate_to_datetime(since)
-        except (TypeError, ValueError):
-            moment = None
-        fresh = moment is not None and moment.tzinfo is not None
-        if fresh and rendered.last_modified.replace(microsecond=0) <= moment:  # type: ignore[operator]
-            return Response(status_code=304, headers=headers)
+        unchanged = _etag_matches(if_none_match, rendered.etag)
+    else:  # If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3)
+        since = if_modified_since(request)
+        unchanged = since is not None and rendered.last_modified.replace(microsecond=0) <= since
+    if unchanged:
+        return Response(status_code=304, headers=headers)
     body = rendered.body
     if _accepts_gzip(request):
         body = rendered.gzipped
         headers["Content-Encoding"] = "gzip"
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        return Response(status_code=200, headers=headers, media_type=rendered.content_type)
     return Response(body, status_code=200, headers=headers, media_type=rendered.content_type)

@@ -10,10 +10,13 @@
   var OPTIONS = ["view", "limit", "title", "compact", "accent", "scheme", "month"];
   var DEFAULTS = { view: "list", limit: "10", compact: "false", scheme: "light" };
   var params = new URLSearchParams();
+  // A title or search written over several lines of HTML: the service refuses line breaks
+  // in parameters and folds runs of spaces, so send the words one space apart.
+  function words(text) { return String(text).trim().split(/\s+/).join(" "); }
   FILTERS.forEach(function (name) {
     var raw = script.dataset[name];
     if (raw === undefined) { return; }
-    var values = name === "q" ? [raw.trim()] : String(raw).split(",").map(function (value) {
+    var values = name === "q" ? [words(raw)] : String(raw).split(",").map(function (value) {
       return value.trim();
     });
     values.filter(function (value, index, all) {
@@ -22,8 +25,8 @@
   });
   OPTIONS.forEach(function (name) {
     var value = script.dataset[name];
-    if (value !== undefined && value.trim() && DEFAULTS[name] !== value.trim()) {
-      params.append(name, value.trim());
+    if (value !== undefined && words(value) && DEFAULTS[name] !== words(value)) {
+      params.append(name, words(value));
     }
   });
   var frame = document.createElement("iframe");
