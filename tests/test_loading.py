@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from conftest import BUNDLED_DATA, FIXTURES, ROOT
+from test_bad_inputs import expand
 
+from calendar_service import documents
 from calendar_service.loading import DataError, DataInvalid, load
 
 VALID = FIXTURES / "valid"
@@ -249,3 +251,28 @@ def test_bundled_json_schemas_match_the_model(tmp_path: Path) -> None:
 def test_bundled_data_is_stamped() -> None:
     """Every bundled event has its revision recorded, so SEQUENCE follows real edits."""
     assert load(BUNDLED_DATA).warnings == ()
+
+
+YAML_FILES = sorted(
+    [*(ROOT / "tests" / "bad_inputs" / "data").rglob("*.yaml"), *BAD_FILES, *VALID.rglob("*.yaml")]
+)
+
+
+def parsed(text: str, parser: type) -> object:
+    try:
+        document = documents.build_document(text, parser)
+    except documents.YamlProblem as problem:
+        return ("refused", problem.line, problem.message)
+    return (document.value, document.lines)
+
+
+@pytest.mark.parametrize("path", YAML_FILES, ids=lambda path: path.parent.name + "/" + path.name)
+def test_pure_python_parser_reads_every_file_as_libyaml_does(path: Path) -> None:
+    """Machines without libyaml fall back to PyYAML's parser: same values, lines, refusals."""
+    raw = expand(path.read_bytes())
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pytest.skip("not UTF-8: refused before parsing")
+    assert documents.PARSER is not documents.PurePythonParser, "libyaml is not installed"
+    assert parsed(text, documents.PurePythonParser) == parsed(text, documents.PARSER)
