@@ -34,10 +34,29 @@ class DataError:
     message: str
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        # One line, whatever the names hold: a newline in a file name or a key must not
+        # pass for another error in the list.
+        file, field, message = escaped(self.file), escaped(self.field), escaped(self.message)
+        where = file if self.line is None else f"{file}:{self.line}"
+        return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+
+def escaped(text: str) -> str:
+    """Text safe to print on one line: what is not printable is written as an escape.
+
+    Control and invisible characters become `\\n`, `\\x1b`, `\\u202e`; a byte of a file
+    name that is not UTF-8 (Python's surrogate escape) becomes `\\xff`.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
 
 
 class DataInvalid(Exception):

@@ -28,19 +28,19 @@ from calendar_service.model import (
     EventFile,
 )
 from calendar_service.recurrence import check_local_times, check_recurrence
+from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
 from calendar_service.values import FieldPath, FieldProblem
 
 __all__ = [
+    "EVENTS_DIR",
+    "REVISIONS_FILE",
+    "SETTINGS_FILE",
     "DataError",
     "DataInvalid",
     "LoadedData",
     "load",
     "stamp",
 ]
-
-SETTINGS_FILE = "calendar.yaml"
-EVENTS_DIR = "events"
-REVISIONS_FILE = "revisions.yaml"
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -130,27 +130,6 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
-def _read_files(root: Path, paths: list[Path], errors: list[DataError]) -> dict[str, bytes]:
-    """Each file's bytes, read once: the version hash and the parse see the same content."""
-    contents = {}
-    for path in paths:
-        name = path.relative_to(root).as_posix()
-        try:
-            contents[name] = path.read_bytes()
-        except OSError as exc:
-            errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
-    return contents
-
-
-def _event_files(root: Path) -> list[Path]:
-    folder = root / EVENTS_DIR
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    # Editors' temporary and hidden files are never data.
-    return sorted(p for p in files if not any(part.startswith(".") for part in p.parts[-1:]))
-
-
 def content_hash(event: EventData) -> str:
     """A hash of an event's meaning, independent of file layout and key order."""
     text = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
@@ -159,17 +138,8 @@ def content_hash(event: EventData) -> str:
 
 def load(root: Path, *, today: date | None = None) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error."""
-    root = Path(root)
     errors: list[DataError] = []
-    settings_path = root / SETTINGS_FILE
-    if not settings_path.is_file():
-        raise DataInvalid([DataError(SETTINGS_FILE, None, "", "the settings file is missing")])
-    files = _event_files(root)
-    if not files:
-        errors.append(DataError(f"{EVENTS_DIR}/", None, "", "no *.yaml event files found"))
-    revisions_path = root / REVISIONS_FILE
-    stamped = [revisions_path] if revisions_path.is_file() else []
-    contents = _read_files(root, [settings_path, *stamped, *files], errors)
+    contents = read_data_files(Path(root), errors)
     digest = hashlib.sha256()
     for name, raw in contents.items():
         digest.update(name.encode() + b"\0" + raw + b"\0")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,9 @@ from conftest import BUNDLED_DATA, FIXTURES, ROOT
 from test_bad_inputs import expand
 
 from calendar_service import documents
+from calendar_service.documents import MAX_FILE_BYTES
 from calendar_service.loading import DataError, DataInvalid, load
+from calendar_service.sources import MAX_DATA_BYTES
 
 VALID = FIXTURES / "valid"
 BAD_EVENTS = FIXTURES / "bad_events"
@@ -253,8 +257,13 @@ def test_bundled_data_is_stamped() -> None:
     assert load(BUNDLED_DATA).warnings == ()
 
 
+CORPUS_FILES = (ROOT / "tests" / "bad_inputs" / "data").rglob("*.yaml")
 YAML_FILES = sorted(
-    [*(ROOT / "tests" / "bad_inputs" / "data").rglob("*.yaml"), *BAD_FILES, *VALID.rglob("*.yaml")]
+    [
+        *(path for path in CORPUS_FILES if path.name != "expect.yaml"),
+        *BAD_FILES,
+        *VALID.rglob("*.yaml"),
+    ]
 )
 
 
@@ -276,3 +285,138 @@ def test_pure_python_parser_reads_every_file_as_libyaml_does(path: Path) -> None
         pytest.skip("not UTF-8: refused before parsing")
     assert documents.PARSER is not documents.PurePythonParser, "libyaml is not installed"
     assert parsed(text, documents.PurePythonParser) == parsed(text, documents.PARSER)
+
+
+# --- File names, kinds, sizes and places ---------------------------------------------------
+
+UNPRINTABLE_NAMES = {
+    "not UTF-8": ("bad\udcff.yaml", "bad\\xff.yaml"),
+    "newline": ("a\nforged.yaml:1: fine.yaml", "a\\nforged.yaml:1: fine.yaml"),
+    "carriage return": ("a\rforged.yaml", "a\\rforged.yaml"),
+    "tab": ("a\tb.yaml", "a\\tb.yaml"),
+    "escape sequence": ("\x1b[31mred.yaml", "\\x1b[31mred.yaml"),
+    "delete": ("a\x7f.yaml", "a\\x7f.yaml"),
+    "next line (C1)": ("a\x85b.yaml", "a\\x85b.yaml"),
+    "line separator": ("a\u2028b.yaml", "a\\u2028b.yaml"),
+    "right-to-left override": ("a\u202eb.yaml", "a\\u202eb.yaml"),
+    "zero-width space": ("a\u200bb.yaml", "a\\u200bb.yaml"),
+}
+
+
+@pytest.mark.parametrize("name", UNPRINTABLE_NAMES.values(), ids=UNPRINTABLE_NAMES.keys())
+def test_file_name_that_is_not_printable_utf8_is_refused_by_its_escaped_name(
+    name: tuple[str, str], tmp_path: Path
+) -> None:
+    real, shown = name
+    root = valid_copy(tmp_path)
+    (root / "events" / real).write_text(
+        events_file(EVENT.format(id="oddly-named", title="Oddly named", start="2026-02-05"))
+    )
+    errors = errors_of(root)
+    assert [(error.file, error.line) for error in errors] == [(f"events/{shown}", None)]
+    assert "file names must be printable UTF-8" in errors[0].message
+    assert str(errors[0]).isprintable()
+
+
+def test_validate_names_unprintable_files_on_one_line_each_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    root = valid_copy(tmp_path)
+    text = events_file(EVENT.format(id="oddly-named", title="Oddly named", start="2026-02-05"))
+    (root / "events" / "bad\udcff.yaml").write_text(text)
+    (root / "events" / "a\nevents/forged.yaml:1: all fine.yaml".replace("/", "\u2215")).write_text(
+        text
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "calendar_service.cli", "validate", str(root)],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    stderr = result.stderr.decode("utf-8")  # strictly: nothing unprintable reached it
+    assert result.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert lines[0] == "2 error(s) in the data:"
+    assert lines[1:] == [
+        "  events/a\\nevents\u2215forged.yaml:1: all fine.yaml: file names must be printable"
+        " UTF-8, without control or invisible characters",
+        "  events/bad\\xff.yaml: file names must be printable UTF-8, without control or"
+        " invisible characters",
+    ]
+
+
+def test_a_newline_in_a_key_does_not_forge_an_error_line(tmp_path: Path) -> None:
+    root = valid_copy(tmp_path)
+    (root / "events" / "keys.yaml").write_text(
+        events_file(EVENT.format(id="odd-key", title="Odd key", start="2026-02-05"))
+        + '    "x\\nevents/other.yaml:9: forged": 1\n'
+    )
+    with pytest.raises(DataInvalid) as caught:
+        load(root)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("  events/keys.yaml:7: events[0].x\\nevents/other.yaml:9: forged:")
+
+
+MEASURED_VALIDATE = """
+import resource, sys, time
+from calendar_service.cli import main
+started = time.perf_counter()
+code = main(["validate", sys.argv[1]])
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"measured: {seconds:.3f} s, {peak_mb:.0f} MB", file=sys.stderr)
+sys.exit(code)
+"""
+MEASURED = re.compile(r"measured: (?P<seconds>[\d.]+) s, (?P<mb>\d+) MB")
+
+
+def validate_measured(root: Path) -> tuple[str, float, float]:
+    """`validate` in its own process: its error output, seconds and peak memory (MB)."""
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURED_VALIDATE, str(root)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,  # a FIFO opened for reading would wait here for ever
+    )
+    found = MEASURED.search(result.stderr)
+    assert result.returncode == 1 and found, result.stderr
+    return result.stderr, float(found["seconds"]), float(found["mb"])
+
+
+def test_validate_refuses_a_sparse_3g_file_by_its_size_fast_and_small(tmp_path: Path) -> None:
+    root = valid_copy(tmp_path)
+    with (root / "events" / "sparse.yaml").open("wb") as file:
+        file.truncate(3 * 2**30)
+    stderr, seconds, peak_mb = validate_measured(root)
+    assert "events/sparse.yaml: the file is larger than 2,000,000 bytes" in stderr
+    assert seconds < 1.0
+    assert peak_mb < 150  # the interpreter and the application's modules: nothing read
+
+
+def test_validate_refuses_fifos_by_kind_without_waiting(tmp_path: Path) -> None:
+    root = valid_copy(tmp_path)
+    os.mkfifo(root / "events" / "pipe.yaml")
+    (root / "revisions.yaml").unlink(missing_ok=True)
+    os.mkfifo(root / "revisions.yaml")
+    stderr, seconds, _ = validate_measured(root)
+    assert "events/pipe.yaml: not a regular file but a FIFO (named pipe)" in stderr
+    assert "revisions.yaml: not a regular file but a FIFO (named pipe)" in stderr
+    assert seconds < 1.0
+
+
+def test_data_over_the_total_size_is_refused_before_any_file_is_read(tmp_path: Path) -> None:
+    root = valid_copy(tmp_path)
+    part = MAX_FILE_BYTES - 1
+    count = MAX_DATA_BYTES // part + 1
+    for number in range(count):
+        with (root / "events" / f"part-{number:03d}.yaml").open("wb") as file:
+            file.truncate(part)
+    started = time.perf_counter()
+    errors = errors_of(root)
+    assert time.perf_counter() - started < 1.0
+    assert [(error.file, error.line) for error in errors] == [("events/", None)]
+    assert f"more than the {MAX_DATA_BYTES:,} allowed" in errors[0].message
+    assert f"events/part-000.yaml ({part:,} bytes)" in errors[0].message
