@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -155,7 +156,9 @@ def rendered_response(
             moment = parsedate_to_datetime(since)
         except (TypeError, ValueError):
             moment = None
-        fresh = moment is not None and moment.tzinfo is not None
+        # A date after now is none we sent (RFC 2616 14.25 calls it invalid): perhaps from
+        # a stamp since corrected, and a 304 to it would keep a stale copy for ever.
+        fresh = moment is not None and moment.tzinfo is not None and moment <= datetime.now(UTC)
         if fresh and rendered.last_modified.replace(microsecond=0) <= moment:  # type: ignore[operator]
             return Response(status_code=304, headers=headers)
     body = rendered.body
