@@ -368,12 +368,15 @@ def test_a_newline_in_a_key_does_not_forge_an_error_line(tmp_path: Path) -> None
 
 
 MEASURED_VALIDATE = """
-import resource, sys, time
+import re, sys, time
+from pathlib import Path
 from calendar_service.cli import main
 started = time.perf_counter()
 code = main(["validate", sys.argv[1]])
 seconds = time.perf_counter() - started
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM is this process's own peak; ru_maxrss would include the parent's, kept over exec.
+status = Path("/proc/self/status").read_text()
+peak_mb = int(re.search(r"VmHWM:\\s+(\\d+) kB", status)[1]) / 1024
 print(f"measured: {seconds:.3f} s, {peak_mb:.0f} MB", file=sys.stderr)
 sys.exit(code)
 """
