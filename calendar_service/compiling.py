@@ -242,11 +242,13 @@ def render_feed(
 
     Last-Modified is the newest event's, but never before `since`: a feed that depends on
     the day (events drop out of its past window) must not answer If-Modified-Since with a
-    304 on a later day.
+    304 on a later day. No stamp counts as later than now (RFC 9110 8.8.2.1): one from a
+    clock running ahead would otherwise answer 304 to every change until its time.
     """
     body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
     modified = max((entry.event.modified for entry in entries), default=EPOCH)
-    return Rendered.of(body, ICS_TYPE, max(modified, since))
+    now = datetime.now(UTC).replace(microsecond=0)
+    return Rendered.of(body, ICS_TYPE, max(min(modified, now), since))
 
 
 def last_end(event: Event) -> date | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -34,10 +34,29 @@ class DataError:
     message: str
 
     def __str__(self) -> str:
-        where = self.file if self.line is None else f"{self.file}:{self.line}"
-        return (
-            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-        )
+        # One line, whatever the names hold: a newline in a file name or a key must not
+        # pass for another error in the list.
+        file, field, message = escaped(self.file), escaped(self.field), escaped(self.message)
+        where = file if self.line is None else f"{file}:{self.line}"
+        return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+
+def escaped(text: str) -> str:
+    """Text safe to print on one line: what is not printable is written as an escape.
+
+    Control and invisible characters become `\\n`, `\\x1b`, `\\u202e`; a byte of a file
+    name that is not UTF-8 (Python's surrogate escape) becomes `\\xff`.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
 
 
 class DataInvalid(Exception):
@@ -65,19 +84,6 @@ class YamlProblem(Exception):
         self.message = message
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases, which allow "billion laughs" bombs."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
-        line = event.start_mark.line + 1 if event.start_mark is not None else None
-        if isinstance(event, yaml.AliasEvent):
-            raise YamlProblem(line, "YAML aliases (*name) are not allowed; write it out")
-        if getattr(event, "anchor", None):
-            raise YamlProblem(line, "YAML anchors (&name) are not allowed; write it out")
-        return super().compose_node(parent, index)
-
-
 @dataclass
 class Document:
     value: Any
@@ -101,46 +107,50 @@ def _decode(raw: bytes) -> str:
         raise YamlProblem(line, "the file is not valid UTF-8; save it as UTF-8") from exc
 
 
-class _PlainResolver(yaml.resolver.BaseResolver):
-    """Give untagged nodes their kind's tag only; `_scalar` reads plain values itself."""
+class PurePythonParser(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """PyYAML's own parser, for machines without libyaml."""
 
-    _TAGS: ClassVar[dict[type, str]] = {
-        yaml.ScalarNode: "tag:yaml.org,2002:str",
-        yaml.SequenceNode: "tag:yaml.org,2002:seq",
-        yaml.MappingNode: "tag:yaml.org,2002:map",
-    }
-
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        return self._TAGS[kind]
+    def __init__(self, text: str) -> None:
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
 
 
-def _fast_loader() -> type[Any]:
-    # libyaml parses ten times faster; the pure-Python loader is the fallback and the
-    # one that names the line of a refused anchor.
+def _parser_class() -> type[Any]:
+    # libyaml parses several times faster; both give the same events.
     try:
         from yaml.cyaml import CParser  # type: ignore[attr-defined]  # libyaml only
     except ImportError:
-        return _Loader
+        return PurePythonParser
     parser: type[Any] = CParser
-    return type("_FastLoader", (parser, yaml.constructor.BaseConstructor, _PlainResolver), {})
+    return parser
 
 
-_FAST_LOADER = _fast_loader()
+PARSER = _parser_class()
 
 
-class _AliasFound(Exception):
-    """A node reached twice: the document uses an alias."""
+def parse_yaml(raw: bytes) -> Document:
+    """Parse YAML safely into plain values, recording the line of every node.
+
+    Plain scalars follow YAML 1.2's core schema: only true/false are booleans, `no` and
+    `12:30` stay text, and dates stay text for the models to read. Tags other than the
+    standard ones, merge keys, duplicate keys, anchors and aliases are refused.
+    """
+    if len(raw) > MAX_FILE_BYTES:
+        raise YamlProblem(None, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
+    text = _decode(raw)
+    if not text.strip():
+        raise YamlProblem(1, "the file is empty")
+    return build_document(text, PARSER)
 
 
-def _compose(text: str, loader_class: type[Any]) -> yaml.Node | None:
+def build_document(text: str, parser_class: type[Any]) -> Document:
     try:
-        loader = loader_class(text)
+        parser = parser_class(text)
     except yaml.reader.ReaderError as exc:  # the pure reader checks characters up front
         raise _reader_problem(text, exc) from exc
     try:
-        node: yaml.Node | None = loader.get_single_node()
-    except YamlProblem:
-        raise
+        return _Builder(parser).document()
     except yaml.reader.ReaderError as exc:
         raise _reader_problem(text, exc) from exc
     except yaml.MarkedYAMLError as exc:
@@ -150,8 +160,7 @@ def _compose(text: str, loader_class: type[Any]) -> yaml.Node | None:
     except yaml.YAMLError as exc:
         raise YamlProblem(None, f"not valid YAML: {exc}") from exc
     finally:
-        loader.dispose()
-    return node
+        parser.dispose()
 
 
 def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
@@ -160,79 +169,89 @@ def _reader_problem(text: str, exc: yaml.reader.ReaderError) -> YamlProblem:
     return YamlProblem(line, f"{message} (control characters are not allowed)")
 
 
-def parse_yaml(raw: bytes) -> Document:
-    """Parse YAML safely into plain values, recording the line of every node.
-
-    Plain scalars follow YAML 1.2's core schema: only true/false are booleans, `no` and
-    `12:30` stay text, and dates stay text for the models to read. Tags other than the
-    standard ones, merge keys, duplicate keys and aliases are refused.
-    """
-    if len(raw) > MAX_FILE_BYTES:
-        raise YamlProblem(None, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
-    text = _decode(raw)
-    if not text.strip():
-        raise YamlProblem(1, "the file is empty")
-    node = _compose(text, _FAST_LOADER)
-    if node is None:
-        raise YamlProblem(1, "the file is empty")
-    document = Document(None)
-    try:
-        document.value = _Builder(document).build(node, ())
-    except _AliasFound:
-        # Say where the anchor is, as the pure loader can; it stops at the first one.
-        _compose(text, _Loader)
-        raise YamlProblem(None, "YAML aliases (*name) are not allowed; write it out") from None
-    return document
+def _line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark is not None else 1
 
 
 class _Builder:
-    """Turns a composed node tree into plain values, checking as it goes."""
+    """Turns the parser's events into plain values, checking each one as it comes.
 
-    def __init__(self, document: Document) -> None:
-        self.document = document
+    Working on events rather than a composed node tree sees every anchor, even one no
+    alias uses (a composed tree keeps no trace of it), and stops at the first problem
+    before anything deeper or larger is built.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.lines: dict[FieldPath, int] = {}
         self.count = 0
-        self.seen: set[int] = set()
 
-    def build(self, node: yaml.Node, path: FieldPath) -> Any:
+    def document(self) -> Document:
+        get = self.parser.get_event
+        get()  # the stream starts
+        start = get()
+        if isinstance(start, yaml.StreamEndEvent):
+            raise YamlProblem(1, "the file is empty")  # only comments
+        value = self.value(get(), ())
+        get()  # the document ends
+        after = get()
+        if not isinstance(after, yaml.StreamEndEvent):
+            raise YamlProblem(
+                _line(after), "found another document (---); a data file holds one document"
+            )
+        return Document(value, self.lines)
+
+    def checked(self, event: yaml.Event) -> int:
+        """The event's line, once it is known to be no alias, anchor or unknown tag."""
+        line = _line(event)
+        if isinstance(event, yaml.AliasEvent):
+            raise YamlProblem(line, "YAML aliases (*name) are not allowed; write it out")
+        if getattr(event, "anchor", None) is not None:
+            raise YamlProblem(line, "YAML anchors (&name) are not allowed; write it out")
+        tag = getattr(event, "tag", None)
+        if tag not in (None, "!") and tag not in _ALLOWED_TAGS:
+            raise YamlProblem(line, f"the YAML tag {tag!r} is not allowed")
+        return line
+
+    def value(self, event: yaml.Event, path: FieldPath) -> Any:
+        line = self.checked(event)
         self.count += 1
-        line = node.start_mark.line + 1
         if self.count > MAX_NODES:
             raise YamlProblem(line, f"more than {MAX_NODES:,} YAML nodes")
         if len(path) > MAX_DEPTH:
             raise YamlProblem(line, f"nested deeper than {MAX_DEPTH} levels")
-        if id(node) in self.seen:
-            raise _AliasFound
-        self.seen.add(id(node))
-        if node.tag not in _ALLOWED_TAGS:
-            raise YamlProblem(line, f"the YAML tag {node.tag!r} is not allowed")
-        lines = self.document.lines
-        lines[path] = line
-        if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key_line = key_node.start_mark.line + 1
-                merge = key_node.tag.endswith(":merge") or (
-                    key_node.value == "<<" and not key_node.style  # our resolver leaves it
+        self.lines[path] = line
+        if isinstance(event, yaml.ScalarEvent):
+            return _scalar(event)
+        get = self.parser.get_event
+        if isinstance(event, yaml.SequenceStartEvent):
+            items: list[Any] = []
+            while not isinstance(item := get(), yaml.SequenceEndEvent):
+                items.append(self.value(item, (*path, len(items))))
+            return items
+        assert isinstance(event, yaml.MappingStartEvent)
+        result: dict[str, Any] = {}
+        while not isinstance(key_event := get(), yaml.MappingEndEvent):
+            key_line = self.checked(key_event)
+            if (
+                not isinstance(key_event, yaml.ScalarEvent)
+                or (key_event.value == "<<" and not key_event.style)  # the YAML 1.1 merge key
+                or key_event.tag not in (None, "!", "tag:yaml.org,2002:str")
+            ):
+                raise YamlProblem(key_line, "keys must be plain names")
+            key = key_event.value
+            if key in result:
+                raise YamlProblem(
+                    key_line, f"duplicate key {key!r} (first on line {self.lines[(*path, key)]})"
                 )
-                if not isinstance(key_node, yaml.ScalarNode) or merge:
-                    raise YamlProblem(key_line, "keys must be plain names")
-                key = key_node.value
-                if key in result:
-                    raise YamlProblem(
-                        key_line, f"duplicate key {key!r} (first on line {lines[(*path, key)]})"
-                    )
-                result[key] = self.build(value_node, (*path, key))
-                lines[(*path, key)] = key_line
-            return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
-        return _scalar(node)
+            result[key] = self.value(get(), (*path, key))
+            self.lines[(*path, key)] = key_line
+        return result
 
 
-def _scalar(node: yaml.Node) -> Any:
-    assert isinstance(node, yaml.ScalarNode)
-    value: str = node.value
-    if node.style:  # quoted or block scalars are always text (plain is None or "")
+def _scalar(event: yaml.ScalarEvent) -> Any:
+    value: str = event.value
+    if event.style:  # quoted or block scalars are always text (plain is None or "")
         return value
     if _NULL.match(value):
         return None

@@ -7,11 +7,11 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from calendar_service.documents import (
     DataError,
@@ -28,9 +28,20 @@ from calendar_service.model import (
     EventFile,
 )
 from calendar_service.recurrence import check_local_times, check_recurrence
-from calendar_service.values import FieldPath, FieldProblem
+from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
+from calendar_service.values import (
+    MAX_SEQUENCE,
+    FieldPath,
+    FieldProblem,
+    SequenceNumber,
+    Strict,
+    UtcMoment,
+)
 
 __all__ = [
+    "EVENTS_DIR",
+    "REVISIONS_FILE",
+    "SETTINGS_FILE",
     "DataError",
     "DataInvalid",
     "LoadedData",
@@ -38,12 +49,9 @@ __all__ = [
     "stamp",
 ]
 
-SETTINGS_FILE = "calendar.yaml"
-EVENTS_DIR = "events"
-REVISIONS_FILE = "revisions.yaml"
-
 
 M = TypeVar("M", bound=BaseModel)
+HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +89,12 @@ def _pydantic_errors(
     return errors
 
 
-def _read_document(name: str, raw: bytes, errors: list[DataError]) -> Document | None:
+def _read_document(
+    name: str,
+    raw: bytes,
+    errors: list[DataError],
+    expected: str = "expected a mapping at the top of the file",
+) -> Document | None:
     """Parse one data file whose top level must be a mapping; record why if it cannot be."""
     try:
         doc = parse_yaml(raw)
@@ -90,7 +103,7 @@ def _read_document(name: str, raw: bytes, errors: list[DataError]) -> Document |
         return None
     if not isinstance(doc.value, dict):
         line = doc.line_of(()) or 1  # where the document starts, after any comments
-        errors.append(DataError(name, line, "", "expected a mapping at the top of the file"))
+        errors.append(DataError(name, line, "", expected))
         return None
     return doc
 
@@ -130,46 +143,16 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
-def _read_files(root: Path, paths: list[Path], errors: list[DataError]) -> dict[str, bytes]:
-    """Each file's bytes, read once: the version hash and the parse see the same content."""
-    contents = {}
-    for path in paths:
-        name = path.relative_to(root).as_posix()
-        try:
-            contents[name] = path.read_bytes()
-        except OSError as exc:
-            errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
-    return contents
-
-
-def _event_files(root: Path) -> list[Path]:
-    folder = root / EVENTS_DIR
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
-    # Editors' temporary and hidden files are never data.
-    return sorted(p for p in files if not any(part.startswith(".") for part in p.parts[-1:]))
-
-
 def content_hash(event: EventData) -> str:
     """A hash of an event's meaning, independent of file layout and key order."""
     text = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
 def load(root: Path, *, today: date | None = None) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error."""
-    root = Path(root)
     errors: list[DataError] = []
-    settings_path = root / SETTINGS_FILE
-    if not settings_path.is_file():
-        raise DataInvalid([DataError(SETTINGS_FILE, None, "", "the settings file is missing")])
-    files = _event_files(root)
-    if not files:
-        errors.append(DataError(f"{EVENTS_DIR}/", None, "", "no *.yaml event files found"))
-    revisions_path = root / REVISIONS_FILE
-    stamped = [revisions_path] if revisions_path.is_file() else []
-    contents = _read_files(root, [settings_path, *stamped, *files], errors)
+    contents = read_data_files(Path(root), errors)
     digest = hashlib.sha256()
     for name, raw in contents.items():
         digest.update(name.encode() + b"\0" + raw + b"\0")
@@ -194,13 +177,11 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
 
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
+    revisions = _read_revisions(contents.get(REVISIONS_FILE), errors, latest_stamp(today))
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
 
-    revisions = _read_revisions(contents.get(REVISIONS_FILE), errors)
-    if errors:
-        raise DataInvalid(errors)
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], []
     for event, name, line in located:
@@ -212,14 +193,28 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             # Unstamped edits still get a newer SEQUENCE; the day keeps workers in agreement.
             sequence = known.sequence + 1 if known is not None else 0
             modified = datetime.combine(stamp_day, time(), UTC)
+            if sequence > MAX_SEQUENCE:
+                errors.append(_sequence_exhausted(event.id, name, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
             warnings.append(
                 f"{name}:{line}: event {event.id!r} {state}; "
                 "run `calendar-service stamp` to record its revision"
             )
         events.append(Event(event, name, line, sequence, modified, digest_value))
+    if errors:
+        raise DataInvalid(errors)
     events.sort(key=lambda item: item.id)
     return LoadedData(settings, tuple(events), digest.hexdigest()[:16], tuple(warnings))
+
+
+def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
+    return DataError(
+        name,
+        line,
+        "",
+        f"event {event_id!r} changed, but its SEQUENCE in {REVISIONS_FILE} is already"
+        f" {MAX_SEQUENCE:,}, the largest calendars accept; give the changed event a new id",
+    )
 
 
 def _check_event(
@@ -290,26 +285,43 @@ def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataErro
 # --- Revision stamps -----------------------------------------------------------------------
 
 
-class Revision(BaseModel):
+class Revision(Strict):
     """The recorded revision of one event: SEQUENCE and LAST-MODIFIED follow content."""
 
     hash: str
-    sequence: int
-    modified: datetime
+    sequence: SequenceNumber
+    modified: UtcMoment
+
+    @field_validator("hash")
+    @classmethod
+    def _as_content_hash_writes_it(cls, value: str) -> str:
+        if len(value) != HASH_DIGITS or value.strip("0123456789abcdef"):
+            raise ValueError(f"expected {HASH_DIGITS} hexadecimal digits, as stamp writes it")
+        return value
 
 
-def _read_revisions(raw: bytes | None, errors: list[DataError]) -> dict[str, Revision]:
+# A stamp may come from a machine whose clock runs a little ahead of this one's.
+STAMP_CLOCK_TOLERANCE = timedelta(hours=1)
+
+
+def latest_stamp(today: date | None) -> datetime:
+    """The latest LAST-MODIFIED a valid stamp may record: the end of the loading day.
+
+    That is the real day, or the day loaded for if later; an earlier day given for
+    testing must not make real past stamps look like future ones.
+    """
+    day = max(today or date.min, datetime.now(UTC).date())
+    return datetime.combine(day + timedelta(days=1), time(), UTC) + STAMP_CLOCK_TOLERANCE
+
+
+def _read_revisions(
+    raw: bytes | None, errors: list[DataError], latest: datetime
+) -> dict[str, Revision]:
+    """Each event's recorded revision, every one checked like the events are."""
     if raw is None:
         return {}
-    try:
-        doc = parse_yaml(raw)
-    except YamlProblem as problem:
-        errors.append(DataError(REVISIONS_FILE, problem.line, "", problem.message))
-        return {}
-    if not isinstance(doc.value, dict):
-        errors.append(
-            DataError(REVISIONS_FILE, doc.line_of(()) or 1, "", "expected a mapping of event ids")
-        )
+    doc = _read_document(REVISIONS_FILE, raw, errors, "expected a mapping of event ids")
+    if doc is None:
         return {}
     revisions = {}
     for key, value in doc.value.items():
@@ -318,10 +330,19 @@ def _read_revisions(raw: bytes | None, errors: list[DataError]) -> dict[str, Rev
         except ValidationError as exc:
             errors.extend(_pydantic_errors(exc, REVISIONS_FILE, doc, (key,)))
             continue
-        if revision.modified.tzinfo is None:
-            revision = revision.model_copy(
-                update={"modified": revision.modified.replace(tzinfo=UTC)}
+        if revision.modified > latest:
+            # It would be every feed's Last-Modified, and answer 304 to clients for ever.
+            path = (key, "modified")
+            errors.append(
+                DataError(
+                    REVISIONS_FILE,
+                    doc.line_of(path),
+                    field_path(path),
+                    f"{revision.modified:%Y-%m-%dT%H:%M:%SZ} is in the future; a stamp records"
+                    " when an event changed (correct it by hand, keeping the sequence)",
+                )
             )
+            continue
         revisions[str(key)] = revision
     return revisions
 
@@ -331,8 +352,9 @@ def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
     data = load(root)
     errors: list[DataError] = []
     path = root / REVISIONS_FILE
-    revisions = _read_revisions(path.read_bytes() if path.is_file() else None, errors)
-    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    raw = path.read_bytes() if path.is_file() else None
+    revisions = _read_revisions(raw, errors, latest_stamp(None))
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     changed = []
     for event in data.events:
         known = revisions.get(event.id)

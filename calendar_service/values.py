@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -17,6 +17,7 @@ MAX_SPAN_DAYS = 400  # an all-day span longer than this is almost certainly a ty
 MAX_TEXT = 20_000
 MAX_TITLE = 200
 MAX_LIST = 50
+MAX_SEQUENCE = 2**31 - 1  # RFC 5545: a non-negative integer; clients store 32 bits
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _SLUG = re.compile(SLUG_PATTERN)
@@ -104,6 +105,36 @@ def parse_when(value: Any) -> date | datetime:
 
 
 When = Annotated[date | datetime, BeforeValidator(parse_when)]
+
+_UTC_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|\+00:00)")
+
+
+def parse_utc(value: Any) -> datetime:
+    """Read a recorded moment, written in UTC as `calendar-service stamp` writes it."""
+    if isinstance(value, datetime) and value.utcoffset() == timedelta(0):
+        moment = value
+    elif not isinstance(value, str) or not _UTC_TEXT.fullmatch(value):
+        raise ValueError(
+            "expected a UTC time YYYY-MM-DDTHH:MM:SSZ, as `calendar-service stamp` writes it"
+        )
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a real time: {exc}") from None
+    if moment.year < MIN_YEAR:
+        raise ValueError(f"{moment:%Y-%m-%d} is before {MIN_YEAR}")
+    return moment
+
+
+def _sequence_in_range(value: int) -> int:
+    if not 0 <= value <= MAX_SEQUENCE:
+        raise ValueError(f"must be a whole number from 0 to {MAX_SEQUENCE:,}")
+    return value
+
+
+UtcMoment = Annotated[datetime, BeforeValidator(parse_utc)]
+SequenceNumber = Annotated[int, Field(strict=True), AfterValidator(_sequence_in_range)]
 
 
 class Strict(BaseModel):

@@ -9,8 +9,11 @@ fixtures/bad_events/ and test_loading.py already cover is listed in bad_inputs/c
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
+import socket
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -49,7 +52,11 @@ def expectation(case: Path) -> dict[str, Any]:
 
 
 def materialise(case: Path, target: Path) -> Path:
-    """The case's data directory: its files over fixtures/valid (or alone, if `replace`)."""
+    """The case's data directory: its files over fixtures/valid (or alone, if `replace`).
+
+    Files under the case's `outside/` go beside the data directory, for links to point at;
+    the `make` entries of expect.yaml create what git cannot hold (see `make_entry`).
+    """
     root = target / "data"
     if expectation(case).get("replace"):
         root.mkdir(parents=True)
@@ -57,10 +64,47 @@ def materialise(case: Path, target: Path) -> Path:
         shutil.copytree(VALID, root)
     for path in sorted(case.rglob("*")):
         if path.is_file() and path.name != "expect.yaml":
-            destination = root / path.relative_to(case)
+            relative = path.relative_to(case)
+            inside = relative.parts[0] != "outside"
+            destination = (root if inside else target) / relative
             destination.parent.mkdir(parents=True, exist_ok=True)
             destination.write_bytes(expand(path.read_bytes()))
+    for entry in expectation(case).get("make", []):
+        make_entry(root, entry)
     return root
+
+
+def make_entry(root: Path, entry: dict[str, Any]) -> None:
+    """Create one special entry at `path`, replacing whatever the copy has there.
+
+    The path may hold any character, and `\\udc80`-`\\udcff` stand for raw bytes that are not
+    UTF-8 (Python's surrogate escapes). One of: `text` (a file with this content),
+    `sparse_bytes` (a file of that apparent size that takes no space), `folder`, `fifo`,
+    `socket`, `symlink` (to this target, as written).
+    """
+    path = root / entry["path"]
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if "text" in entry:
+        path.write_text(entry["text"], encoding="utf-8")
+    elif "sparse_bytes" in entry:
+        with path.open("wb") as file:
+            file.truncate(int(entry["sparse_bytes"]))
+    elif entry.get("folder"):
+        path.mkdir()
+    elif entry.get("fifo"):
+        os.mkfifo(path)
+    elif entry.get("socket"):
+        # A socket's path may be at most about 100 bytes; bind it by its short name.
+        with contextlib.chdir(path.parent), socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(path.name)
+    elif "symlink" in entry:
+        path.symlink_to(entry["symlink"])
+    else:
+        raise AssertionError(f"make entry of unknown kind: {entry}")
 
 
 def timed_load(root: Path) -> tuple[float, Any]:
