@@ -120,7 +120,8 @@ class LiveCatalog:
         self.settings = settings
         self._today = today or (lambda: datetime.now(UTC).date())
         identity, stamps = self._look()  # before reading: a change meanwhile is seen later
-        self._catalog = build(settings, self._today())  # invalid data: refuse to start
+        self._tried_on = self._today()  # the day of the last build: a new day rebuilds once
+        self._catalog = build(settings, self._tried_on)  # invalid data: refuse to start
         keep_collector_off_snapshot()
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
@@ -128,7 +129,7 @@ class LiveCatalog:
         self._watcher = DirectoryWatcher(
             settings.data_dir,
             self.reload,
-            due=lambda: self._today() != self._catalog.compiled_on,
+            due=lambda: self._today() != self._tried_on,
             journal=self.journal,
             stop=self._stop,
             identity=identity,
@@ -161,8 +162,9 @@ class LiveCatalog:
             deadline = time.monotonic() + HOLD_LIMIT_S
             while True:
                 before = data_stamps(self.settings.data_dir)
+                self._tried_on = self._today()
                 try:
-                    catalog = build(self.settings, self._today(), previous=self._catalog)
+                    catalog = build(self.settings, self._tried_on, previous=self._catalog)
                 except DataInvalid as exc:
                     self._refused(str(exc))
                     log.error("reload refused, still serving %s: %s", self._catalog.version, exc)
@@ -217,7 +219,9 @@ class LiveCatalog:
                 return True
         if self.held is not None:
             removed = f"{len(dropped)} event(s) removed" if dropped else "no event removed"
-            self.journal.add(f"reload released: {removed}", logging.INFO)
+            if dropped and time.monotonic() >= deadline:
+                removed += f": the data was still changing after {HOLD_LIMIT_S:g} s"
+            self.journal.add(f"reload released, {removed}", logging.INFO)
             self.held = None
         return False
 

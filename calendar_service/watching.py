@@ -313,8 +313,7 @@ class DirectoryWatcher:
         return identity
 
     def _follow(self, identity: DirectoryIdentity) -> str | None:
-        """Watch `identity` until stopped, replaced or gone (None), or until it must be
-        watched afresh (why)."""
+        """Watch `identity`; why it must be watched afresh, or None (stopped, replaced, gone)."""
         self._check()  # what changed while it was not watched
         for changes in watch(
             identity.path,

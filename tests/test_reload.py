@@ -17,6 +17,9 @@ import httpx
 import pytest
 from conftest import Server, start_server, stop_server
 
+from calendar_service.reloading import HOLD_LIMIT_S, STABLE_AFTER_S, LiveCatalog
+from calendar_service.settings import ServiceSettings
+
 T = TypeVar("T")
 RELOAD_SECONDS = 15.0  # watchfiles' debounce is under a second; allow for a slow machine
 TITLE_LINE = "    title: Time to Talk Day\n"
@@ -370,18 +373,22 @@ def parts(text: str, cut_before: str) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize(
-    ("cut_before", "dropped"),
-    [(SECOND_EVENT, 2), (THIRD_EVENT, 1)],
-    ids=["after-the-first-event", "after-the-second-event"],
+    ("cut_before", "dropped", "removed_first"),
+    [(SECOND_EVENT, 2, False), (THIRD_EVENT, 1, False), (SECOND_EVENT, 2, True)],
+    ids=["after-the-first-event", "after-the-second-event", "removed-then-written"],
 )
 def test_file_written_in_two_parts_is_never_served_half(
-    watching: Server, cut_before: str, dropped: int
+    watching: Server, cut_before: str, dropped: int, removed_first: bool
 ) -> None:
     path = watching.data_dir / FILE
     text = path.read_text(encoding="utf-8").replace(TITLE_LINE, NEW_TITLE.format("whole"))
     total = health(watching)["events"]
     counts = EventCounts(watching)
     first, rest = parts(text, cut_before)
+    if removed_first:  # like a tool that deletes the file, then writes it anew
+        path.unlink()
+        wait_for(lambda: counts.held, "the server to hold the snapshot without the file")
+        dropped = 3
     with path.open("wb") as out:  # truncates, like an editor saving in place
         out.write(first)
         out.flush()
@@ -425,3 +432,25 @@ def test_deliberate_deletion_is_applied_once_the_files_are_stable(
     report = health(watching)
     assert report["reload_held"] is None
     assert report["status"] == "ok"
+
+
+def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) -> None:
+    # A clock ahead on another machine (a network share) stamps files in the future; the
+    # hold then counts quiet time itself rather than waiting for that moment to come.
+    live = LiveCatalog(ServiceSettings(data_dir=data_copy, watch=False))
+    try:
+        total = len(live.current.events)
+        path = data_copy / FILE
+        first, _ = parts(path.read_text(encoding="utf-8"), SECOND_EVENT)
+        path.write_bytes(first)
+        future = time.time() + 3600
+        os.utime(path, (future, future))
+        started = time.monotonic()
+        assert live.reload()
+        elapsed = time.monotonic() - started
+        assert len(live.current.events) == total - 2  # the file's last two events
+        assert STABLE_AFTER_S <= elapsed < HOLD_LIMIT_S
+        assert live.held is None
+        assert any("held" in note.message for note in live.journal.notes())
+    finally:
+        live.stop()
