@@ -205,6 +205,7 @@ class DirectoryWatcher:
 
     def start(self) -> None:
         if self._thread is None:
+            self._set(WatchState.WATCHING)  # until the thread says otherwise
             self._thread = threading.Thread(target=self._run, name="calendar-watch", daemon=True)
             self._thread.start()
 

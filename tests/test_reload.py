@@ -9,7 +9,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -454,3 +454,17 @@ def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) ->
         assert any("held" in note.message for note in live.journal.notes())
     finally:
         live.stop()
+
+
+def test_a_new_day_is_compiled_within_seconds(data_copy: Path) -> None:
+    days = [datetime.now(UTC).date()]
+    live = LiveCatalog(ServiceSettings(data_dir=data_copy), today=lambda: days[-1])
+    live.start_watching()
+    try:
+        wait_for(lambda: live.watch_status().state == "watching", "the watch")
+        days.append(days[-1] + timedelta(days=1))
+        wait_for(lambda: live.current.compiled_on == days[-1], "the recompile for the new day")
+        assert live.last_error is None
+    finally:
+        live.stop()
+    assert live.watch_status().state == "stopped"
