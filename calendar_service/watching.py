@@ -175,8 +175,9 @@ class DirectoryWatcher:
     replaced by a renamed copy, a switched symlink or a change the events missed is found
     and the watch is re-established on what the path names now. When the events fail (a
     name watchfiles cannot decode killed its thread), the periodic check carries on alone
-    and the watch is re-established with backoff; a missing directory is looked for again
-    every CHECK_INTERVAL_S. `status()` says which of these is happening, and since when.
+    and the watch is re-established with backoff, or as soon as the files change; a
+    missing directory is looked for again every CHECK_INTERVAL_S. `status()` says which of
+    these is happening, and since when.
     """
 
     def __init__(
@@ -248,10 +249,11 @@ class DirectoryWatcher:
                 if identity is None:
                     continue
                 if started < retry_at:
-                    self._check()
-                    self._stop.wait(CHECK_INTERVAL_S)
+                    if self._check():
+                        retry_at = 0.0  # what broke the watch may be gone: try again now
+                    else:
+                        self._stop.wait(CHECK_INTERVAL_S)
                     continue
-                self._watch_again(identity)
                 ended = self._follow(identity)
                 if ended is not None:
                     self._journal.add(f"{ended}; watching {identity.path!r} afresh")
@@ -273,10 +275,10 @@ class DirectoryWatcher:
                 )
         self._set(WatchState.STOPPED)
 
-    def _watch_again(self, identity: DirectoryIdentity) -> None:
-        """Count and note a watch re-established (the first one is neither)."""
+    def _watching(self, identity: DirectoryIdentity) -> None:
+        """Say the watch works: it has answered once (re-established ones are counted)."""
         status = self._status
-        if self._watched:
+        if self._watched or status.in_trouble:
             self._restarts += 1
         if status.in_trouble:
             self._journal.add(
@@ -309,6 +311,8 @@ class DirectoryWatcher:
                     f"is now {identity.describe()}"
                 )
             self._identity = identity
+            status = self._status
+            self._set(status.state, status.reason, next_attempt=status.next_attempt)
             self._settle()
             self._changed("the data directory was replaced")
         return identity
@@ -316,6 +320,7 @@ class DirectoryWatcher:
     def _follow(self, identity: DirectoryIdentity) -> str | None:
         """Watch `identity`; why it must be watched afresh, or None (stopped, replaced, gone)."""
         self._check()  # what changed while it was not watched
+        answered = False
         for changes in watch(
             identity.path,
             stop_event=self._stop,
@@ -327,6 +332,9 @@ class DirectoryWatcher:
         ):
             if self._stop.is_set():
                 return None
+            if not answered:  # a watch can fail just after it starts: only now is it up
+                self._watching(identity)
+                answered = True
             try:
                 now = DirectoryIdentity.of(self.data_dir)
             except OSError:

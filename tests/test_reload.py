@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -186,6 +187,15 @@ def served(server: Server, marker: str) -> bool:
     return f"SUMMARY:Time to Talk Day ({marker})" in feed_text(server)
 
 
+def retitle(data_dir: Path, marker: str) -> None:
+    """Give the file's first event, whatever its title now, the title with `marker`."""
+    path = data_dir / FILE
+    text = path.read_text(encoding="utf-8")
+    title = re.search(r"^    title: Time to Talk Day.*\n", text, flags=re.MULTILINE)
+    assert title is not None
+    path.write_text(text.replace(title[0], NEW_TITLE.format(marker), 1), encoding="utf-8")
+
+
 def watcher(server: Server) -> dict[str, Any]:
     report: dict[str, Any] = health(server)["watcher"]
     return report
@@ -209,8 +219,9 @@ def test_healthz_reports_the_watch(watching: Server, not_watching: Server) -> No
     assert health(not_watching)["status"] == "ok"
 
 
-# Names that are not UTF-8: watchfiles cannot decode them and its thread died on the first
-# event about them. A data file is refused by the loader; the others are not data at all.
+# Names that are not UTF-8: watchfiles cannot decode them; its thread died on the first
+# event about them (a directory so named stops it from starting at all). A data file is
+# refused by the loader; the others are not data, and reloading goes on while they exist.
 UNDECODABLE = [
     (b"events/bad\xff.yaml", "file", True),
     (b"events/notes-\xe9t\xe9.txt", "file", False),
@@ -235,13 +246,21 @@ def test_a_name_that_is_not_utf8_does_not_stop_reloading(
     else:
         with open(path, "wb") as out:
             out.write((watching.data_dir / "events/surveys.yaml").read_bytes())
-    # The watch fails on the name; /healthz says so, and the watch is re-established.
+    # The watch fails on the name, and /healthz says so.
     wait_for(lambda: history_mentions(watching, "decode"), "healthz to report the lost watch")
     if is_data:
         wait_for(lambda: health(watching)["last_reload_error"], "the refused reload")
         assert health(watching)["status"] == "degraded"
+    else:  # edits are still served (polled, or watched again) while the name is there
+        retitle(watching.data_dir, "beside the bad name")
+        wait_for(lambda: served(watching, "beside the bad name"), "an edit beside the bad name")
+    if kind == "directory":
+        assert watcher(watching)["state"] == "polling"
+        assert health(watching)["status"] == "degraded"
+        shutil.rmtree(path)
+    else:
         os.remove(path)
-    edit(watching.data_dir, TITLE_LINE, NEW_TITLE.format("after the bad name"))
+    retitle(watching.data_dir, "after the bad name")
     wait_for(lambda: served(watching, "after the bad name"), "an edit after the bad name")
     wait_for(lambda: watcher(watching)["state"] == "watching", "the watch to be re-established")
     report = health(watching)
