@@ -39,6 +39,7 @@ Stamp = tuple[str, int, int, int, int]
 class WatchState(StrEnum):
     """How changes to the data directory are being noticed."""
 
+    STARTING = "starting"  # the first watch has not answered yet
     WATCHING = "watching"  # file-system events, and the periodic check
     POLLING = "polling"  # the events failed: the periodic check alone, until re-established
     LOST = "lost"  # the data directory cannot be found or read
@@ -206,7 +207,7 @@ class DirectoryWatcher:
 
     def start(self) -> None:
         if self._thread is None:
-            self._set(WatchState.WATCHING)  # until the thread says otherwise
+            self._set(WatchState.STARTING)
             self._thread = threading.Thread(target=self._run, name="calendar-watch", daemon=True)
             self._thread.start()
 
@@ -248,6 +249,8 @@ class DirectoryWatcher:
                 identity = self._find_directory()
                 if identity is None:
                     continue
+                if self._status.state is WatchState.LOST:
+                    retry_at = 0.0  # the directory is back: watch it now
                 if started < retry_at:
                     if self._check():
                         retry_at = 0.0  # what broke the watch may be gone: try again now
@@ -265,9 +268,9 @@ class DirectoryWatcher:
                 retry_at = time.monotonic() + delay
                 reason = (
                     f"the watch failed ({describe_error(exc)}); the files are checked every "
-                    f"{CHECK_INTERVAL_S:g} s until it is re-established, next in {delay:g} s"
+                    f"{CHECK_INTERVAL_S:g} s until it is re-established"
                 )
-                self._journal.add(reason, logging.ERROR)
+                self._journal.add(f"{reason} (next try in {delay:g} s)", logging.ERROR)
                 self._set(
                     WatchState.POLLING,
                     reason,

@@ -208,7 +208,10 @@ def history_mentions(server: Server, *words: str) -> bool:
 
 
 def test_healthz_reports_the_watch(watching: Server, not_watching: Server) -> None:
-    report = watcher(watching)
+    report = wait_for(
+        lambda: watcher(watching) if watcher(watching)["state"] == "watching" else None,
+        "the watch to answer",
+    )
     assert report["state"] == "watching"
     assert report["reason"] is None
     assert report["directory"] == str(watching.data_dir.resolve())
