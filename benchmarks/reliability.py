@@ -9,7 +9,8 @@ A real `calendar-service serve --workers N` (watching) runs on 127.0.0.1 over a 
 request /feeds/all.ics, /calendar.ics?audience=schools, /api/occurrences for 2026 and
 /healthz, bounded by --duration and --max-requests, while the data changes --changes times:
 valid edits (`Reload marker N`), invalid ones (`Broken marker N`: unknown category or broken
-YAML) and files written in two parts. The result is a Markdown table, printed and written to
+YAML), files written in two parts (some pausing longer than the debounce) and swaps of the
+whole data directory for an edited copy. The result is a Markdown table, printed and written to
 --out, headed by the date, the machine and the exact command.
 """
 
@@ -78,7 +79,11 @@ def table(report: Report, workers: list[tuple[int, str, float, float]], main_mb:
     )
     rows = [
         ("duration of the load", f"{report.duration:.1f} s"),
-        ("data changes (valid / invalid, alternating; some written in two parts)", report.changes),
+        (
+            "data changes (valid / invalid, alternating; some written in two parts, some "
+            "pausing 1.5 s between them; some swapping the whole directory)",
+            report.changes,
+        ),
         ("requests", f"{report.requests:,}"),
         ("requests/s", f"{report.requests / max(report.duration, 1e-9):,.0f}"),
         ("failed requests (connection errors, non-200)", len(report.failures)),
@@ -86,6 +91,12 @@ def table(report: Report, workers: list[tuple[int, str, float, float]], main_mb:
         ("invalid or half-written snapshots served (responses)", invalid),
         ("reloads (distinct versions seen in /healthz, minus one)", report.reloads),
         ("/healthz answers reporting a refused reload", f"{report.degraded:,}"),
+        ("/healthz answers reporting a held reload (a snapshot dropping events)", report.held),
+        (
+            "/healthz watcher states",
+            ", ".join(f"{state} {count:,}" for state, count in sorted(report.watch_states.items())),
+        ),
+        ("workers watching the data directory at the end", report.final_watching),
         (
             f"time to serve the last valid change (marker {report.final_marker}) on all "
             f"{report.final_workers} workers, from its write",
@@ -157,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
-    settled = report.final_seconds is not None
+    settled = report.final_seconds is not None and report.final_watching >= args.workers
     ok = settled and not (report.failures or report.problems or traceback)
     return 0 if ok else 1
 

@@ -14,17 +14,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from watchfiles import watch
-
 from calendar_service.compiling import Catalog, compile_catalog
 from calendar_service.loading import DataInvalid, load
 from calendar_service.settings import ServiceSettings
+from calendar_service.watching import (
+    SETTLE_STEP_S,
+    DirectoryIdentity,
+    DirectoryWatcher,
+    Journal,
+    Note,
+    Stamp,
+    WatcherStatus,
+    WatchState,
+    data_stamps,
+    last_change,
+)
 
 log = logging.getLogger("calendar_service.reload")
-DEBOUNCE_MS = 700  # editors write files in pieces; wait for the writes to settle
-SETTLE_STEP_S = 0.1
-SETTLE_LIMIT_S = 10.0  # data that never stops changing is still reloaded (and validated)
-DAY_CHECK_MS = 60_000  # feeds depend on the date: recompile soon after midnight
+# A snapshot with fewer events than the one served waits until the data has been unchanged
+# this long: a file saved in place in parts is then whole, and a deletion is deliberate.
+STABLE_AFTER_S = 3.0
+HOLD_LIMIT_S = 30.0  # data that never stops changing: a held reload is served after this
+HELD_IDS_SHOWN = 5  # event ids named in a hold's message
 
 
 @contextmanager
@@ -108,97 +119,145 @@ class LiveCatalog:
     def __init__(self, settings: ServiceSettings, today: Callable[[], date] | None = None) -> None:
         self.settings = settings
         self._today = today or (lambda: datetime.now(UTC).date())
-        self._catalog = build(settings, self._today())  # invalid data: refuse to start
+        identity, stamps = self._look()  # before reading: a change meanwhile is seen later
+        self._tried_on = self._today()  # the day of the last build: a new day rebuilds once
+        self._catalog = build(settings, self._tried_on)  # invalid data: refuse to start
         keep_collector_off_snapshot()
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.journal = Journal()
+        self._watcher = DirectoryWatcher(
+            settings.data_dir,
+            self.reload,
+            due=lambda: self._today() != self._tried_on,
+            journal=self.journal,
+            stop=self._stop,
+            identity=identity,
+            stamps=stamps,
+        )
+        self._started = False
+        self._created = datetime.now(UTC)
         self.last_error: ReloadError | None = None
+        self.held: Note | None = None  # a reload waiting for the data to stop changing
         self.reloads = 0
 
     @property
     def current(self) -> Catalog:
         return self._catalog
 
-    def reload(self) -> bool:
-        """Rebuild from disk; keep the old snapshot and record why if the data is invalid."""
+    def _look(self) -> tuple[DirectoryIdentity | None, tuple[Stamp, ...]]:
+        try:
+            identity: DirectoryIdentity | None = DirectoryIdentity.of(self.settings.data_dir)
+        except OSError:
+            identity = None
+        return identity, data_stamps(self.settings.data_dir)
+
+    def reload(self, why: str = "a reload was asked for") -> bool:
+        """Rebuild from disk; keep the old snapshot and record why if the data is invalid.
+
+        A snapshot that has fewer events than the one served is held back while the data
+        is still changing (see `_hold`): it may be a file caught half-written.
+        """
         with self._reload_lock:
-            try:
-                catalog = build(self.settings, self._today(), previous=self._catalog)
-            except DataInvalid as exc:
-                self.last_error = ReloadError(datetime.now(UTC), str(exc))
-                log.error("reload refused, still serving %s: %s", self._catalog.version, exc)
-                return False
-            except Exception as exc:  # never let a reload kill the watcher
-                self.last_error = ReloadError(datetime.now(UTC), f"{type(exc).__name__}: {exc}")
-                log.exception("reload failed, still serving %s", self._catalog.version)
-                return False
+            deadline = time.monotonic() + HOLD_LIMIT_S
+            while True:
+                before = data_stamps(self.settings.data_dir)
+                self._tried_on = self._today()
+                try:
+                    catalog = build(self.settings, self._tried_on, previous=self._catalog)
+                except DataInvalid as exc:
+                    self._refused(str(exc))
+                    log.error("reload refused, still serving %s: %s", self._catalog.version, exc)
+                    return False
+                except Exception as exc:  # never let a reload kill the watcher
+                    self._refused(f"{type(exc).__name__}: {exc}")
+                    log.exception("reload failed, still serving %s", self._catalog.version)
+                    return False
+                if not self._hold(catalog, before, deadline):
+                    break
             self._catalog = catalog
             self.last_error = None
             self.reloads += 1
-            log.info("serving snapshot %s (%d events)", catalog.version, len(catalog.events))
+            log.info(
+                "serving snapshot %s (%d events; %s)", catalog.version, len(catalog.events), why
+            )
             for warning in catalog.warnings:
                 log.warning("%s", warning)
             keep_collector_off_snapshot()
             return True
+
+    def _refused(self, message: str) -> None:
+        self.last_error = ReloadError(datetime.now(UTC), message)
+        self.held = None
+
+    def _hold(self, catalog: Catalog, before: tuple[Stamp, ...], deadline: float) -> bool:
+        """Whether `catalog` must be built again: it drops events while the data is changing.
+
+        A file saved in place in two parts, whose first part ends after a whole event, is
+        valid data with events missing; the debounce cannot tell a pause of a second or
+        two from the end of the save. So a snapshot that drops events is accepted only once
+        the data has been unchanged for STABLE_AFTER_S (by its stamps, and by our own clock
+        for stamps in the future): then a deletion is deliberate. Waits at most until
+        `deadline`; True when the files changed meanwhile (build again), else False.
+        """
+        dropped = sorted(self._catalog.events.keys() - catalog.events.keys())
+        age = time.time() - last_change(before)
+        if dropped and age < STABLE_AFTER_S and time.monotonic() < deadline:
+            shown = ", ".join(repr(event_id) for event_id in dropped[:HELD_IDS_SHOWN])
+            if len(dropped) > HELD_IDS_SHOWN:
+                shown += f" and {len(dropped) - HELD_IDS_SHOWN} more"
+            message = (
+                f"reload held: the new snapshot drops {len(dropped)} event(s) ({shown}) and "
+                f"the data changed {max(age, 0.0):.1f} s ago; it is served once the data has "
+                f"been unchanged for {STABLE_AFTER_S:g} s (a file may be half-written)"
+            )
+            if self.held is None:
+                self.held = self.journal.add(message, logging.INFO)
+            else:  # held again: one note in the history, the latest reason in /healthz
+                self.held = Note(self.held.at, message)
+            if not self._quiet(before, min(max(age, 0.0), STABLE_AFTER_S), deadline):
+                return True
+        if self.held is not None:
+            removed = f"{len(dropped)} event(s) removed" if dropped else "no event removed"
+            if dropped and time.monotonic() >= deadline:
+                removed += f": the data was still changing after {HOLD_LIMIT_S:g} s"
+            self.journal.add(f"reload released, {removed}", logging.INFO)
+            self.held = None
+        return False
+
+    def _quiet(self, stamps: tuple[Stamp, ...], quiet_for: float, deadline: float) -> bool:
+        """Wait until the data has been unchanged for STABLE_AFTER_S; False if it changed.
+
+        Polls with a deadline; at `deadline` (or on stop) it stops waiting: True.
+        """
+        quiet_since = time.monotonic() - quiet_for
+        while time.monotonic() - quiet_since < STABLE_AFTER_S:
+            if time.monotonic() >= deadline or self._stop.wait(SETTLE_STEP_S):
+                return True
+            if data_stamps(self.settings.data_dir) != stamps:
+                return False
+        return True
 
     def reload_in_background(self) -> None:
         threading.Thread(target=self.reload, name="calendar-reload", daemon=True).start()
 
     def start_watching(self) -> None:
         """Watch the data directory in a thread; also recompile when the day changes."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._watch, name="calendar-watch", daemon=True)
-        self._thread.start()
+        if not self._started:
+            self._started = True
+            self._watcher.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._watcher.join(timeout=5)
 
-    def _watch(self) -> None:
-        for changes in watch(
-            self.settings.data_dir,
-            stop_event=self._stop,
-            debounce=DEBOUNCE_MS,
-            step=100,
-            rust_timeout=DAY_CHECK_MS,
-            yield_on_timeout=True,
-            raise_interrupt=False,
-        ):
-            if changes or self._today() != self._catalog.compiled_on:
-                self._settle()
-                if not self._stop.is_set():
-                    self.reload()
-
-    def _signature(self) -> list[tuple[str, int, int]]:
-        """Path, size and mtime of the data files (hidden and editors' temporary files aside)."""
-        found = []
-        for path in sorted(self.settings.data_dir.rglob("*.y*ml")):
-            if path.name.startswith(".") or path.suffix not in (".yaml", ".yml"):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
-                continue  # removed while listing: the next signature differs anyway
-            found.append((str(path), stat.st_size, stat.st_mtime_ns))
-        return found
-
-    def _settle(self) -> None:
-        """Wait until nothing in the data directory has changed for DEBOUNCE_MS.
-
-        watchfiles yields once no *new* path has changed for `step`: more writes to a file it
-        has already reported do not extend the wait, so without this a file saved in two
-        parts a few hundred ms apart was loaded (and served, when valid) half-written.
-        """
-        deadline = time.monotonic() + SETTLE_LIMIT_S
-        seen = self._signature()
-        quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < DEBOUNCE_MS / 1000:
-            if time.monotonic() > deadline or self._stop.wait(SETTLE_STEP_S):
-                return
-            now = self._signature()
-            if now != seen:
-                seen, quiet_since = now, time.monotonic()
+    def watch_status(self) -> WatcherStatus:
+        """How changes are being noticed, for /healthz."""
+        if not self._started:
+            return WatcherStatus(
+                WatchState.OFF,
+                self._created,
+                reason="not watching the data directory: SIGHUP reloads",
+                history=tuple(self.journal.notes()),
+            )
+        return self._watcher.status()

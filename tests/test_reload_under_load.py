@@ -3,9 +3,11 @@
 A load generator (threads, each with its own keep-alive httpx.Client) requests feeds, the
 occurrences API and /healthz while an "editor" changes the data directory 50 times: valid
 edits that put a `Reload marker N` in two titles of one file, invalid edits (unknown category,
-broken YAML) with a `Broken marker N`, and partial writes (part of the file, a pause, then the
-rest) like an editor that saves in pieces. Every response must come whole from one valid
-snapshot, and the last valid edit must reach both workers within seconds.
+broken YAML) with a `Broken marker N`, partial writes (part of the file, a pause, then the
+rest) like an editor that saves in pieces, some pausing longer than the debounce, and swaps
+of the whole data directory for an edited copy (mv data data.old; mv data.new data). Every
+response must come whole from one valid snapshot, the last valid edit must reach both
+workers within seconds, and both must be watching the directory at the end.
 
 `benchmarks/reliability.py` runs the same scenario (`run_scenario`) for longer.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import statistics
 import threading
 import time
@@ -43,6 +46,9 @@ MARKER = re.compile(r"Reload marker (\d+)( \(end\))?")
 BURST = 5  # changes in quick succession, then a pause for the server to reload
 SHORT_GAP = 0.08  # seconds between changes within a burst
 LONG_GAP = 1.2  # at least, after a burst: debounce, settle and compile
+SLOW_PAUSE = 1.5  # between the parts of a slow partial write: longer than the debounce
+SLOW_EVERY = 12  # every 12th change is a slow partial write (always a valid one)
+SWAP_AT = 4  # valid changes numbered 4 modulo 10 swap the whole directory for a copy
 
 
 # --- The editor ---------------------------------------------------------------------------
@@ -70,6 +76,7 @@ class Change:
     valid: bool
     partial: str | None  # None, "half" (first half of the bytes) or "prefix" (whole events)
     pause: float  # seconds between the parts of a partial write
+    swap: bool = False  # written into a copy of the directory, swapped in by two renames
 
 
 def plan(changes: int) -> list[Change]:
@@ -88,12 +95,18 @@ def plan(changes: int) -> list[Change]:
         in_parts = number % 3 == 0 or number % BURST == 0
         partial = None if not in_parts else "prefix" if valid else "half"
         pause = 0.0 if partial is None else 0.3 if number % BURST == 0 else 0.05
-        result.append(Change(number, valid, partial, pause))
+        if number % SLOW_EVERY == 0:
+            partial, pause = "prefix", SLOW_PAUSE
+        swap = valid and partial is None and number % 10 == SWAP_AT
+        result.append(Change(number, valid, partial, pause, swap))
     return result
 
 
 def write(path: Path, text: str, change: Change) -> None:
     data = text.encode("utf-8")
+    if change.swap:
+        swap_directory(path, data)
+        return
     if change.partial is None:
         path.write_bytes(data)
         return
@@ -103,6 +116,17 @@ def write(path: Path, text: str, change: Change) -> None:
         out.flush()
         time.sleep(change.pause)
         out.write(data[cut:])
+
+
+def swap_directory(path: Path, data: bytes) -> None:
+    """Write into an edited copy of the data directory and swap it in by two renames."""
+    root = path.parent.parent  # path is <data>/events/<file>
+    fresh, old = root.with_name(root.name + ".new"), root.with_name(root.name + ".old")
+    shutil.copytree(root, fresh)
+    (fresh / path.relative_to(root)).write_bytes(data)
+    root.rename(old)
+    fresh.rename(root)
+    shutil.rmtree(old)
 
 
 # --- Checking responses -------------------------------------------------------------------
@@ -183,6 +207,9 @@ class Report:
     latencies: list[float] = field(default_factory=list)
     versions: set[str] = field(default_factory=set)  # of snapshots /healthz reported
     degraded: int = 0  # /healthz answers reporting a refused reload
+    watch_states: Counter[str] = field(default_factory=Counter)  # /healthz watcher.state
+    held: int = 0  # /healthz answers reporting a reload held (it dropped events)
+    final_watching: int = 0  # workers that say they are watching, at the end
     markers: set[str] = field(default_factory=set)
     final_marker: int = 0
     final_seconds: float | None = None  # from the last write to both workers serving it
@@ -219,6 +246,10 @@ class Report:
             f"inconsistent or invalid responses: {len(self.problems)}",
             f"reloads observed (distinct versions in /healthz, minus one): {self.reloads}",
             f"/healthz answers reporting a refused (invalid) reload: {self.degraded}",
+            f"/healthz answers reporting a reload held (events dropped): {self.held}",
+            "/healthz watcher states: "
+            + ", ".join(f"{state} {count}" for state, count in sorted(self.watch_states.items())),
+            f"workers watching the directory at the end: {self.final_watching}",
             f"distinct titles served (original or Reload marker N): {len(self.markers)}",
             f"last valid change served by {self.final_workers} workers after: {final}",
             f"latency p50: {self.percentile(50) * 1000:.1f} ms, "
@@ -254,6 +285,11 @@ def load_worker(
             except (ValueError, KeyError) as exc:
                 problems, seen = [f"unreadable body: {exc!r}"], None
             report.record(path, seconds, None, problems)
+            if path == HEALTH_PATH and not problems:
+                document = response.json()
+                with report.lock:
+                    report.watch_states[document["watcher"]["state"]] += 1
+                    report.held += document["reload_held"] is not None
             if seen is not None:
                 with report.lock:
                     if path != HEALTH_PATH:
@@ -278,6 +314,18 @@ def wait_for_final(server: Server, marker: int, processes: int, timeout: float) 
             workers.add(health["loaded_at"])
             if len(workers) >= processes:
                 return len(workers)
+        time.sleep(0.02)
+    return len(workers)
+
+
+def watching_workers(server: Server, processes: int, timeout: float) -> int:
+    """Poll on fresh connections until every worker says it is watching; their count."""
+    workers: set[str] = set()  # a worker is known by its snapshot's loaded_at
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(workers) < processes:
+        health = httpx.get(server.url + HEALTH_PATH, timeout=10).json()
+        if health["watcher"]["state"] == "watching" and health["reload_held"] is None:
+            workers.add(health["loaded_at"])
         time.sleep(0.02)
     return len(workers)
 
@@ -332,6 +380,7 @@ def run_scenario(
     report.final_workers = wait_for_final(server, report.final_marker, processes, final_timeout)
     if report.final_workers >= processes:
         report.final_seconds = time.monotonic() - last_write
+    report.final_watching = watching_workers(server, processes, final_timeout)
     time.sleep(max(started + duration - time.monotonic(), 0.0))
     stop.set()
     for worker in workers:
@@ -361,6 +410,8 @@ def test_reload_under_load_serves_only_whole_valid_snapshots(two_workers: Server
     assert report.reloads >= 5, "the server hardly reloaded under load"
     assert report.final_workers >= 2, "the last valid change did not reach both workers"
     assert report.final_seconds is not None and report.final_seconds < 5.0
+    assert report.final_watching >= 2, "a worker is not watching the directory at the end"
+    assert report.held > 0, "no reload was held: the slow partial writes were not exercised"
     # Once settled, every worker keeps serving the last change, on every URL.
     final = f"Reload marker {report.final_marker}"
     for _ in range(5):

@@ -93,8 +93,10 @@ def router(live: LiveCatalog) -> APIRouter:
     def health() -> JSONResponse:
         catalog = live.current
         error = live.last_error
+        watcher = live.watch_status()
+        held = live.held
         body: dict[str, Any] = {
-            "status": "ok" if error is None else "degraded",
+            "status": "ok" if error is None and not watcher.in_trouble else "degraded",
             "version": catalog.version,
             "loaded_at": catalog.loaded_at.isoformat(),
             "compiled_on": catalog.compiled_on.isoformat(),
@@ -105,6 +107,8 @@ def router(live: LiveCatalog) -> APIRouter:
             if error is None
             else {"at": error.at.isoformat(), "message": error.message},
             "warnings": list(catalog.warnings),
+            "watcher": watcher.as_json(),
+            "reload_held": None if held is None else held.as_json(),
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
