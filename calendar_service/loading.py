@@ -27,7 +27,7 @@ from calendar_service.model import (
     EventData,
     EventFile,
 )
-from calendar_service.recurrence import check_local_times, check_recurrence
+from calendar_service.recurrence import check_expansion, check_local_times, check_recurrence
 from calendar_service.values import FieldPath, FieldProblem
 
 __all__ = [
@@ -197,6 +197,10 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
+    # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
+    errors.extend(check_expansion(located, settings.zone, today or datetime.now(UTC).date()))
+    if errors:
+        raise DataInvalid(errors)
 
     revisions = _read_revisions(contents.get(REVISIONS_FILE), errors)
     if errors:
