@@ -515,8 +515,7 @@ def _rule_clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> Itera
     ends = {item.occurrence: item.end for item in event.overrides if isinstance(item.end, datetime)}
     skipped = set(recurrence.excluded_dates) | moved
     found = []
-    for start in Series(event).between(event.start, datetime.combine(reach, time.max)):
-        assert isinstance(start, datetime)
+    for start in _near_clock_changes(Series(event), length, zone, reach):
         if start in skipped:
             continue
         end = ends.get(start)
@@ -532,6 +531,24 @@ def _rule_clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> Itera
             "about such occurrences: choose times clear of the hour the clocks change, exclude "
             "the dates (excluded_dates), or move them with overrides giving start and end",
         )
+
+
+def _near_clock_changes(
+    series: Series, length: timedelta, zone: ZoneInfo, reach: date
+) -> list[datetime]:
+    """The series' occurrences up to `reach` that could meet a clock change: those starting
+    less than `length` before one, or during it. Each change is asked about near itself;
+    a rule with a count (at most MAX_COUNT occurrences) is listed once instead."""
+    last = datetime.combine(reach, time.max)
+    if series.rule.count is not None:
+        starts = series.between(series.start, last)
+    else:
+        second = timedelta(seconds=1)
+        starts = []
+        for first, final, _ in _changes_between(zone, series.start.year, reach.year):
+            if final > series.start and first - length < last:
+                starts += series.between(max(first - length + second, series.start), final - second)
+    return sorted({value for value in starts if isinstance(value, datetime)})
 
 
 def _may_meet_clock_change(start: datetime, length: timedelta, zone: ZoneInfo, last: date) -> bool:
