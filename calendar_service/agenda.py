@@ -119,10 +119,11 @@ def when_text(occurrence: Occurrence) -> str:
     first, last = first_day(occurrence), last_day(occurrence)
     start, end = occurrence.start, occurrence.end
     if isinstance(start, datetime) and isinstance(end, datetime):
-        zone = start.tzname() or ""
+        zone, end_zone = start.tzname() or "", end.tzname() or ""
         if first == end.date() or last == first:
+            if zone != end_zone:  # the clocks change in between: both zones are named
+                return f"{_day_text(first)}, {start:%H:%M} {zone} – {end:%H:%M} {end_zone}"
             return f"{_day_text(first)}, {start:%H:%M}–{end:%H:%M} {zone}".rstrip()
-        end_zone = end.tzname() or ""
         until = f"{_day_text(end.date())} {end:%H:%M} {end_zone}"
         return f"{_day_text(first)} {start:%H:%M} {zone} – {until}"
     if first == last:

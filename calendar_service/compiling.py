@@ -31,9 +31,10 @@ from calendar_service.model import (
     FeedDefinition,
     FeedFilter,
     Occurrence,
+    occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
-from calendar_service.recurrence import rule_starts
+from calendar_service.recurrence import index_reach, rule_starts
 
 T = TypeVar("T")
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -251,23 +252,29 @@ def render_feed(
     return Rendered.of(body, ICS_TYPE, max(min(modified, now), since))
 
 
-def last_end(event: Event) -> date | None:
-    """The day after the series' last occurrence ends, or None for an endless series."""
+def last_end(event: Event, reach: date) -> date | None:
+    """The day after the series' last occurrence ends; None when it may go on after `reach`
+    (endless, or not over by then). The rule is expanded no further than `reach`, as far as
+    compiling expands it, a cost the loader has bounded."""
     data = event.data
     recurrence = data.recurrence
-    starts: list[date | datetime] = [data.start]
+    spans: list[tuple[date | datetime, timedelta]] = [(data.start, data.duration)]
     if recurrence is not None:
         rule = recurrence.rule
-        if rule is not None and rule.count is None and rule.until is None:
-            return None
         if rule is not None:
-            limit = rule.until or (_day(data.start) + timedelta(days=366 * 12 * rule.interval))
-            starts += rule_starts(data, limit)
-        starts += list(recurrence.extra_dates)
+            if (rule.count is None and rule.until is None) or (rule.until or reach) > reach:
+                return None
+            starts = rule_starts(data, rule.until or reach)
+            if rule.count is not None and len(starts) < rule.count:
+                return None
+            spans += [(value, data.duration) for value in starts]
+        spans += [(value, data.duration) for value in recurrence.extra_dates]
     for override in data.overrides:
-        if override.start is not None:
-            starts.append(override.start)
-    return max(_day(value + data.duration) for value in starts)
+        if override.start is not None or override.end is not None:
+            begin = override.start if override.start is not None else override.occurrence
+            length = occurrence_duration(begin, override.end) if override.end else data.duration
+            spans.append((begin, length))
+    return max(_day(value + length) for value, length in spans)
 
 
 def old_occurrences(previous: Catalog, event_id: str) -> list[Occurrence]:
@@ -313,11 +320,13 @@ def compile_catalog(
     horizon_start = today - timedelta(days=settings.past_days)
     timezone_component = ics.vtimezone(settings.timezone, today.year)
     timezone_bytes = timezone_component.to_ical()
-    facts = MappingProxyType({event.id: facts_of(event.data) for event in loaded.events})
+    zone = settings.zone
+    facts = MappingProxyType({event.id: facts_of(event.data, zone) for event in loaded.events})
     horizon = (
         day_start(today - HORIZON_PAST, settings),
         day_start(today + HORIZON_FUTURE, settings),
     )
+    reach = index_reach(today)
     suffix = "@" + identity.uid_domain
     entries: dict[str, EventEntry] = {}
     occurrences: list[Occurrence] = []
@@ -345,7 +354,7 @@ def compile_catalog(
             components = ics.event_components(event, settings, identity)
             for component in components:
                 calendar.add_component(component)
-            end = last_end(event)
+            end = last_end(event, reach)
             entries[event.id] = EventEntry(
                 event=event,
                 keys=keys_for(event.data),

@@ -30,8 +30,11 @@ def sort_key(occurrence: Occurrence, zone: ZoneInfo) -> SortKey:
 
 
 def _local(value: date | datetime, zone: ZoneInfo) -> date | datetime:
+    """A start or end in the calendar's zone, as the instant it is: a wall-clock time the
+    clocks skip (01:30 when they go forward at 01:00) becomes the time shown then (02:30)."""
     if isinstance(value, datetime):
-        return value.astimezone(zone) if value.tzinfo is not None else value.replace(tzinfo=zone)
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=zone)
+        return aware.astimezone(UTC).astimezone(zone)
     return value
 
 
@@ -48,17 +51,29 @@ class _Timing(recurring_ical_events.CalendarQuery):  # type: ignore[misc]
 
 @dataclass(frozen=True, slots=True)
 class SeriesFacts:
-    """What an occurrence takes from its event: title, status and per-occurrence changes."""
+    """What an occurrence takes from its event: title, status, per-occurrence changes and,
+    for a timed event, the real length of the first occurrence, which RFC 5545 gives every
+    occurrence of the series (DTEND is given: "the same exact duration")."""
 
     title: str
     status: Status
     overrides: Mapping[date | datetime, Override]
+    length: timedelta | None = None
 
 
-def facts_of(event: EventData) -> SeriesFacts:
-    return SeriesFacts(
-        event.title, event.status, {override.occurrence: override for override in event.overrides}
-    )
+def facts_of(event: EventData, zone: ZoneInfo) -> SeriesFacts:
+    length = None
+    if isinstance(event.start, datetime):
+        end = event.start + event.duration
+        length = _instant(end, zone) - _instant(event.start, zone)
+    overrides = {override.occurrence: override for override in event.overrides}
+    return SeriesFacts(event.title, event.status, overrides, length)
+
+
+def _instant(value: datetime, zone: ZoneInfo) -> datetime:
+    """A local wall-clock time as an instant (in UTC, so that arithmetic is exact: Python
+    adds and subtracts aware times of one zone by the clock)."""
+    return value.replace(tzinfo=zone).astimezone(UTC)
 
 
 def _original(recurrence_ids: tuple[Any, ...], start: date | datetime, zone: ZoneInfo) -> Any:
@@ -97,11 +112,17 @@ def expand(
         written = original.replace(tzinfo=None) if isinstance(original, datetime) else original
         override = series.overrides.get(written)
         status = override.status if override and override.status else series.status
+        finish = _local(found.end, zone)
+        if series.length is not None and isinstance(first, datetime) and not found.recurrence_ids:
+            # recurring-ical-events adds the length by the clock; across a change of the
+            # clocks that is not the first occurrence's real length (and can end before
+            # the start). Occurrences the loader accepts are the same either way.
+            finish = (first.astimezone(UTC) + series.length).astimezone(zone)
         occurrences.append(
             Occurrence(
                 event_id=event_id,
                 start=first,
-                end=_local(found.end, zone),
+                end=finish,
                 all_day=not isinstance(first, datetime),
                 status=status,
                 title=override.title if override and override.title else series.title,

@@ -27,7 +27,7 @@ from calendar_service.model import (
     EventData,
     EventFile,
 )
-from calendar_service.recurrence import check_local_times, check_recurrence
+from calendar_service.recurrence import check_expansion, check_local_times, check_recurrence
 from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
 from calendar_service.values import (
     MAX_SEQUENCE,
@@ -181,6 +181,10 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
+    # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
+    errors.extend(check_expansion(located, settings.zone, today or datetime.now(UTC).date()))
+    if errors:
+        raise DataInvalid(errors)
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], []

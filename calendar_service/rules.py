@@ -106,6 +106,79 @@ class Rule(Strict):
                 return f"every {self.interval} months from {start:%B} never reaches {self.by_month}"
         return None
 
+    # --- Cost, estimated without expanding -------------------------------------------------
+
+    def periods(self, start: date, stop: date) -> int:
+        """Periods (days, weeks, months or years, by the interval) from `start` to `stop`:
+        what an expander steps through to get there, whether or not they give an occurrence."""
+        if stop < start:
+            return 1
+        if self.frequency == Frequency.DAILY:
+            units = (stop - start).days
+        elif self.frequency == Frequency.WEEKLY:  # weeks begin on Monday (WKST=MO)
+            units = (stop - start).days // 7 + (stop.weekday() < start.weekday())
+        elif self.frequency == Frequency.MONTHLY:
+            units = (stop.year - start.year) * 12 + stop.month - start.month
+        else:
+            units = stop.year - start.year
+        return units // self.interval + 1
+
+    def most_per_period(self) -> int:
+        """The most occurrences one period can give (an upper bound)."""
+        ordinals = [day for day in self.by_weekday if len(day) > 2]
+        plain = len(self.by_weekday) - len(ordinals)
+        months = len(self.by_month) or 12
+        if self.frequency == Frequency.DAILY:
+            return 1
+        if self.frequency == Frequency.WEEKLY:
+            return max(1, len(self.by_weekday))
+        if self.frequency == Frequency.MONTHLY:
+            if self.by_set_position:
+                return len(self.by_set_position)
+            if self.by_month_day:
+                return len(self.by_month_day)
+            return max(1, len(ordinals) + 5 * plain)
+        if self.by_month_day:
+            return months * len(self.by_month_day)
+        if self.by_weekday:
+            per_month = len(ordinals) + 5 * plain
+            return months * per_month if self.by_month else len(ordinals) + 53 * plain
+        return max(1, len(self.by_month))
+
+    def longest_gap(self, start: date) -> int | None:
+        """The most periods between two occurrences when every period, or nearly, gives one;
+        None when a rule can skip many (a day of the month that some months lack)."""
+        ordinals = [int(day[:-2]) for day in self.by_weekday if len(day) > 2]
+        short_days = all(abs(day) <= 28 for day in self.by_month_day)
+        if self.frequency == Frequency.DAILY:
+            if self.by_month or self.by_month_day:
+                return None
+            return 8 - len(set(self.by_weekday)) if self.by_weekday else 1
+        if self.by_month and self.frequency != Frequency.YEARLY:
+            return None
+        if self.frequency == Frequency.WEEKLY:
+            return 1
+        if self.by_month_day and self.by_weekday:
+            return None
+        if self.by_month_day:
+            return 1 if short_days else None
+        if self.by_weekday:
+            widest = 4 if self.frequency == Frequency.MONTHLY or self.by_month else 52
+            return 1 if all(abs(number) <= widest for number in ordinals) else None
+        return 1 if start.day <= 28 else None  # the start's day of the month, each period
+
+    def expansion_steps(self, start: date, stop: date) -> int:
+        """What expanding from `start` to `stop` costs, in occurrences: the periods stepped
+        through times the most each gives, or, with a count, at most `count` occurrences
+        spread over their widest gaps. An estimate from the rule alone: nothing is expanded."""
+        if self.until is not None:
+            stop = min(stop, self.until)
+        steps = self.periods(start, stop) * self.most_per_period()
+        gap = self.longest_gap(start)
+        if self.count is not None and gap is not None:
+            steps = min(steps, self.count * gap)
+        return steps
+
     def ical(self) -> dict[str, Any]:
         """The rule as an icalendar vRecur mapping (UNTIL is added by the renderer)."""
         rule: dict[str, Any] = {"FREQ": self.frequency.value.upper()}

@@ -1,16 +1,18 @@
 """The ICS feed of a filter and the JSON API of the same filter list the same occurrences:
 expanded by recurring-ical-events (what the service itself uses) and, independently, by
-the `ical` package."""
+the `ical` package; around the changes of the clocks too, start and end."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
-from conftest import Server
+from conftest import FIXTURES, Server, start_server, stop_server
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
@@ -142,3 +144,146 @@ def test_ical_package_expands_the_feed_to_the_api_occurrences_of_2026(
     )
     assert from_api
     assert from_ical == from_api
+
+
+# --- Around the changes of the clocks ------------------------------------------------------------
+
+# Series the loader accepts near the changes: each occurrence starts at a time that happens
+# once and lasts as long by the clock as in fact, or is moved or excluded by the editor.
+CLOCK_CHANGE_EVENTS = """\
+events:
+  - id: night-slot-moved
+    title: Night slot, change days moved
+    category: event
+    audiences: [schools]
+    start: 2026-10-18T01:30
+    end: 2026-10-18T02:15
+    recurrence:
+      rule: {frequency: weekly, until: 2027-04-04}
+    overrides:
+      - {occurrence: 2026-10-25T01:30, start: 2026-10-25T02:30, end: 2026-10-25T03:15}
+      - {occurrence: 2027-03-28T01:30, start: 2027-03-28T00:15, end: 2027-03-28T00:45}
+  - id: night-slot-excluded
+    title: Night slot, change days excluded
+    category: event
+    audiences: [schools]
+    start: 2026-10-18T01:30
+    end: 2026-10-18T02:15
+    recurrence:
+      rule: {frequency: weekly, until: 2027-04-04}
+      excluded_dates: [2026-10-25T01:30, 2027-03-28T01:30]
+  - id: ends-inside-the-hour
+    title: Ends inside the changed hour
+    category: event
+    audiences: [schools]
+    start: 2026-10-18T00:30
+    end: 2026-10-18T01:30
+    recurrence:
+      rule: {frequency: weekly}
+  - id: after-the-gap
+    title: Just after the skipped hour
+    category: event
+    audiences: [schools]
+    start: 2027-03-20T02:00
+    end: 2027-03-20T02:45
+    recurrence:
+      rule: {frequency: daily, until: 2027-04-04}
+  - id: saturday-late
+    title: Saturday late
+    category: event
+    audiences: [schools]
+    start: 2026-10-17T22:00
+    end: 2026-10-18T00:45
+    recurrence:
+      rule: {frequency: weekly}
+  - id: one-night-across
+    title: One night across the change
+    category: event
+    audiences: [schools]
+    start: 2026-10-24T22:00
+    end: 2026-10-25T04:00
+"""
+# Index windows, and windows beyond it (expanded on demand) around later changes.
+CLOCK_CHANGE_WINDOWS = {
+    "autumn-2026": (date(2026, 10, 17), date(2026, 11, 1)),
+    "spring-2027": (date(2027, 3, 20), date(2027, 4, 4)),
+    "spring-2032": (date(2032, 3, 20), date(2032, 4, 4)),
+    "autumn-2032": (date(2032, 10, 23), date(2032, 11, 7)),
+}
+Span = tuple[str, str, str]
+
+
+@pytest.fixture(scope="module")
+def changes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("changes")
+    root = folder / "data"
+    shutil.copytree(FIXTURES / "valid", root)
+    (root / "events" / "changes.yaml").write_text(CLOCK_CHANGE_EVENTS)
+    running = start_server(root, folder)
+    yield running
+    stop_server(running)
+
+
+def api_spans(server: Server, first: date, last: date) -> list[Span]:
+    items = api_occurrences(server, [("audience", "schools")], first, last)
+    return sorted(
+        (item["event_id"], instant(parsed(item["start"])), instant(parsed(item["end"])))
+        for item in items
+    )
+
+
+def parsed(text: str) -> date | datetime:
+    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+
+
+@pytest.mark.parametrize("window", list(CLOCK_CHANGE_WINDOWS))
+def test_feed_and_json_agree_on_start_and_end_around_the_clock_changes(
+    changes: Server, window: str
+) -> None:
+    first, last = CLOCK_CHANGE_WINDOWS[window]
+    text = feed(changes, [("audience", "schools")])
+    from_api = api_spans(changes, first, last)
+    expanded = recurring_ical_events.of(Calendar.from_ical(text)).between(*bounds(first, last))
+    from_feed = sorted(
+        (str(c["UID"]).split("@", 1)[0], instant(c["DTSTART"].dt), instant(c["DTEND"].dt))
+        for c in expanded
+    )
+    timeline = IcsCalendarStream.calendar_from_ics(text).timeline_tz(LONDON)
+    found = timeline.overlapping(first, last + timedelta(days=1))
+    from_ical = sorted(
+        (str(item.uid).split("@", 1)[0], instant(item.dtstart), instant(item.dtend))
+        for item in found
+    )
+    assert from_api == from_feed
+    assert from_api == from_ical
+    ours = {name for name, _, _ in from_api}
+    assert {"ends-inside-the-hour", "saturday-late"} <= ours
+    for _, start, end in from_api:
+        assert end > start
+
+
+def test_clock_change_comparison_has_something_to_compare(changes: Server) -> None:
+    """The windows hold the occurrences that once went wrong, served as RFC 5545 reads them."""
+    autumn = api_spans(changes, *CLOCK_CHANGE_WINDOWS["autumn-2026"])
+    spring = api_spans(changes, *CLOCK_CHANGE_WINDOWS["spring-2027"])
+    # 00:30-01:30 on the change days: ends at the first 01:30 (BST) in autumn, and at
+    # 01:30 GMT (02:30 BST) in spring, one hour after it starts either way.
+    assert (
+        "ends-inside-the-hour",
+        "2026-10-24T23:30:00+00:00",
+        "2026-10-25T00:30:00+00:00",
+    ) in autumn
+    assert (
+        "ends-inside-the-hour",
+        "2027-03-28T00:30:00+00:00",
+        "2027-03-28T01:30:00+00:00",
+    ) in spring
+    assert ("one-night-across", "2026-10-24T21:00:00+00:00", "2026-10-25T04:00:00+00:00") in autumn
+    moved = [span for span in spring if span[0] == "night-slot-moved"]
+    assert ("night-slot-moved", "2027-03-28T00:15:00+00:00", "2027-03-28T00:45:00+00:00") in moved
+    later = api_spans(changes, *CLOCK_CHANGE_WINDOWS["spring-2032"])
+    assert (
+        "ends-inside-the-hour",
+        "2032-03-28T00:30:00+00:00",
+        "2032-03-28T01:30:00+00:00",
+    ) in later

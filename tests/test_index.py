@@ -28,9 +28,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from calendar_service import index
+from calendar_service.agenda import when_text
 from calendar_service.compiling import Catalog, compile_catalog
-from calendar_service.loading import load
-from calendar_service.model import EventData, Occurrence, Status, Vocabularies
+from calendar_service.loading import LoadedData, load
+from calendar_service.model import Event, EventData, Occurrence, Status, Vocabularies
 from calendar_service.query import Filter, keys_for, parse_filter
 
 TODAY = date(2026, 1, 15)
@@ -63,10 +64,20 @@ PROPERTIES = settings(
 # --- Generated events ---------------------------------------------------------------------------
 
 
-def exists_in_london(value: datetime) -> bool:
-    """Whether a wall-clock time happens in London (not in the hour skipped in spring)."""
-    aware = value.replace(tzinfo=LONDON)
-    return aware.astimezone(UTC).astimezone(LONDON).replace(tzinfo=None) == value
+def happens_once_in_london(value: datetime) -> bool:
+    """Whether a wall-clock time happens in London exactly once (not in the hour skipped in
+    spring nor in the hour repeated in autumn): both readings of it are the same instant."""
+    earlier, later = value.replace(tzinfo=LONDON, fold=0), value.replace(tzinfo=LONDON, fold=1)
+    return earlier.utcoffset() == later.utcoffset()
+
+
+def clear_of_clock_changes(start: datetime, length: timedelta) -> bool:
+    """Whether an occurrence of a series, from `start` for `length` by the clock, is one the
+    loader accepts: its start happens once and no change of the clocks falls inside it, so
+    that its length by the clock is its real length (RFC 5545 keeps the real length)."""
+    end = start + length
+    same_offset = start.replace(tzinfo=LONDON).utcoffset() == end.replace(tzinfo=LONDON).utcoffset()
+    return happens_once_in_london(start) and same_offset
 
 
 def text(draw: st.DrawFn, most: int) -> str:
@@ -125,8 +136,8 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
         start = datetime.combine(day, clock)
         minutes = draw(st.sampled_from([30, 45, 60, 90, 180, 240, 24 * 60, 26 * 60]))
         end = start + timedelta(minutes=minutes)
-        # The loader refuses explicit times the spring clock change skips.
-        assume(exists_in_london(start) and exists_in_london(end))
+        # The loader refuses explicit times the clock changes skip or repeat.
+        assume(happens_once_in_london(start) and happens_once_in_london(end))
     event["start"] = iso(start)
     if end is not None:
         event["end"] = iso(end)
@@ -147,7 +158,7 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
             if action == "move":
                 shift = draw(st.sampled_from([-3, -2, -1, 1, 2, 3]))
                 moved = occurrence + timedelta(days=shift)
-                assume(not isinstance(moved, datetime) or exists_in_london(moved))
+                assume(not isinstance(moved, datetime) or happens_once_in_london(moved))
                 override["start"] = iso(moved)
             elif action == "cancel":
                 override["status"] = "cancelled"
@@ -157,6 +168,17 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
             overrides.append(override)
         if overrides:
             event["overrides"] = overrides
+        # A series whose occurrences meet a change of the clocks is refused: keep this one
+        # a single event (which may span a change: both its times are written).
+        if isinstance(start, datetime) and end is not None:
+            length = end - start
+            moved_starts = [
+                datetime.fromisoformat(item["start"]) for item in overrides if "start" in item
+            ]
+            kept = [value for value in starts if value not in excluded] + moved_starts
+            if not all(clear_of_clock_changes(value, length) for value in kept):
+                del event["recurrence"]
+                event.pop("overrides", None)
     return event
 
 
@@ -311,6 +333,55 @@ def _day(value: date | datetime) -> date:
 
 def _naive(value: date | datetime | None) -> date | datetime | None:
     return value.replace(tzinfo=None) if isinstance(value, datetime) else value
+
+
+# --- Every occurrence as long as the first, across the clock changes ---------------------------
+
+
+def compiled_anyway(item: dict[str, Any]) -> Catalog:
+    """An event the loader refuses, compiled anyway: what each place that makes occurrences
+    (the index, on-demand expansion, and the API and pages reading them) would serve."""
+    settings = load(BUNDLED_DATA, today=TODAY).settings
+    modified = datetime(2026, 1, 1, tzinfo=UTC)
+    event = Event(EventData.model_validate(item), "events/night.yaml", 1, 0, modified, "0")
+    return compile_catalog(LoadedData(settings, (event,), "anyway"), today=TODAY)
+
+
+NIGHT_SLOT = {
+    "id": "night-slot",
+    "title": "Night slot",
+    "category": "event",
+    "audiences": ["schools"],
+    "start": "2026-10-18T01:30",
+    "end": "2026-10-18T02:15",
+    "recurrence": {"rule": {"frequency": "weekly"}},
+}
+
+
+def test_every_occurrence_lasts_as_long_as_the_first_across_clock_changes() -> None:
+    """Issue 9, item 15: 01:30-02:15 on the day the clocks go forward ended 15 minutes
+    before it began, and on the day they go back lasted 1 h 45. RFC 5545: DTEND is given,
+    so every instance lasts the first's exact duration; a start in the skipped hour is
+    read with the offset before it, one in the repeated hour is the first."""
+    catalog = compiled_anyway(NIGHT_SLOT)
+    indexed = catalog.index.of_event("night-slot", catalog.index.start)
+    later = datetime(2032, 3, 1, tzinfo=LONDON), datetime(2032, 12, 1, tzinfo=LONDON)
+    assert not catalog.index.covers(*later)
+    on_demand = catalog.occurrences(*later)
+    assert len(indexed) > 200 and len(on_demand) > 30
+    changes = {}
+    for occurrence in indexed + on_demand:
+        start, end = occurrence.start, occurrence.end
+        assert isinstance(start, datetime) and isinstance(end, datetime)
+        assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(minutes=45), start
+        changes[start.astimezone(UTC).replace(tzinfo=None)] = occurrence
+    spring = changes[datetime(2027, 3, 28, 1, 30)]  # 01:30 does not exist: 01:30 GMT
+    autumn = changes[datetime(2026, 10, 25, 0, 30)]  # 01:30 happens twice: the first, BST
+    assert spring.end.astimezone(UTC) == datetime(2027, 3, 28, 2, 15, tzinfo=UTC)  # type: ignore[union-attr]
+    assert autumn.end.astimezone(UTC) == datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # type: ignore[union-attr]
+    assert datetime(2032, 3, 28, 1, 30) in changes and datetime(2032, 10, 31, 0, 30) in changes
+    assert when_text(spring) == "Sun 28 Mar 2027, 02:30\u201303:15 BST"
+    assert when_text(autumn) == "Sun 25 Oct 2026, 01:30 BST \u2013 01:15 GMT"
 
 
 # --- Filters ---------------------------------------------------------------------------------
