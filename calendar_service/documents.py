@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from calendar_service.errors import CalendarServiceError
 from calendar_service.values import FieldPath
 
 MAX_FILE_BYTES = 2_000_000
@@ -59,7 +60,7 @@ def _escape(char: str) -> str:
     return char.encode("unicode_escape").decode("ascii")
 
 
-class DataInvalid(Exception):
+class DataInvalid(CalendarServiceError):
     """The data directory holds errors; nothing from it may be served."""
 
     def __init__(self, errors: list[DataError]) -> None:

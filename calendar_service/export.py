@@ -19,6 +19,7 @@ import brotli
 import httpx
 
 from calendar_service.compiling import Catalog
+from calendar_service.errors import CalendarServiceError
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.app import create_app
@@ -30,7 +31,7 @@ BROTLI_BEST_UP_TO = 256_000  # bytes
 COMPRESSED_TYPES = ("text/", "application/json", "application/javascript")
 
 
-class ExportError(Exception):
+class ExportError(CalendarServiceError):
     """The live application refused a URL the export needs; nothing was published."""
 
 

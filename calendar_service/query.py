@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
+from calendar_service.errors import CalendarServiceError
 from calendar_service.model import EventData, Status, Vocabularies
 from calendar_service.values import SLUG_PATTERN, is_slug
 
@@ -25,7 +26,7 @@ CONTROL_CHARACTER = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _MAYBE_CONTROL = re.compile(rb"%[01]|%7f|%c2%[89]|%e2%80%a[89]|[\x00-\x1f\x7f-\x9f]", re.I)
 
 
-class QueryError(ValueError):
+class QueryError(CalendarServiceError, ValueError):
     """A query parameter that cannot be accepted, with what is allowed instead."""
 
     def __init__(self, parameter: str, message: str, allowed: Sequence[str] = ()) -> None:

@@ -13,9 +13,10 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from calendar_service.compiling import Rendered
+from calendar_service.errors import CalendarServiceError
 
 
-class ApiError(Exception):
+class ApiError(CalendarServiceError):
     """A client error answered as JSON: what was wrong, which parameter, what is allowed."""
 
     def __init__(
