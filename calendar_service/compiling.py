@@ -96,13 +96,8 @@ class Feed:
     file: Rendered
 
 
-def feed_filter(definition: FeedFilter) -> Filter:
-    return Filter(
-        category=tuple(definition.category),
-        audience=tuple(definition.audience),
-        theme=tuple(definition.theme),
-        tag=tuple(definition.tag),
-    )
+def feed_filter(definition: FeedFilter) -> Filter:  # shim: C removes it for Filter.of_feed
+    return Filter.of_feed(definition)
 
 
 @dataclass(frozen=True)
@@ -221,19 +216,8 @@ class Catalog:
         return render_feed(header, self.timezone, [entry])
 
 
-def describe(query: Filter, settings: CalendarSettings) -> str:
-    """A short human title for a filter, used to name ad-hoc feeds."""
-    vocab = settings.vocabularies
-    parts = []
-    parts += [vocab.categories[key].label for key in query.category if key in vocab.categories]
-    parts += [vocab.audiences[key].label for key in query.audience if key in vocab.audiences]
-    parts += [vocab.themes[key].label for key in query.theme if key in vocab.themes]
-    parts += [f"#{tag}" for tag in query.tag]
-    if query.q:
-        parts.append(f'"{query.q}"')
-    if query.online is not None:
-        parts.append("online" if query.online else "in person")
-    return ", ".join(parts) or "all"
+def describe(query: Filter, settings: CalendarSettings) -> str:  # shim: C removes it
+    return query.describe(settings.vocabularies)
 
 
 def render_feed(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from calendar_service.documents import (
     field_path,
     parse_yaml,
 )
+from calendar_service.fields import FIELDS
 from calendar_service.model import (
     CalendarSettings,
     Event,
@@ -251,13 +252,14 @@ def _check_vocabulary(
     event: EventData, settings: CalendarSettings, name: str, doc: Document, base: FieldPath
 ) -> Iterator[DataError]:
     vocab = settings.vocabularies
-    checks: list[tuple[FieldPath, str, dict[str, Any]]] = [
-        (("category",), event.category, vocab.categories)
+    checks: list[tuple[FieldPath, str, Mapping[str, Any]]] = [
+        (("category",), event.category, vocab.terms("category"))
     ]
     checks += [
-        (("audiences", i), value, vocab.audiences) for i, value in enumerate(event.audiences)
+        (("audiences", i), value, vocab.terms("audience"))
+        for i, value in enumerate(event.audiences)
     ]
-    checks += [(("themes", i), value, vocab.themes) for i, value in enumerate(event.themes)]
+    checks += [(("themes", i), value, vocab.terms("theme")) for i, value in enumerate(event.themes)]
     for path, value, allowed in checks:
         if value not in allowed:
             full = (*base, *path)
@@ -272,7 +274,11 @@ def _check_vocabulary(
 def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:
     """Named feeds may filter only by values the vocabularies have."""
     vocab = settings.vocabularies
-    allowed = {"category": vocab.categories, "audience": vocab.audiences, "theme": vocab.themes}
+    allowed = {
+        field.name: vocab.terms(field.name)
+        for field in FIELDS
+        if field.in_named_feeds and field.vocabulary
+    }
     for index, feed in enumerate(settings.feeds):
         for key, terms in allowed.items():
             for position, value in enumerate(getattr(feed.filter, key)):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, create_model, field_validator, model_validator
 
+from calendar_service.fields import FIELD, FIELDS
 from calendar_service.rules import Rule
 from calendar_service.values import (
     MAX_COUNT,
@@ -58,14 +61,36 @@ class Vocabularies(Strict):
     audiences: dict[Slug, Term]
     themes: dict[Slug, Term]
 
+    def terms(self, name: str) -> Mapping[str, Term]:
+        """The terms a filter field allows, by key: `terms("audience")` is `audiences`.
 
-class FeedFilter(Strict):
-    """The filter a named feed applies: OR within a field, AND across fields."""
+        Raises KeyError for a field that has no vocabulary.
+        """
+        vocabulary = FIELD[name].vocabulary
+        if vocabulary is None:
+            raise KeyError(f"filter field {name!r} has no vocabulary")
+        terms: dict[str, Term] = getattr(self, vocabulary)
+        return terms
 
-    category: list[Slug] = Field(default=[])
-    audience: list[Slug] = Field(default=[])
-    theme: list[Slug] = Field(default=[])
-    tag: list[Slug] = Field(default=[])
+
+def _feed_filter_fields() -> dict[str, Any]:
+    """The fields of `FeedFilter`: the filter fields named feeds may use, lists of keys."""
+    return {field.name: (list[Slug], Field(default=[])) for field in FIELDS if field.in_named_feeds}
+
+
+if TYPE_CHECKING:
+
+    class FeedFilter(Strict):
+        """Its fields are generated from `fields.FIELDS` below; read them with getattr."""
+
+else:
+    FeedFilter = create_model(
+        "FeedFilter",
+        __base__=Strict,
+        __doc__="The filter a named feed applies: OR within a field, AND across fields.",
+        __module__=__name__,
+        **_feed_filter_fields(),
+    )
 
 
 class FeedDefinition(Strict):

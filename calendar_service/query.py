@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from calendar_service.errors import CalendarServiceError
-from calendar_service.model import EventData, Status, Vocabularies
+from calendar_service.fields import (
+    EVENT_FIELDS,
+    FIELDS,
+    FILTER_FIELDS,
+    NAMED_FEED_FIELDS,
+    FieldKind,
+    FilterField,
+)
+from calendar_service.model import EventData, FeedFilter, Status, Vocabularies
 from calendar_service.values import SLUG_PATTERN, is_slug
+
+__all__ = [
+    "EVENT_FIELDS",
+    "FILTER_FIELDS",
+    "MAX_PARAMETER_LENGTH",
+    "MAX_VALUES",
+    "Filter",
+    "FilterKeys",
+    "QueryError",
+    "keys_for",
+    "parse_filter",
+    "refuse_control_characters",
+    "search_text",
+    "single_value",
+]
 
 MAX_VALUES = 20  # values of one parameter
 MAX_PARAMETER_LENGTH = 200
-FILTER_FIELDS = ("category", "audience", "theme", "tag", "q", "online", "status")
-# Event-level fields: a feed carries whole series, so only these apply to ICS.
-EVENT_FIELDS = ("category", "audience", "theme", "tag", "q", "online")
+_FLAG_VALUES = ("true", "false")
 # No parameter may hold these: RFC 5545's CONTROL (C0 but tab, and DEL), which strict
 # iCalendar readers refuse, and the C1 controls and Unicode line separators that the data
 # files may not hold either. Tab is whitespace, folded to a space like any other.
@@ -36,7 +59,7 @@ class QueryError(CalendarServiceError, ValueError):
         self.allowed = list(allowed)
 
 
-def fold(text: str) -> str:
+def search_text(text: str) -> str:
     """Case- and accent-insensitive form of a text, for search."""
     folded = text.casefold()
     if folded.isascii():  # most text: nothing to decompose
@@ -69,7 +92,7 @@ def keys_for(event: EventData) -> FilterKeys:
         themes=frozenset(event.themes),
         tags=frozenset(event.tags),
         online=bool(event.location and event.location.online),
-        text=fold(text),
+        text=search_text(text),
     )
 
 
@@ -84,16 +107,18 @@ class Filter:
     q: str = ""
     online: bool | None = None
     status: tuple[Status, ...] = ()
-    _terms: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    _terms: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        # Canonical form: sorted, without repeats, so equal filters compare and hash equal.
-        for name in ("category", "audience", "theme", "tag"):
-            object.__setattr__(self, name, tuple(sorted(set(getattr(self, name)))))
-        object.__setattr__(self, "status", tuple(sorted(set(self.status))))
-        query = " ".join(self.q.split())
-        object.__setattr__(self, "q", query)
-        object.__setattr__(self, "_terms", tuple(fold(query).split()))
+        # Canonical form: sorted, without repeats, so equal filters compare and hash equal;
+        # text one space between words.
+        for field in FIELDS:
+            value = getattr(self, field.name)
+            if field.repeatable:
+                object.__setattr__(self, field.name, tuple(sorted(set(value))))
+            elif field.kind is FieldKind.TEXT:
+                object.__setattr__(self, field.name, " ".join(value.split()))
+        object.__setattr__(self, "_terms", tuple(search_text(self.q).split()))
 
     @property
     def is_empty(self) -> bool:
@@ -114,23 +139,63 @@ class Filter:
         return not self.status or status in self.status
 
     def items(self) -> list[tuple[str, str]]:
-        """The filter as canonical query parameters, in a fixed order."""
-        pairs: list[tuple[str, str]] = []
-        for name in ("category", "audience", "theme", "tag"):
-            pairs += [(name, value) for value in getattr(self, name)]
-        if self.q:
-            pairs.append(("q", self.q))
-        if self.online is not None:
-            pairs.append(("online", "true" if self.online else "false"))
-        pairs += [("status", value.value) for value in self.status]
-        return pairs
+        """The filter as canonical query parameters, in the table's order."""
+        return [(field.name, value) for field in FIELDS for value in self._texts(field)]
 
     def query_string(self) -> str:
         return urlencode(self.items())
 
     def event_level(self) -> Filter:
         """This filter without its occurrence-level part (status)."""
-        return Filter(self.category, self.audience, self.theme, self.tag, self.q, self.online)
+        return Filter(**{name: getattr(self, name) for name in EVENT_FIELDS})
+
+    def data_attributes(self) -> list[tuple[str, str]]:
+        """The filter as the embed's `data-` attributes, in the table's order.
+
+        A repeatable field's values are joined with commas, which `embed.js` splits again
+        (keys and tags cannot hold a comma); the values are not HTML-escaped.
+        """
+        attributes = []
+        for field in FIELDS:
+            if texts := self._texts(field):
+                attributes.append((f"data-{field.name}", ",".join(texts)))
+        return attributes
+
+    def describe(self, vocabularies: Vocabularies) -> str:
+        """A short human title for the event-level part, used to name ad-hoc feeds.
+
+        Vocabulary keys are shown by label, tags with `#`, text quoted; status is left out.
+        """
+        parts: list[str] = []
+        for field in FIELDS:
+            value = getattr(self, field.name)
+            if field.kind is FieldKind.TERM:
+                terms = vocabularies.terms(field.name)
+                parts += [terms[key].label for key in value if key in terms]
+            elif field.kind is FieldKind.TAG:
+                parts += [f"#{tag}" for tag in value]
+            elif field.kind is FieldKind.TEXT and value:
+                parts.append(f'"{value}"')
+            elif field.kind is FieldKind.FLAG and value is not None:
+                parts.append(field.flag_words[0] if value else field.flag_words[1])
+        return ", ".join(parts) or "all"
+
+    @classmethod
+    def of_feed(cls, definition: FeedFilter) -> Filter:
+        """The filter of a named feed in `calendar.yaml`."""
+        values: dict[str, Any] = {
+            name: tuple(getattr(definition, name)) for name in NAMED_FEED_FIELDS
+        }
+        return cls(**values)
+
+    def _texts(self, field: FilterField) -> list[str]:
+        """One field's values as query-string texts; empty when it is not filtered."""
+        value = getattr(self, field.name)
+        if field.repeatable:
+            return [str(item) for item in value]  # Status is a StrEnum: its value
+        if field.kind is FieldKind.FLAG:
+            return [] if value is None else [_FLAG_VALUES[0] if value else _FLAG_VALUES[1]]
+        return [value] if value else []
 
 
 def parse_filter(
@@ -139,54 +204,55 @@ def parse_filter(
     *,
     fields: Iterable[str] = FILTER_FIELDS,
 ) -> Filter:
-    """Read a Filter from query parameters; unknown vocabulary values are refused."""
-    allowed_fields = set(fields)
-    known: dict[str, Mapping[str, object]] = {
-        "category": vocabularies.categories,
-        "audience": vocabularies.audiences,
-        "theme": vocabularies.themes,
+    """Read a Filter from query parameters; unknown vocabulary values are refused.
+
+    Only `fields` are read; the others keep their empty value.
+    """
+    allowed = set(fields)
+    values = {
+        field.name: _parse_field(field, _values(params, field), vocabularies)
+        for field in FIELDS
+        if field.name in allowed
     }
-    values: dict[str, tuple[str, ...]] = {}
-    for name in ("category", "audience", "theme", "tag"):
-        raw = _values(params, name) if name in allowed_fields else []
+    return Filter(**values)
+
+
+def _parse_field(field: FilterField, raw: list[str], vocabularies: Vocabularies) -> Any:
+    """One field's value from its (split, length-checked) query texts."""
+    name = field.name
+    if not field.repeatable and len(raw) > 1:
+        allowed = _FLAG_VALUES if field.kind is FieldKind.FLAG else ()
+        raise QueryError(name, f"give {name} once", allowed)
+    if field.kind is FieldKind.TERM:
+        terms = vocabularies.terms(name)
         for value in raw:
-            if name in known and value not in known[name]:
+            if value not in terms:
+                raise QueryError(name, f"unknown {name} {_shorten(value)!r}", allowed=list(terms))
+        return tuple(raw)
+    if field.kind is FieldKind.TAG:
+        for value in raw:
+            if not is_slug(value):
                 raise QueryError(
-                    name, f"unknown {name} {_shorten(value)!r}", allowed=list(known[name])
+                    name, f"{name} {_shorten(value)!r} is not a tag name", [SLUG_PATTERN]
                 )
-            if name == "tag" and not is_slug(value):
-                raise QueryError(
-                    "tag", f"tag {_shorten(value)!r} is not a tag name", [SLUG_PATTERN]
-                )
-        values[name] = tuple(raw)
-    query_values = _values(params, "q") if "q" in allowed_fields else []
-    if len(query_values) > 1:
-        raise QueryError("q", "give q once")
-    online_values = _values(params, "online") if "online" in allowed_fields else []
-    if len(online_values) > 1:
-        raise QueryError("online", "give online once", ["true", "false"])
-    online: bool | None = None
-    if online_values:
-        if online_values[0] not in ("true", "false"):
-            raise QueryError("online", "online must be true or false", ["true", "false"])
-        online = online_values[0] == "true"
+        return tuple(raw)
+    if field.kind is FieldKind.TEXT:
+        return raw[0] if raw else ""
+    if field.kind is FieldKind.FLAG:
+        if not raw:
+            return None
+        if raw[0] not in _FLAG_VALUES:
+            raise QueryError(name, f"{name} must be true or false", _FLAG_VALUES)
+        return raw[0] == _FLAG_VALUES[0]
     statuses = []
-    for value in _values(params, "status") if "status" in allowed_fields else []:
+    for value in raw:
         try:
             statuses.append(Status(value))
         except ValueError:
             raise QueryError(
-                "status", f"unknown status {_shorten(value)!r}", [s.value for s in Status]
+                name, f"unknown {name} {_shorten(value)!r}", [s.value for s in Status]
             ) from None
-    return Filter(
-        category=values["category"],
-        audience=values["audience"],
-        theme=values["theme"],
-        tag=values["tag"],
-        q=query_values[0] if query_values else "",
-        online=online,
-        status=tuple(statuses),
-    )
+    return tuple(statuses)
 
 
 def refuse_control_characters(query_string: bytes) -> None:
@@ -221,10 +287,13 @@ def single_value(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _values(params: Mapping[str, Sequence[str]], name: str) -> list[str]:
+def _values(params: Mapping[str, Sequence[str]], field: FilterField) -> list[str]:
+    """A field's non-empty texts, each checked for length."""
+    name = field.name
     raw = list(params.get(name, ()))
     # A form may send `audience=schools,parents-carers`; both spellings mean the same.
-    values = [part.strip() for value in raw for part in value.split(",")] if name != "q" else raw
+    split = field.kind is not FieldKind.TEXT
+    values = [part.strip() for value in raw for part in value.split(",")] if split else raw
     values = [value for value in values if value]
     if len(values) > MAX_VALUES:
         raise QueryError(name, f"at most {MAX_VALUES} values of {name}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from calendar_service import links
 from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.fields import FIELD
 from calendar_service.index import SortKey, sort_key
 from calendar_service.model import Occurrence
 from calendar_service.query import Filter, QueryError
@@ -178,17 +179,12 @@ def facets(catalog: Catalog, query: Filter, window: Window) -> dict[str, list[di
         "theme": Counter(value for entry in entries for value in entry.keys.themes),
         "tag": Counter(value for entry in entries for value in entry.keys.tags),
     }
-    terms: dict[str, Mapping[str, Any]] = {
-        "category": vocab.categories,
-        "audience": vocab.audiences,
-        "theme": vocab.themes,
-    }
     result: dict[str, list[dict[str, Any]]] = {}
     for name, counter in counts.items():
-        if name in terms:
+        if FIELD[name].vocabulary:
             result[name] = [
                 {"value": key, "label": term.label, "count": counter.get(key, 0)}
-                for key, term in terms[name].items()
+                for key, term in vocab.terms(name).items()
             ]
         else:
             result[name] = [
