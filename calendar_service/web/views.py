@@ -15,8 +15,9 @@ from markupsafe import Markup, escape
 
 from calendar_service import agenda, links
 from calendar_service.compiling import Catalog, describe
+from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import Occurrence
-from calendar_service.query import Filter, QueryError, single_value
+from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
 from calendar_service.search import Window, event_json, matching_occurrences
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 
@@ -50,6 +51,9 @@ def _environment() -> Environment:
     )
     environment.filters["linkify"] = linkify
     environment.filters["when"] = agenda.when_text
+    # The home page's filter form: one part per field the table gives a legend.
+    environment.globals["filter_fields"] = FORM_FIELDS
+    environment.globals["max_length"] = MAX_PARAMETER_LENGTH
     environment.globals["status_label"] = {
         "confirmed": "",
         "provisional": "Provisional",
