@@ -283,14 +283,11 @@ def render_embed(
 def embed_snippet(catalog: Catalog, query: Filter) -> str:
     """The one line of HTML a site pastes to show this filter, with a no-script link."""
     base = catalog.identity.base_url
+    event_level = query.event_level()
     attributes = "".join(
-        f' data-{name}="{escape(",".join(getattr(query, name)))}"'
-        for name in ("category", "audience", "theme", "tag")
-        if getattr(query, name)
+        f' {name}="{escape(value)}"' for name, value in event_level.data_attributes()
     )
-    if query.q:
-        attributes += f' data-q="{escape(query.q)}"'
-    fallback = f"{base}/{query_string(query.event_level())}"
+    fallback = f"{base}/{query_string(event_level)}"
     return (
         f'<script src="{base}/embed.js"{attributes} data-view="list" async></script>'
         f'<noscript><a href="{escape(fallback)}">{escape(catalog.settings.name)}</a></noscript>'
