@@ -13,13 +13,23 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from calendar_service import links
+from calendar_service import ics, links
 from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.expansion import (
+    MAX_EXPANDED_OCCURRENCES,
+    MAX_EXPANSION_STEPS,
+    Job,
+    Part,
+    estimate,
+    unpickled,
+)
+from calendar_service.expansion import run as run_job
 from calendar_service.index import SortKey, sort_key
-from calendar_service.model import Occurrence
+from calendar_service.model import Occurrence, start_instant
 from calendar_service.query import Filter, QueryError
 from calendar_service.recurrence import rule_text
 from calendar_service.values import MAX_YEAR, MIN_YEAR
+from calendar_service.web.capacity import expansions
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365
@@ -139,11 +149,10 @@ class Page:
 
 def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
     """Occurrences in the window that pass the filter, in order."""
-    start, end = window.bounds(catalog)
     verdicts: dict[str, bool] = {}
     events = catalog.events
     chosen = []
-    for occurrence in catalog.occurrences(start, end, query):
+    for occurrence in occurrences_in(catalog, query, window):
         verdict = verdicts.get(occurrence.event_id)
         if verdict is None:
             entry = events.get(occurrence.event_id)
@@ -152,6 +161,73 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
         if verdict and query.matches_status(occurrence.status):
             chosen.append(occurrence)
     return chosen
+
+
+def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
+    """Occurrences overlapping the window, in order, of at least the events passing `query`.
+
+    From the index where the window lies in it; the rest of the window is expanded in a
+    worker process (web/capacity.py), for the events passing the filter only, within a
+    budget of cost (refused with a 422 naming the edge of the window beyond the index).
+    Each occurrence comes from one side of the index's edges, by where it starts.
+    """
+    start, end = window.bounds(catalog)
+    index = catalog.index
+    if index.covers(start, end):
+        return index.between(start, end)
+    before: list[Part] = []
+    after: list[Part] = []
+    crosses = start < index.end and end > index.start
+    if start < index.start:
+        edge = index.start if crosses else None
+        before.append(Part(start, min(end, index.start), starts_before=edge))
+    if end > index.end:
+        edge = index.end if crosses else None
+        after.append(Part(max(start, index.end), end, starts_from=edge))
+    inside: list[Occurrence] = []
+    if crosses:
+        inside = index.between(max(start, index.start), min(end, index.end))
+        if before:
+            zone, edge_s = catalog.settings.zone, index.start
+            inside = [o for o in inside if start_instant(o.start, zone) >= edge_s]
+    found = _expanded(catalog, query, (*before, *after))
+    early = [occurrence for part in found[: len(before)] for occurrence in part]
+    late = [occurrence for part in found[len(before) :] for occurrence in part]
+    return [*early, *inside, *late]
+
+
+def _expanded(catalog: Catalog, query: Filter, parts: tuple[Part, ...]) -> list[list[Occurrence]]:
+    """Each part's occurrences of the events passing the filter, expanded by a worker."""
+    entries = [
+        entry
+        for entry in catalog.matching(query)
+        if any(entry.may_occur(part.start, part.end) for part in parts)
+    ]
+    if not entries:
+        return [[] for _ in parts]
+    first = parts[0].start.date()
+    last = (parts[-1].end - timedelta(microseconds=1)).date()
+    cost = estimate(entries, first, last)
+    if cost.steps > MAX_EXPANSION_STEPS or cost.occurrences > MAX_EXPANDED_OCCURRENCES:
+        index = catalog.index
+        indexed = f"{index.start.date()}..{(index.end - timedelta(days=1)).date()}"
+        parameter = "from" if parts[0].start < index.start else "to"
+        raise QueryError(
+            parameter,
+            f"{parameter} reaches beyond the precomputed range ({indexed}), where this query "
+            f"needs {cost.series:,} series expanded (about {cost.steps:,} steps, "
+            f"{cost.occurrences:,} occurrences; at most {MAX_EXPANSION_STEPS:,} and "
+            f"{MAX_EXPANDED_OCCURRENCES:,}): narrow the filter or keep the window in that range",
+            [indexed],
+        )
+    job = Job(
+        calendar=ics.assemble(catalog.header, catalog.timezone, (e.vevents for e in entries)),
+        parts=parts,
+        zone=catalog.settings.zone,
+        uid_suffix="@" + catalog.identity.uid_domain,
+        facts={entry.event.id: catalog.facts[entry.event.id] for entry in entries},
+    )
+    return [unpickled(chunks) for chunks in expansions().run(run_job, job)]
 
 
 def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:

@@ -203,8 +203,18 @@ def test_the_deadline_counts_from_the_first_byte_not_the_last(limited: Server) -
     ("name", "request_bytes", "status"),
     [
         ("100 KB query string", get("/api/occurrences?q=" + "7" * 100_000), 414),
+        ("100 KB query string, facets", get("/api/facets?q=" + "7" * 100_000), 414),
+        ("100 KB query string, embed", get("/embed?title=" + "7" * 100_000), 414),
+        ("100 KB query string, health", get("/healthz?" + "7" * 100_000), 414),
         ("100 KB path", get("/events/" + "x" * 100_000 + ".ics"), 414),
+        ("100 KB path, feed", get("/feeds/" + "x" * 100_000 + ".ics"), 414),
+        ("100 KB path, unknown", get("/" + "x" * 100_000), 414),
         ("1 MB query string", get("/calendar.ics?q=" + "7" * 1_000_000), 414),
+        (
+            "100 KB URL, HEAD",
+            get("/feeds/all.ics?q=" + "7" * 100_000).replace(b"GET", b"HEAD", 1),
+            414,
+        ),
         ("URL one byte over the limit", get("/?q=" + "7" * (MAX_URL_BYTES - 3)), 414),
         ("40 KB header", get("/version.json", "X-Big: " + "a" * 40_000), 431),
         (

@@ -27,6 +27,7 @@ from calendar_service.search import (
     parse_window,
     search,
 )
+from calendar_service.web import capacity
 from calendar_service.web.parameters import (
     documented,
     feed_filter_parameters,
@@ -155,6 +156,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     301: {"description": "The same query in canonical form (parameter order, sorted values)"},
     404: {"model": ErrorOut, "description": "Not found"},
     422: {"model": ErrorOut, "description": "A parameter was refused; the body says which"},
+    503: {
+        "model": ErrorOut,
+        "description": "Busy with other queries beyond the precomputed range; see Retry-After",
+    },
 }
 
 # Pydantic cannot name a field `from`; the JSON key is `from`.
@@ -190,6 +195,8 @@ def router(live: LiveCatalog) -> APIRouter:
     """API routes bound to the live catalog."""
     routes = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
     max_age = live.settings.page_max_age
+    # Expansion beyond the index (here and in the embed's month grid) runs in this pool.
+    capacity.configure(live.settings)
 
     def cached_json(
         request: Request, catalog: Catalog, body: Callable[[], dict[str, Any]]
