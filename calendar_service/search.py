@@ -29,7 +29,7 @@ from calendar_service.model import Occurrence, start_instant
 from calendar_service.query import Filter, QueryError
 from calendar_service.recurrence import rule_text
 from calendar_service.values import MAX_YEAR, MIN_YEAR
-from calendar_service.web.capacity import expansions
+from calendar_service.web.capacity import ExpansionPool, expansions
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365
@@ -198,6 +198,14 @@ def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occu
 
 def _expanded(catalog: Catalog, query: Filter, parts: tuple[Part, ...]) -> list[list[Occurrence]]:
     """Each part's occurrences of the events passing the filter, expanded by a worker."""
+    pool = expansions()
+    with pool.place():  # first: when the workers are busy, the 503 costs nothing more
+        return _expand_in(pool, catalog, query, parts)
+
+
+def _expand_in(
+    pool: ExpansionPool, catalog: Catalog, query: Filter, parts: tuple[Part, ...]
+) -> list[list[Occurrence]]:
     entries = [
         entry
         for entry in catalog.matching(query)
@@ -227,7 +235,7 @@ def _expanded(catalog: Catalog, query: Filter, parts: tuple[Part, ...]) -> list[
         uid_suffix="@" + catalog.identity.uid_domain,
         facts={entry.event.id: catalog.facts[entry.event.id] for entry in entries},
     )
-    return [unpickled(chunks) for chunks in expansions().run(run_job, job)]
+    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
 
 
 def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:

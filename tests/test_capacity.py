@@ -49,6 +49,12 @@ from calendar_service.web.app import create_app
 HOLD_LIMIT_S = 60.0  # a held worker lets go by itself after this, should a test fail
 
 
+def occupy(pool: capacity.ExpansionPool, flag: Path) -> None:
+    """Take a place in the pool and hold a worker until `flag` exists."""
+    with pool.place():
+        pool.run(hold_until_released, str(flag))
+
+
 def hold_until_released(flag: str) -> str:
     """In a worker process: occupy it until the file `flag` exists (polled, bounded)."""
     deadline = time.monotonic() + HOLD_LIMIT_S
@@ -275,7 +281,7 @@ def test_a_full_pool_answers_503_with_retry_after_and_cheap_requests_meanwhile(
     pool = capacity.expansions()
     assert (pool.workers, pool.queue) == (1, 0)
     flag = tmp_path / "release"
-    held = threading.Thread(target=pool.run, args=(hold_until_released, str(flag)))
+    held = threading.Thread(target=occupy, args=(pool, flag))
     held.start()
     try:
         deadline = time.monotonic() + 30
@@ -311,7 +317,7 @@ def test_the_queue_lets_requests_wait_their_turn(tmp_path: Path) -> None:
     try:
         pool = capacity.expansions()
         flag = tmp_path / "release"
-        held = threading.Thread(target=pool.run, args=(hold_until_released, str(flag)))
+        held = threading.Thread(target=occupy, args=(pool, flag))
         held.start()
         deadline = time.monotonic() + 30
         while pool.admitted == 0 and time.monotonic() < deadline:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import TypeVar
 
@@ -24,6 +26,7 @@ log = logging.getLogger("calendar_service.expansion")
 IDLE_S = 10.0  # a pool unused this long stops its processes, and their memory goes back
 FIRST_GUESS_S = 2.0  # an expansion's duration before one has been measured
 RETRY_AFTER_MAX_S = 60
+WORKER_NICENESS = 10  # CPU priority below the server's: cheap requests first
 AVERAGE_WEIGHT = 0.3  # of the latest expansion in the running average of their durations
 
 
@@ -76,8 +79,10 @@ class ExpansionPool:
         """Whether worker processes are running (or starting)."""
         return self._executor is not None
 
-    def run(self, function: Callable[[A], R], argument: A) -> R:
-        """`function(argument)` in a worker process; ExpansionBusy if there is no room."""
+    @contextmanager
+    def place(self) -> Iterator[None]:
+        """A place among the jobs running and waiting, for the block; ExpansionBusy at once
+        if there is none. Taken before any other work, so that a refusal costs nothing."""
         with self._lock:
             if self._admitted >= self.workers + self.queue:
                 raise ExpansionBusy(self._retry_after())
@@ -85,9 +90,23 @@ class ExpansionPool:
             if self._idle is not None:
                 self._idle.cancel()
                 self._idle = None
+        try:
+            yield
+        finally:
+            self._release()
+
+    def run(self, function: Callable[[A], R], argument: A) -> R:
+        """`function(argument)` in a worker process, from within a `place()`."""
+        with self._lock:
             if self._executor is None:
                 # spawn: a fork would copy a process running threads, and the snapshot.
-                self._executor = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+                # Niced: the server's own requests come before expansion on a busy machine.
+                self._executor = ProcessPoolExecutor(
+                    self.workers,
+                    mp_context=get_context("spawn"),
+                    initializer=os.nice,
+                    initargs=(WORKER_NICENESS,),
+                )
             executor = self._executor
         try:
             seconds, result = executor.submit(timed, function, argument).result()
@@ -95,8 +114,6 @@ class ExpansionPool:
             log.error("an expansion worker process died; new ones start on the next query")
             self._discard(executor)
             raise ExpansionBusy(1, "an expansion worker stopped; retry after 1 s") from None
-        finally:
-            self._release()
         with self._lock:
             self._seconds += AVERAGE_WEIGHT * (seconds - self._seconds)
         return result
