@@ -9,7 +9,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -45,6 +45,9 @@ class Window:
 
     first: date
     last: date
+    # The request parameters the ends came from, for errors about them (the embed: month).
+    first_parameter: str = field(default="from", compare=False)
+    last_parameter: str = field(default="to", compare=False)
 
     def bounds(self, catalog: Catalog) -> tuple[datetime, datetime]:
         zone = catalog.settings.zone
@@ -187,25 +190,32 @@ def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occu
     inside: list[Occurrence] = []
     if crosses:
         inside = index.between(max(start, index.start), min(end, index.end))
-        if before:
-            zone, edge_s = catalog.settings.zone, index.start
-            inside = [o for o in inside if start_instant(o.start, zone) >= edge_s]
-    found = _expanded(catalog, query, (*before, *after))
+        if before:  # those starting before the index come from the expansion
+            zone = catalog.settings.zone
+            inside = [o for o in inside if start_instant(o.start, zone) >= index.start]
+    found = _expanded(catalog, query, window, (*before, *after))
     early = [occurrence for part in found[: len(before)] for occurrence in part]
     late = [occurrence for part in found[len(before) :] for occurrence in part]
     return [*early, *inside, *late]
 
 
-def _expanded(catalog: Catalog, query: Filter, parts: tuple[Part, ...]) -> list[list[Occurrence]]:
+def _expanded(
+    catalog: Catalog, query: Filter, window: Window, parts: tuple[Part, ...]
+) -> list[list[Occurrence]]:
     """Each part's occurrences of the events passing the filter, expanded by a worker."""
     pool = expansions()
     with pool.place():  # first: when the workers are busy, the 503 costs nothing more
-        return _expand_in(pool, catalog, query, parts)
+        return _expand_in(pool, catalog, query, window, parts)
 
 
 def _expand_in(
-    pool: ExpansionPool, catalog: Catalog, query: Filter, parts: tuple[Part, ...]
+    pool: ExpansionPool,
+    catalog: Catalog,
+    query: Filter,
+    window: Window,
+    parts: tuple[Part, ...],
 ) -> list[list[Occurrence]]:
+    """Within a place in the pool: refuse a query over the budget, else expand it there."""
     entries = [
         entry
         for entry in catalog.matching(query)
@@ -219,7 +229,8 @@ def _expand_in(
     if cost.steps > MAX_EXPANSION_STEPS or cost.occurrences > MAX_EXPANDED_OCCURRENCES:
         index = catalog.index
         indexed = f"{index.start.date()}..{(index.end - timedelta(days=1)).date()}"
-        parameter = "from" if parts[0].start < index.start else "to"
+        before = parts[0].start < index.start
+        parameter = window.first_parameter if before else window.last_parameter
         raise QueryError(
             parameter,
             f"{parameter} reaches beyond the precomputed range ({indexed}), where this query "

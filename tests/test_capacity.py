@@ -211,32 +211,36 @@ def assert_error(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def daily_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def daily_api(tmp_path_factory: pytest.TempPathFactory) -> httpx.AsyncClient:
+    """The application over the bundled data and thirty endless daily series."""
     folder = tmp_path_factory.mktemp("daily-data")
     shutil.copytree(BUNDLED_DATA, folder / "data")
     events = daily_events(30, date.today())
     document = yaml.safe_dump({"events": events}, sort_keys=False)
     (folder / "data" / "events" / "daily.yaml").write_text(document, encoding="utf-8")
-    return folder / "data"
+    return api(folder / "data")
 
 
+@pytest.mark.parametrize("route", ["/api/occurrences", "/api/facets"])
 @pytest.mark.parametrize(
     ("query", "status", "parameter"),
     [
         ("", 422, "to"),  # thirty series, five years of days each: over the budget
         ("&category=deadline", 422, "to"),  # a filter that keeps them all
+        ("&status=cancelled", 422, "to"),  # status is per occurrence: all are expanded
         ("&tag=t3", 200, None),  # one series: within it
+        ("&tag=t3&tag=t4", 200, None),  # two
         ("&audience=parents-carers", 200, None),  # none of them
     ],
 )
 def test_costly_expansion_is_refused_naming_the_window_edge(
-    daily_dir: Path, query: str, status: int, parameter: str | None
+    daily_api: httpx.AsyncClient, route: str, query: str, status: int, parameter: str | None
 ) -> None:
-    client = api(daily_dir)
+    client = daily_api
     today = date.today()
     first = today + timedelta(days=5 * 366 + 1)  # beyond the index
     last = first + timedelta(days=5 * 365)
-    path = f"/api/occurrences?from={first}&to={last}{query}"
+    path = f"{route}?from={first}&to={last}{query}"
     canonical = get(client, path)
     if canonical.status_code == 301:
         canonical = get(client, canonical.headers["location"])
@@ -251,7 +255,7 @@ def test_costly_expansion_is_refused_naming_the_window_edge(
     indexed = error["allowed"][0]
     # The same filter inside the precomputed range is served.
     inside_last = date.fromisoformat(indexed.split("..")[1])
-    inside = get(client, f"/api/occurrences?from={inside_last - timedelta(days=30)}"
+    inside = get(client, f"{route}?from={inside_last - timedelta(days=30)}"
                          f"&to={inside_last}{query}")  # fmt: skip
     if inside.status_code == 301:
         inside = get(client, inside.headers["location"])
