@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ R = TypeVar("R")
 SERIES_STEPS = 500
 MAX_EXPANSION_STEPS = 2_000_000  # one request: about 3 s of one core
 MAX_EXPANDED_OCCURRENCES = 50_000  # one request: what its answer holds in memory, ~30 MB
+SERVER_CHECK_S = 1.0  # how often a worker checks that the server that started it still runs
 CHUNK = 1_000  # occurrences a pickle: unpickling one holds the interpreter for ~3 ms
 PERIOD_DAYS = {
     Frequency.DAILY: 1,
@@ -175,6 +178,24 @@ def unpickled(chunks: Sequence[bytes]) -> list[Occurrence]:
     for chunk in chunks:
         occurrences += pickle.loads(chunk)
     return occurrences
+
+
+def start_worker(niceness: int, server: int) -> None:
+    """In a new worker process: below the server in CPU priority, and gone when it is.
+
+    A uvicorn worker ends with os._exit, which skips the shutdown of its pool: without the
+    watch, its expansion worker outlived it, one more with every restart of the workers.
+    """
+    os.nice(niceness)
+    threading.Thread(
+        target=_exit_with, args=(server,), name="exit-with-server", daemon=True
+    ).start()
+
+
+def _exit_with(server: int) -> None:
+    while os.getppid() == server:
+        time.sleep(SERVER_CHECK_S)
+    os._exit(0)
 
 
 def timed(function: Callable[[A], R], argument: A) -> tuple[float, R]:

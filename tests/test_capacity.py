@@ -359,19 +359,41 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(running)
 
 
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def workers(pid: int) -> list[int]:
-    """The expansion worker processes of a server (not multiprocessing's resource tracker)."""
-    found = []
+    """The expansion worker processes under a server: its descendants run niced."""
+    parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
-                found.append(int(entry.name))
-    return found
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in parents.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    base = niceness(pid)
+    niced = []
+    for child in found:
+        try:
+            if niceness(child) == base + capacity.WORKER_NICENESS:
+                niced.append(child)
+        except OSError:
+            continue
+    return niced
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_a_burst_of_costly_queries_gets_503s_and_every_one_is_answered_on_retry(
@@ -415,3 +437,23 @@ def test_a_burst_of_costly_queries_gets_503s_and_every_one_is_answered_on_retry(
     while workers(generated.process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert workers(generated.process.pid) == []
+
+
+@pytest.mark.parametrize("uvicorn_workers", [1, 2])
+def test_expansion_workers_end_with_the_server(uvicorn_workers: int, tmp_path: Path) -> None:
+    """Even when the server's process ends without shutting its pool down (uvicorn's
+    worker processes end with os._exit), its expansion workers do not outlive it."""
+    server = start_server(BUNDLED_DATA, tmp_path, workers=uvicorn_workers)
+    try:
+        today = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
+        first = today + timedelta(days=8 * 366)
+        response = server.get(f"/api/occurrences?from={first}&to={first + timedelta(days=30)}")
+        assert response.status_code == 200
+        expansion = workers(server.process.pid)
+        assert expansion, "the query ran in an expansion worker"
+    finally:
+        stop_server(server)
+    deadline = time.monotonic() + 15
+    while any(alive(pid) for pid in expansion) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [pid for pid in expansion if alive(pid)] == []

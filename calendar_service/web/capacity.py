@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from fastapi.responses import JSONResponse
 
-from calendar_service.expansion import timed
+from calendar_service.expansion import start_worker, timed
 from calendar_service.reloading import release_free_memory
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.responses import ApiError
@@ -101,11 +101,12 @@ class ExpansionPool:
             if self._executor is None:
                 # spawn: a fork would copy a process running threads, and the snapshot.
                 # Niced: the server's own requests come before expansion on a busy machine.
+                # And each worker exits with the server, however the server ends.
                 self._executor = ProcessPoolExecutor(
                     self.workers,
                     mp_context=get_context("spawn"),
-                    initializer=os.nice,
-                    initargs=(WORKER_NICENESS,),
+                    initializer=start_worker,
+                    initargs=(WORKER_NICENESS, os.getpid()),
                 )
             executor = self._executor
         try:
