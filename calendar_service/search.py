@@ -166,6 +166,11 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
     return chosen
 
 
+def needs_expansion(catalog: Catalog, window: Window) -> bool:
+    """Whether the window reaches beyond the index (and so into the expansion pool)."""
+    return not catalog.index.covers(*window.bounds(catalog))
+
+
 def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
     """Occurrences overlapping the window, in order, of at least the events passing `query`.
 

@@ -292,9 +292,12 @@ def test_a_full_pool_answers_503_with_retry_after_and_cheap_requests_meanwhile(
         while pool.admitted == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert pool.admitted == 1
+        today = date.fromisoformat(get(client, "/version.json").json()["compiled_on"])
         for path in (
             beyond_index(client),
             beyond_index(client).replace("/api/occurrences", "/api/facets"),
+            # Refused by the pool itself, not by the API's shortcut: the same answer.
+            f"/embed?view=month&month={today.year + 8}-{today.month:02d}",
         ):
             busy = get(client, path)
             error = assert_error(busy, 503)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -85,7 +86,7 @@ class ExpansionPool:
         if there is none. Taken before any other work, so that a refusal costs nothing."""
         with self._lock:
             if self._admitted >= self.workers + self.queue:
-                raise ExpansionBusy(self._retry_after())
+                raise ExpansionBusy(self.retry_after())
             self._admitted += 1
             if self._idle is not None:
                 self._idle.cancel()
@@ -119,11 +120,16 @@ class ExpansionPool:
             self._seconds += AVERAGE_WEIGHT * (seconds - self._seconds)
         return result
 
-    def _retry_after(self) -> int:
-        """Seconds until the queue has room, about: the jobs ahead, shared by the workers."""
-        ahead = self._admitted - self.workers + 1
-        wait = math.ceil(self._seconds * ahead / self.workers)
-        return max(1, min(RETRY_AFTER_MAX_S, wait))
+    def has_room(self) -> bool:
+        """Whether a place is free now (it may be taken before the caller asks for it)."""
+        return self._admitted < self.workers + self.queue
+
+    def retry_after(self) -> int:
+        """Seconds until a place is free, about (a place frees when a running job ends),
+        spread at random up to twice that, so that the clients refused together do not all
+        come back together."""
+        wait = self._seconds / self.workers * random.uniform(1, 2)
+        return max(1, min(RETRY_AFTER_MAX_S, math.ceil(wait)))
 
     def _release(self) -> None:
         with self._lock:
