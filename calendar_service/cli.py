@@ -16,6 +16,8 @@ from calendar_service.loading import DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, EventFile
 from calendar_service.settings import ServiceSettings
 
+GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
+
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (env CALENDAR_DATA_DIR, default ./data)")
@@ -39,6 +41,7 @@ def serve(args: argparse.Namespace) -> int:
 
     from calendar_service.reloading import LiveCatalog
     from calendar_service.web.app import configure_logging, create_app
+    from calendar_service.web.server import PROTOCOL
 
     configure_logging()
     settings = _settings(args)
@@ -69,9 +72,15 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # Our protocol: a deadline for request heads, size limits, JSON errors (web/server.py).
+        http=PROTOCOL,
+        ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary request
+        timeout_keep_alive=settings.keep_alive_timeout,
+        limit_concurrency=settings.max_connections,
+        backlog=settings.backlog,
         proxy_headers=False,  # absolute URLs come from configuration, never from headers
         server_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level=args.log_level,
     )
     return 0

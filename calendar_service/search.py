@@ -9,18 +9,28 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from calendar_service import links
+from calendar_service import ics, links
 from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.expansion import (
+    MAX_EXPANDED_OCCURRENCES,
+    MAX_EXPANSION_STEPS,
+    Job,
+    Part,
+    estimate,
+    unpickled,
+)
+from calendar_service.expansion import run as run_job
 from calendar_service.fields import FIELD
 from calendar_service.index import SortKey, sort_key
-from calendar_service.model import Occurrence
+from calendar_service.model import Occurrence, start_instant
 from calendar_service.query import Filter, QueryError
 from calendar_service.recurrence import rule_text
 from calendar_service.values import MAX_YEAR, MIN_YEAR
+from calendar_service.web.capacity import ExpansionPool, expansions
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365
@@ -36,6 +46,9 @@ class Window:
 
     first: date
     last: date
+    # The request parameters the ends came from, for errors about them (the embed: month).
+    first_parameter: str = field(default="from", compare=False)
+    last_parameter: str = field(default="to", compare=False)
 
     def bounds(self, catalog: Catalog) -> tuple[datetime, datetime]:
         zone = catalog.settings.zone
@@ -140,11 +153,10 @@ class Page:
 
 def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
     """Occurrences in the window that pass the filter, in order."""
-    start, end = window.bounds(catalog)
     verdicts: dict[str, bool] = {}
     events = catalog.events
     chosen = []
-    for occurrence in catalog.occurrences(start, end, query):
+    for occurrence in occurrences_in(catalog, query, window):
         verdict = verdicts.get(occurrence.event_id)
         if verdict is None:
             entry = events.get(occurrence.event_id)
@@ -153,6 +165,94 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
         if verdict and query.matches_status(occurrence.status):
             chosen.append(occurrence)
     return chosen
+
+
+def needs_expansion(catalog: Catalog, window: Window) -> bool:
+    """Whether the window reaches beyond the index (and so into the expansion pool)."""
+    return not catalog.index.covers(*window.bounds(catalog))
+
+
+def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
+    """Occurrences overlapping the window, in order, of at least the events passing `query`.
+
+    From the index where the window lies in it; the rest of the window is expanded in a
+    worker process (web/capacity.py), for the events passing the filter only, within a
+    budget of cost (refused with a 422 naming the edge of the window beyond the index).
+    Each occurrence comes from one side of the index's edges, by where it starts.
+    """
+    start, end = window.bounds(catalog)
+    index = catalog.index
+    if index.covers(start, end):
+        return index.between(start, end)
+    before: list[Part] = []
+    after: list[Part] = []
+    crosses = start < index.end and end > index.start
+    if start < index.start:
+        edge = index.start if crosses else None
+        before.append(Part(start, min(end, index.start), starts_before=edge))
+    if end > index.end:
+        edge = index.end if crosses else None
+        after.append(Part(max(start, index.end), end, starts_from=edge))
+    inside: list[Occurrence] = []
+    if crosses:
+        inside = index.between(max(start, index.start), min(end, index.end))
+        if before:  # those starting before the index come from the expansion
+            zone = catalog.settings.zone
+            inside = [o for o in inside if start_instant(o.start, zone) >= index.start]
+    found = _expanded(catalog, query, window, (*before, *after))
+    early = [occurrence for part in found[: len(before)] for occurrence in part]
+    late = [occurrence for part in found[len(before) :] for occurrence in part]
+    return [*early, *inside, *late]
+
+
+def _expanded(
+    catalog: Catalog, query: Filter, window: Window, parts: tuple[Part, ...]
+) -> list[list[Occurrence]]:
+    """Each part's occurrences of the events passing the filter, expanded by a worker."""
+    pool = expansions()
+    with pool.place():  # first: when the workers are busy, the 503 costs nothing more
+        return _expand_in(pool, catalog, query, window, parts)
+
+
+def _expand_in(
+    pool: ExpansionPool,
+    catalog: Catalog,
+    query: Filter,
+    window: Window,
+    parts: tuple[Part, ...],
+) -> list[list[Occurrence]]:
+    """Within a place in the pool: refuse a query over the budget, else expand it there."""
+    entries = [
+        entry
+        for entry in catalog.matching(query)
+        if any(entry.may_occur(part.start, part.end) for part in parts)
+    ]
+    if not entries:
+        return [[] for _ in parts]
+    first = parts[0].start.date()
+    last = (parts[-1].end - timedelta(microseconds=1)).date()
+    cost = estimate(entries, first, last)
+    if cost.steps > MAX_EXPANSION_STEPS or cost.occurrences > MAX_EXPANDED_OCCURRENCES:
+        index = catalog.index
+        indexed = f"{index.start.date()}..{(index.end - timedelta(days=1)).date()}"
+        before = parts[0].start < index.start
+        parameter = window.first_parameter if before else window.last_parameter
+        raise QueryError(
+            parameter,
+            f"{parameter} reaches beyond the precomputed range ({indexed}), where this query "
+            f"needs {cost.series:,} series expanded (about {cost.steps:,} steps, "
+            f"{cost.occurrences:,} occurrences; at most {MAX_EXPANSION_STEPS:,} and "
+            f"{MAX_EXPANDED_OCCURRENCES:,}): narrow the filter or keep the window in that range",
+            [indexed],
+        )
+    job = Job(
+        calendar=ics.assemble(catalog.header, catalog.timezone, (e.vevents for e in entries)),
+        parts=parts,
+        zone=catalog.settings.zone,
+        uid_suffix="@" + catalog.identity.uid_domain,
+        facts={entry.event.id: catalog.facts[entry.event.id] for entry in entries},
+    )
+    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
 
 
 def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:

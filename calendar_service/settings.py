@@ -8,6 +8,14 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENV_PREFIX = "CALENDAR_"
+CAPACITY_FIELDS = (
+    "expansion_workers",
+    "expansion_queue",
+    "header_timeout",
+    "keep_alive_timeout",
+    "max_connections",
+    "backlog",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +33,21 @@ class ServiceSettings:
     page_max_age: int = 300  # Cache-Control max-age of JSON and HTML, seconds
     embed_frame_ancestors: str = "*"  # who may frame /embed (CSP frame-ancestors)
     frame_ancestors: str = "'none'"  # who may frame every other page
+    # Capacity: what one process takes on at once (README, "Limits").
+    expansion_workers: int = 1  # processes expanding series outside the precomputed index
+    expansion_queue: int = 2  # requests that may wait for one; more are answered 503
+    header_timeout: int = 10  # seconds a client has to send a whole request head
+    keep_alive_timeout: int = 5  # seconds an idle keep-alive connection is kept open
+    max_connections: int = 500  # open connections (and requests in progress); more: 503
+    backlog: int = 2048  # connections the kernel queues before the server accepts them
+
+    def __post_init__(self) -> None:
+        for name in CAPACITY_FIELDS:
+            value = getattr(self, name)
+            least = 0 if name == "expansion_queue" else 1
+            if not isinstance(value, int) or value < least:
+                env = ENV_PREFIX + name.upper()
+                raise ValueError(f"{name} ({env}) must be a whole number of at least {least}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:

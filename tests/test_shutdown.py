@@ -23,7 +23,9 @@ import httpx
 import pytest
 from conftest import BUNDLED_DATA, start_server, stop_server
 
-GRACEFUL_TIMEOUT = 10.0  # `serve` passes timeout_graceful_shutdown=10 to uvicorn
+from calendar_service.cli import GRACEFUL_SHUTDOWN_S
+
+GRACEFUL_TIMEOUT = float(GRACEFUL_SHUTDOWN_S)  # what `serve` gives uvicorn
 PATHS = (
     "/feeds/all.ics",
     "/api/occurrences?from=2026-01-01&to=2026-12-31",

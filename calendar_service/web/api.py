@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from calendar_service.compiling import Catalog, Rendered
 from calendar_service.query import (
@@ -19,14 +20,17 @@ from calendar_service.query import (
 )
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
+    Window,
     event_json,
     facets,
     list_events,
+    needs_expansion,
     occurrence_json,
     parse_limit,
     parse_window,
     search,
 )
+from calendar_service.web import capacity
 from calendar_service.web.parameters import (
     documented,
     feed_filter_parameters,
@@ -155,6 +159,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     301: {"description": "The same query in canonical form (parameter order, sorted values)"},
     404: {"model": ErrorOut, "description": "Not found"},
     422: {"model": ErrorOut, "description": "A parameter was refused; the body says which"},
+    503: {
+        "model": ErrorOut,
+        "description": "Busy with other queries beyond the precomputed range; see Retry-After",
+    },
 }
 
 # Pydantic cannot name a field `from`; the JSON key is `from`.
@@ -186,10 +194,24 @@ def read_filter(
     return parse_filter(query_params(request), catalog.settings.vocabularies, fields=fields)
 
 
+def refuse_if_busy(catalog: Catalog, window: Window) -> None:
+    """A 503 now when the window needs expansion and the pool has no room for it.
+
+    Only a shortcut: in a burst, refusals then cost no thread (each would take its turn at
+    the interpreter with the requests being answered); the pool's own check is the rule.
+    """
+    if needs_expansion(catalog, window):
+        pool = capacity.expansions()
+        if not pool.has_room():
+            raise capacity.ExpansionBusy(pool.retry_after())
+
+
 def router(live: LiveCatalog) -> APIRouter:
     """API routes bound to the live catalog."""
     routes = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
     max_age = live.settings.page_max_age
+    # Expansion beyond the index (here and in the embed's month grid) runs in this pool.
+    capacity.configure(live.settings)
 
     def cached_json(
         request: Request, catalog: Catalog, body: Callable[[], dict[str, Any]]
@@ -208,7 +230,9 @@ def router(live: LiveCatalog) -> APIRouter:
         summary="Occurrences (recurrences expanded) in a window, filtered and paginated",
         openapi_extra=documented(filter_parameters, window_parameters, page_parameters),
     )
-    def occurrences(request: Request) -> Response:
+    async def occurrences(request: Request) -> Response:
+        # Async: the parameters are read here, on the event loop (they cost microseconds),
+        # so that a query the busy expansion pool must refuse is refused without a thread.
         catalog = live.current
         query = read_filter(request, catalog, "from", "to", "limit", "cursor")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
@@ -217,6 +241,7 @@ def router(live: LiveCatalog) -> APIRouter:
             request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")]
         )
         cursor = _single(request, "cursor")
+        refuse_if_busy(catalog, window)
 
         def body() -> dict[str, Any]:
             page = search(catalog, query, window, limit, cursor)
@@ -229,7 +254,7 @@ def router(live: LiveCatalog) -> APIRouter:
                 "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
             }
 
-        return cached_json(request, catalog, body)
+        return await run_in_threadpool(cached_json, request, catalog, body)
 
     @routes.get(
         "/events",
@@ -279,19 +304,20 @@ def router(live: LiveCatalog) -> APIRouter:
         summary="Counts of events by category, audience, theme and tag for a filter",
         openapi_extra=documented(filter_parameters, window_parameters),
     )
-    def facet_counts(request: Request) -> Response:
-        catalog = live.current
+    async def facet_counts(request: Request) -> Response:
+        catalog = live.current  # async for the reason `occurrences` is
         query = read_filter(request, catalog, "from", "to")
         window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
         require_canonical(request, [*query.items(), *_given(request, "from", "to")])
-        return cached_json(
-            request,
-            catalog,
-            lambda: {
+        refuse_if_busy(catalog, window)
+
+        def body() -> dict[str, Any]:
+            return {
                 "from": window.first.isoformat(),
                 "to": window.last.isoformat(),
                 **facets(catalog, query, window),
-            },
-        )
+            }
+
+        return await run_in_threadpool(cached_json, request, catalog, body)
 
     return routes
