@@ -30,6 +30,7 @@ from calendar_service.model import (
     Override,
     occurrence_duration,
 )
+from calendar_service.urls import Urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,15 @@ class Identity:
     def uid(self, event_id: str) -> str:
         return f"{event_id}@{self.uid_domain}"
 
+    @property
+    def urls(self) -> Urls:
+        """The URL builder for this base; every published URL comes from it."""
+        return Urls(self.base_url)
+
     def event_page(self, event_id: str) -> str:
-        return f"{self.base_url}/events/{event_id}"
+        """The absolute URL of an event's page."""
+        urls = self.urls
+        return urls.absolute(urls.event(event_id))
 
 
 # --- VTIMEZONE -----------------------------------------------------------------------------
