@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from calendar_service.ics import Identity
@@ -109,11 +109,3 @@ class AddLinks:
             f"&subject={self._title(occurrence)}&startdt={_q(start)}&enddt={_q(end)}"
             f"&allday={all_day}{self.outlook_rest}"
         )
-
-
-def last_day(occurrence: Occurrence) -> date | None:
-    """For an all-day occurrence, its last day (the exclusive end minus one)."""
-    if not occurrence.all_day:
-        return None
-    assert not isinstance(occurrence.end, datetime)
-    return occurrence.end - timedelta(days=1)

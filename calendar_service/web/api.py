@@ -19,10 +19,8 @@ from calendar_service.query import (
 )
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
-    event_json,
     facets,
     list_events,
-    occurrence_json,
     parse_limit,
     parse_window,
     search,
@@ -42,6 +40,7 @@ from calendar_service.web.responses import (
     rendered_response,
     require_canonical,
 )
+from calendar_service.web.shapes import event_json, occurrence_json
 
 # --- Response models --------------------------------------------------------------------------
 

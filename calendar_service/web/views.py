@@ -17,8 +17,9 @@ from calendar_service import agenda, links
 from calendar_service.compiling import Catalog, describe
 from calendar_service.model import Occurrence
 from calendar_service.query import Filter, QueryError, single_value
-from calendar_service.search import Window, event_json, matching_occurrences
+from calendar_service.search import Window, matching_occurrences
 from calendar_service.values import MAX_YEAR, MIN_YEAR
+from calendar_service.web.shapes import event_json
 
 # `scheme`, not `theme`: `theme` is a filter (the partnership's priorities).
 EMBED_OPTIONS = ("view", "limit", "title", "compact", "accent", "scheme", "month")
