@@ -8,19 +8,12 @@ from urllib.parse import quote, urlencode
 
 from calendar_service.ics import Identity
 from calendar_service.model import EventData, Occurrence
-from calendar_service.query import Filter
 
 GOOGLE_TEMPLATE = "https://calendar.google.com/calendar/render"
 GOOGLE_SUBSCRIBE = "https://calendar.google.com/calendar/r"
 OUTLOOK_COMPOSE = "https://outlook.office.com/calendar/0/deeplink/compose"
 OUTLOOK_SUBSCRIBE = "https://outlook.office.com/calendar/0/addfromweb"
 DETAILS_LIMIT = 1000  # long query strings are truncated by some browsers and proxies
-
-
-def feed_url(identity: Identity, query: Filter) -> str:
-    """The canonical https URL of a filter's feed."""
-    text = query.event_level().query_string()
-    return f"{identity.base_url}/calendar.ics" + (f"?{text}" if text else "")
 
 
 def webcal(url: str) -> str:
