@@ -20,8 +20,10 @@ import httpx
 
 from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
+from calendar_service.query import Filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
+from calendar_service.urls import FeedSuffix
 from calendar_service.web.app import create_app
 from calendar_service.web.pages import ASSETS
 
@@ -50,17 +52,15 @@ class ExportedFile:
 
 def urls(catalog: Catalog) -> Iterator[str]:
     """Every URL whose response depends only on the data, the settings and the day."""
-    yield from ("/", "/calendar.ics", "/subscribe", "/embed", "/version.json")
+    site, everything = catalog.identity.urls, Filter()
+    yield from (site.home(), site.calendar(everything), site.subscribe(everything))
+    yield from (site.embed(everything), "/version.json")
     yield from (path for path, _name, _kind in ASSETS)
+    suffixes: tuple[FeedSuffix, ...] = (".ics", ".json", "/embed", "/subscribe")
     for name in catalog.feeds:
-        yield from (
-            f"/feeds/{name}.ics",
-            f"/feeds/{name}.json",
-            f"/feeds/{name}/embed",
-            f"/feeds/{name}/subscribe",
-        )
+        yield from (site.named_feed(name, suffix) for suffix in suffixes)
     for event_id in catalog.events:
-        yield from (f"/events/{event_id}", f"/events/{event_id}.ics")
+        yield from (site.event(event_id), site.event_ics(event_id))
 
 
 def file_path(url: str) -> str:

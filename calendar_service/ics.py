@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import YEARLY, rrule, weekday
+from dateutil.rrule import YEARLY, weekday
+from dateutil.rrule import rrule as dateutil_rrule
 from icalendar import (
     Calendar,
     Component,
@@ -30,6 +31,7 @@ from calendar_service.model import (
     Override,
     occurrence_duration,
 )
+from calendar_service.urls import Urls
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +44,15 @@ class Identity:
     def uid(self, event_id: str) -> str:
         return f"{event_id}@{self.uid_domain}"
 
+    @property
+    def urls(self) -> Urls:
+        """The URL builder for this base; every published URL comes from it."""
+        return Urls(self.base_url)
+
     def event_page(self, event_id: str) -> str:
-        return f"{self.base_url}/events/{event_id}"
+        """The absolute URL of an event's page."""
+        urls = self.urls
+        return urls.absolute(urls.event(event_id))
 
 
 # --- VTIMEZONE -----------------------------------------------------------------------------
@@ -61,7 +70,10 @@ class _Transition:
     dst: bool
 
 
-def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
+@functools.lru_cache(maxsize=64)
+def _transitions(zone_name: str, year: int) -> tuple[_Transition, ...]:
+    """The zone's changes of offset in `year`; immutable, so one cached copy serves all."""
+    zone = ZoneInfo(zone_name)
     found = []
     moment = datetime(year, 1, 1, tzinfo=UTC)
     previous = moment.astimezone(zone).utcoffset()
@@ -81,20 +93,21 @@ def _transitions(zone: ZoneInfo, year: int) -> list[_Transition]:
             )
             previous = offset
         moment = following
-    return found
+    return tuple(found)
 
 
-@functools.lru_cache(maxsize=8)
 def vtimezone(zone_name: str, year: int) -> Timezone:
     """A VTIMEZONE whose DST rules are RRULEs derived from the zone's rules in `year`.
 
     icalendar's own generator writes RDATE lists, which Thunderbird (ical.js) reads an hour
     off and Outlook is reported to ignore; RRULE blocks are what every client handles.
+    Each call builds a fresh component (icalendar components are mutable), from the cached
+    transitions.
     """
     zone = ZoneInfo(zone_name)
     timezone = Timezone()
     timezone.add("TZID", zone_name)
-    changes = _transitions(zone, year)
+    changes = _transitions(zone_name, year)
     if not changes:
         noon = datetime(year, 1, 1, 12, tzinfo=zone)
         standard = TimezoneStandard()
@@ -109,7 +122,7 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
         month_days = monthrange(change.local.year, change.local.month)[1]
         ordinal = -1 if day + 7 > month_days else (day - 1) // 7 + 1
         day_index = change.local.weekday()
-        first = rrule(
+        first = dateutil_rrule(
             YEARLY,
             dtstart=datetime(1970, 1, 1, change.local.hour, change.local.minute),
             bymonth=change.local.month,
@@ -214,6 +227,32 @@ def _until_value(data: EventData, zone: ZoneInfo) -> date | datetime | None:
     return datetime.combine(rule.until, time(23, 59, 59), zone).astimezone(UTC)
 
 
+def rrule(data: EventData, zone: ZoneInfo) -> vRecur | None:
+    """The event's RRULE as published, or None if it has no rule.
+
+    The one writer of RRULEs for people and programs: an all-day UNTIL is a DATE, a timed
+    one the end of its last day in `zone`, in UTC. (`recurrence.rule_text` is for dateutil's
+    expansion only.)
+    """
+    recurrence = data.recurrence
+    if recurrence is None or recurrence.rule is None:
+        return None
+    rule = vRecur(recurrence.rule.ical())
+    until = _until_value(data, zone)
+    if until is not None:
+        rule["UNTIL"] = until
+    return rule
+
+
+def rrule_text(data: EventData, zone: ZoneInfo) -> str | None:
+    """The RRULE value exactly as the feed writes it (unfolded), or None if it has no rule."""
+    rule = rrule(data, zone)
+    if rule is None:
+        return None
+    written: bytes = rule.to_ical()  # type: ignore[no-untyped-call]
+    return written.decode()
+
+
 def event_components(event: Event, settings: CalendarSettings, identity: Identity) -> list[VEvent]:
     """The VEVENTs of one event: the series (or single event), then one per override."""
     zone = settings.zone
@@ -228,11 +267,8 @@ def event_components(event: Event, settings: CalendarSettings, identity: Identit
     master.add("STATUS", data.status.ics)
     recurrence = data.recurrence
     if recurrence is not None:
-        if recurrence.rule is not None:
-            rule = vRecur(recurrence.rule.ical())
-            until = _until_value(data, zone)
-            if until is not None:
-                rule["UNTIL"] = until
+        rule = rrule(data, zone)
+        if rule is not None:
             master.add("RRULE", rule)
         if recurrence.extra_dates:
             master.add("RDATE", [_local(value, zone) for value in recurrence.extra_dates])
@@ -267,7 +303,7 @@ def _override_component(
     return component
 
 
-def fold(line: str) -> bytes:
+def fold_line(line: str) -> bytes:
     """One content line folded as icalendar folds it, byte for byte, but in bytes.
 
     Pieces of at most 74 octets, never inside a UTF-8 sequence and never ending on the
@@ -294,7 +330,9 @@ def fold(line: str) -> bytes:
 
 def render_components(components: Iterable[Component]) -> bytes:
     """Serialise components as folded CRLF lines, as `Component.to_ical` would."""
-    lines = [fold(line) for component in components for line in component.content_lines() if line]
+    lines = [
+        fold_line(line) for component in components for line in component.content_lines() if line
+    ]
     return b"\r\n".join(lines) + b"\r\n"
 
 

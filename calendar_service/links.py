@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
 from calendar_service.ics import Identity
 from calendar_service.model import EventData, Occurrence
-from calendar_service.query import Filter
 
 GOOGLE_TEMPLATE = "https://calendar.google.com/calendar/render"
 GOOGLE_SUBSCRIBE = "https://calendar.google.com/calendar/r"
 OUTLOOK_COMPOSE = "https://outlook.office.com/calendar/0/deeplink/compose"
 OUTLOOK_SUBSCRIBE = "https://outlook.office.com/calendar/0/addfromweb"
 DETAILS_LIMIT = 1000  # long query strings are truncated by some browsers and proxies
-
-
-def feed_url(identity: Identity, query: Filter) -> str:
-    """The canonical https URL of a filter's feed."""
-    text = query.event_level().query_string()
-    return f"{identity.base_url}/calendar.ics" + (f"?{text}" if text else "")
 
 
 def webcal(url: str) -> str:
@@ -109,11 +102,3 @@ class AddLinks:
             f"&subject={self._title(occurrence)}&startdt={_q(start)}&enddt={_q(end)}"
             f"&allday={all_day}{self.outlook_rest}"
         )
-
-
-def last_day(occurrence: Occurrence) -> date | None:
-    """For an all-day occurrence, its last day (the exclusive end minus one)."""
-    if not occurrence.all_day:
-        return None
-    assert not isinstance(occurrence.end, datetime)
-    return occurrence.end - timedelta(days=1)

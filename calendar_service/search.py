@@ -8,12 +8,11 @@ import json
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from calendar_service import ics, links
+from calendar_service import ics
 from calendar_service.compiling import Catalog, EventEntry
 from calendar_service.expansion import (
     MAX_EXPANDED_OCCURRENCES,
@@ -28,7 +27,6 @@ from calendar_service.fields import FIELD
 from calendar_service.index import SortKey, sort_key
 from calendar_service.model import Occurrence, start_instant
 from calendar_service.query import Filter, QueryError
-from calendar_service.recurrence import rule_text
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 from calendar_service.web.capacity import ExpansionPool, expansions
 
@@ -313,109 +311,3 @@ def list_events(
     page = chosen[position : position + limit]
     more = position + limit < len(chosen)
     return page, (encode_cursor((ids[position + limit - 1],)) if more else None), len(chosen)
-
-
-# --- JSON shapes -----------------------------------------------------------------------------
-
-
-def _iso(value: date | datetime) -> str:
-    return value.isoformat()
-
-
-def _zoned(value: date | datetime, catalog: Catalog) -> date | datetime:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=catalog.settings.zone)
-    return value
-
-
-def _terms(keys: Iterable[str], vocabulary: Mapping[str, Any]) -> list[dict[str, str]]:
-    return [{"value": key, "label": vocabulary[key].label} for key in keys if key in vocabulary]
-
-
-def event_fields(entry: EventEntry, catalog: Catalog) -> dict[str, Any]:
-    """The fields of an event that every occurrence shares."""
-    data = entry.event.data
-    vocab = catalog.settings.vocabularies
-    identity = catalog.identity
-    return {
-        "event_id": data.id,
-        "summary": data.summary,
-        "description": data.description,
-        "category": _terms([data.category], vocab.categories)[0],
-        "audiences": _terms(data.audiences, vocab.audiences),
-        "themes": _terms(data.themes, vocab.themes),
-        "tags": list(data.tags),
-        "organiser": data.organiser.model_dump(mode="json") if data.organiser else None,
-        "location": (
-            {**data.location.model_dump(mode="json"), "text": data.location.text}
-            if data.location
-            else None
-        ),
-        "url": data.url,
-        "cost": data.cost,
-        "event_page": identity.event_page(data.id),
-        "event_ics": f"{identity.base_url}/events/{data.id}.ics",
-    }
-
-
-def _shared(catalog: Catalog, event_id: str) -> tuple[dict[str, Any], links.AddLinks]:
-    """An event's JSON fields and link parts, computed once per snapshot."""
-
-    def build() -> tuple[dict[str, Any], links.AddLinks]:
-        entry = catalog.events[event_id]
-        add = links.AddLinks.of(entry.event.data, catalog.identity, catalog.settings.timezone)
-        return event_fields(entry, catalog), add
-
-    shared: tuple[dict[str, Any], links.AddLinks] = catalog.derived(("occurrence", event_id), build)
-    return shared
-
-
-def occurrence_json(occurrence: Occurrence, catalog: Catalog) -> dict[str, Any]:
-    """One occurrence with its event's fields and add-to-calendar links."""
-    fields, add = _shared(catalog, occurrence.event_id)
-    last_day = links.last_day(occurrence)
-    return {
-        "id": f"{occurrence.event_id}/{occurrence.key}",
-        "title": occurrence.title,
-        **fields,
-        "start": occurrence.start.isoformat(),
-        "end": occurrence.end.isoformat(),
-        "last_day": last_day.isoformat() if last_day is not None else None,
-        "all_day": occurrence.all_day,
-        "status": occurrence.status.value,
-        "note": occurrence.note,
-        "links": {
-            "event_page": fields["event_page"],
-            "ics": fields["event_ics"],
-            "google": add.google(occurrence),
-            "outlook": add.outlook(occurrence),
-        },
-    }
-
-
-def event_json(entry: EventEntry, catalog: Catalog, today: date) -> dict[str, Any]:
-    """An event as the API shows it: its fields, rule in words, next occurrence."""
-    data = entry.event.data
-    recurrence = data.recurrence
-    following = next_occurrence(catalog, data.id, today)
-    return {
-        "id": data.id,
-        "title": data.title,
-        **event_fields(entry, catalog),
-        "status": data.status.value,
-        "all_day": data.all_day,
-        "start": _iso(_zoned(data.start, catalog)),
-        "end": _iso(_zoned(data.start + data.duration, catalog)),
-        "recurrence": None
-        if recurrence is None
-        else {
-            "rule": recurrence.rule.describe() if recurrence.rule else None,
-            "rrule": rule_text(data),
-            "extra_dates": [_iso(value) for value in recurrence.extra_dates],
-            "excluded_dates": [_iso(value) for value in recurrence.excluded_dates],
-            "overrides": [o.model_dump(mode="json", exclude_none=True) for o in data.overrides],
-        },
-        "next_occurrence": None if following is None else occurrence_json(following, catalog),
-        "sequence": entry.event.sequence,
-        "last_modified": entry.event.modified.isoformat(),
-    }

@@ -381,7 +381,7 @@ def test_one_event_has_its_rule_in_words_and_its_next_occurrence(server: Server)
     assert event["all_day"] is True
     recurrence = event["recurrence"]
     assert recurrence["rule"] == "every year on the first Monday in February"
-    assert recurrence["rrule"] == "FREQ=YEARLY;BYMONTH=2;BYDAY=1MO"
+    assert recurrence["rrule"] == "FREQ=YEARLY;BYDAY=1MO;BYMONTH=2"
     assert {"occurrence": "2026-02-02", "start": "2026-02-09", "end": "2026-02-15"}.items() <= (
         recurrence["overrides"][0].items()
     )

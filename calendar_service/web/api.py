@@ -21,11 +21,9 @@ from calendar_service.query import (
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import (
     Window,
-    event_json,
     facets,
     list_events,
     needs_expansion,
-    occurrence_json,
     parse_limit,
     parse_window,
     search,
@@ -46,6 +44,7 @@ from calendar_service.web.responses import (
     rendered_response,
     require_canonical,
 )
+from calendar_service.web.shapes import event_json, occurrence_json
 
 # --- Response models --------------------------------------------------------------------------
 

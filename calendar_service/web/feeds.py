@@ -12,7 +12,7 @@ from calendar_service import __version__
 from calendar_service.compiling import Catalog, Feed, Rendered
 from calendar_service.query import EVENT_FIELDS, QueryError, parse_filter
 from calendar_service.reloading import LiveCatalog
-from calendar_service.search import Window, matching_occurrences, occurrence_json
+from calendar_service.search import Window, matching_occurrences
 from calendar_service.web.parameters import documented, feed_filter_parameters
 from calendar_service.web.responses import (
     ApiError,
@@ -22,6 +22,7 @@ from calendar_service.web.responses import (
     rendered_response,
     require_canonical,
 )
+from calendar_service.web.shapes import occurrence_json
 
 JSON_TYPE = "application/json"
 FeedName = Annotated[str, Path(description="A named feed from the settings.", examples=["schools"])]

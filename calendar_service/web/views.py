@@ -18,8 +18,9 @@ from calendar_service.compiling import Catalog, describe
 from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import Occurrence
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
-from calendar_service.search import Window, event_json, matching_occurrences
+from calendar_service.search import Window, matching_occurrences
 from calendar_service.values import MAX_YEAR, MIN_YEAR
+from calendar_service.web.shapes import event_json
 
 # `scheme`, not `theme`: `theme` is a filter (the partnership's priorities).
 EMBED_OPTIONS = ("view", "limit", "title", "compact", "accent", "scheme", "month")
@@ -163,7 +164,10 @@ def accent_css(accent: str) -> str:
 
 
 def query_string(query: Filter, extra: Sequence[tuple[str, str]] = ()) -> str:
-    """`?…` for a filter and further parameters, or the empty string."""
+    """`?…` for a filter and further parameters, or the empty string.
+
+    Only `embed_snippet` still uses it; every other URL comes from `Urls`.
+    """
     pairs = [*query.items(), *extra]
     return "?" + urlencode(pairs) if pairs else ""
 
@@ -187,7 +191,8 @@ def _common(catalog: Catalog) -> dict[str, Any]:
 def render_home(catalog: Catalog, query: Filter) -> str:
     """The home page: filter form, subscribe box, upcoming events by month."""
     chosen = upcoming(catalog, query)
-    feed = links.feed_url(catalog.identity, query)
+    urls = catalog.identity.urls
+    feed = urls.absolute(urls.calendar(query))
     name = catalog.settings.name
     if not query.event_level().is_empty:
         name = f"{name} ({describe(query.event_level(), catalog.settings)})"
@@ -196,7 +201,7 @@ def render_home(catalog: Catalog, query: Filter) -> str:
         query=query,
         groups=agenda.by_month(chosen[:HOME_ITEMS]),
         more=max(0, len(chosen) - HOME_ITEMS),
-        subscribe_url="/subscribe" + query_string(query.event_level()),
+        subscribe_url=urls.subscribe(query),
         webcal=links.webcal(feed),
         google=links.google_subscribe(feed),
         outlook=links.outlook_subscribe(feed, name),
@@ -206,17 +211,18 @@ def render_home(catalog: Catalog, query: Filter) -> str:
 
 def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = None) -> str:
     """The subscribe page of a filter, or of a named feed (its own, shorter URL)."""
-    base = catalog.identity.base_url
+    urls = catalog.identity.urls
     if feed_name is not None:
         feed = catalog.feeds[feed_name]
-        url, name = f"{base}/feeds/{feed_name}.ics", feed.definition.title
+        url, name = urls.absolute(urls.named_feed(feed_name, ".ics")), feed.definition.title
     else:
-        url, name = links.feed_url(catalog.identity, query), catalog.settings.name
+        url, name = urls.absolute(urls.calendar(query)), catalog.settings.name
         if not query.is_empty:
             name = f"{name} ({describe(query, catalog.settings)})"
     return TEMPLATES.get_template("subscribe.html").render(
         **_common(catalog),
         query=query,
+        home_url=urls.home(query),
         name=name,
         feed=url,
         webcal=links.webcal(url),
@@ -248,21 +254,22 @@ def render_event(catalog: Catalog, event_id: str) -> str:
     )
 
 
-def render_embed(
-    catalog: Catalog, query: Filter, options: EmbedOptions, path: str = "/embed"
-) -> str:
-    """The widget: an agenda by month, or a month grid with links to the months beside."""
-    base = catalog.identity.base_url
+def render_embed(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
+    """The widget: an agenda by month, or a month grid with links to the months beside.
+
+    Month paging stays on /embed with the filter spelt out, named feed or not.
+    """
+    urls = catalog.identity.urls
     context: dict[str, Any] = {
         **_common(catalog),
         "query": query,
         "options": options,
         "title": options.title or catalog.settings.name,
-        "subscribe_url": f"{base}/subscribe{query_string(query.event_level())}",
-        "home_url": f"{base}/{query_string(query)}",
+        "subscribe_url": urls.absolute(urls.subscribe(query)),
+        "home_url": urls.absolute(urls.home(query)),
     }
     if options.accent:
-        context["accent_css"] = f"/theme.css?accent={options.accent}"
+        context["accent_css"] = urls.theme_css(options.accent)
     if options.view == "month":
         month = options.month or catalog.compiled_on.replace(day=1)
         first, last = agenda.month_bounds(month.year, month.month)
@@ -271,10 +278,8 @@ def render_embed(
         )
         others = [(key, value) for key, value in options.items() if key != "month"]
         context["grid"] = grid
-        context["previous_url"] = path + query_string(
-            query, [*others, ("month", f"{grid.previous:%Y-%m}")]
-        )
-        context["next_url"] = path + query_string(query, [*others, ("month", f"{grid.next:%Y-%m}")])
+        context["previous_url"] = urls.embed(query, [*others, ("month", f"{grid.previous:%Y-%m}")])
+        context["next_url"] = urls.embed(query, [*others, ("month", f"{grid.next:%Y-%m}")])
     else:
         context["groups"] = agenda.by_month(upcoming(catalog, query)[: options.limit])
     return TEMPLATES.get_template("embed.html").render(**context)

@@ -1,0 +1,71 @@
+"""Every URL the service publishes, built in one place.
+
+Each method gives a path relative to the site ("/…"); only `absolute` adds the base URL.
+Call sites choose on purpose: absolute in ICS, JSON, JSON-LD, subscribe links, the widget's
+outward links and the embed snippet (they are read away from the site); relative for
+navigation inside the site, month paging, theme.css and the export's list of URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from calendar_service.query import Filter
+
+FeedSuffix = Literal[".ics", ".json", "/subscribe", "/embed"]
+
+
+def _query(pairs: Sequence[tuple[str, str]]) -> str:
+    """`?…` for some query parameters, or the empty string."""
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    """The URL builder of one calendar; ids and feed names are slugs, so need no quoting."""
+
+    base_url: str  # no trailing slash
+
+    def absolute(self, path: str) -> str:
+        """A path from this class as an absolute URL under the base."""
+        return self.base_url + path
+
+    def home(self, query: Filter | None = None) -> str:
+        """The home page, with the whole filter (status too)."""
+        return "/" + _query(query.items() if query is not None else [])
+
+    def subscribe(self, query: Filter) -> str:
+        """The subscribe page of the filter's event-level part."""
+        return "/subscribe" + _query(query.event_level().items())
+
+    def calendar(self, query: Filter) -> str:
+        """The ICS feed of the filter's event-level part (a feed carries whole series)."""
+        return "/calendar.ics" + _query(query.event_level().items())
+
+    def named_feed(self, name: str, suffix: FeedSuffix) -> str:
+        """A named feed from calendar.yaml: its ICS, JSON, subscribe page or embed."""
+        return f"/feeds/{name}{suffix}"
+
+    def event(self, event_id: str) -> str:
+        """An event's page."""
+        return f"/events/{event_id}"
+
+    def event_ics(self, event_id: str) -> str:
+        """An event's own ICS file, every date of the series."""
+        return f"/events/{event_id}.ics"
+
+    def embed(self, query: Filter, options: Sequence[tuple[str, str]] = ()) -> str:
+        """The widget for the whole filter, with display options after it."""
+        return "/embed" + _query([*query.items(), *options])
+
+    def embed_script(self) -> str:
+        """The script a site pastes to show the widget."""
+        return "/embed.js"
+
+    def theme_css(self, accent: str) -> str:
+        """The widget's accent colour stylesheet (six hex digits)."""
+        return f"/theme.css?accent={accent}"
