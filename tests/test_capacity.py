@@ -28,7 +28,7 @@ import yaml
 from conftest import BUNDLED_DATA, ROOT, Server, start_server, stop_server
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_index import LONDON, TODAY, compiled, exists_in_london, keys
+from test_index import LONDON, TODAY, compiled, happens_once_in_london, keys
 
 from calendar_service import index
 from calendar_service.compiling import Catalog
@@ -102,7 +102,7 @@ def edge_event(draw: st.DrawFn, number: int) -> dict[str, Any]:
     elif kind != "day":
         start = datetime.combine(day, clock(23, 30) if kind == "overnight" else clock(10))
         end = start + timedelta(hours=3 if kind == "overnight" else 1)
-        assume(exists_in_london(start) and exists_in_london(end))
+        assume(happens_once_in_london(start) and happens_once_in_london(end))
     event["start"] = (
         start.isoformat(timespec="minutes") if isinstance(start, datetime) else str(start)
     )
