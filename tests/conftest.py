@@ -16,7 +16,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DATA = ROOT / "data"
+DATASETS = Path(__file__).resolve().parent / "datasets"
+# A frozen copy of data/ as it stood in November 2026: editors change data/, tests read this.
+BUNDLED_DATA = DATASETS / "partnership-2026"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 
