@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError, field_validator
 
 from calendar_service.documents import (
@@ -374,16 +375,46 @@ def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
                 hash=event.content_hash, sequence=sequence, modified=moment
             )
             changed.append(event.id)
-    lines = [
-        "# Written by `calendar-service stamp`: each event's content hash, SEQUENCE and",
-        "# LAST-MODIFIED. Commit it with the data; do not edit by hand.",
-    ]
-    for key in sorted(revisions):
-        revision = revisions[key]
-        lines.append(f"{key}:")
-        lines.append(f"  hash: '{revision.hash}'")
-        lines.append(f"  sequence: {revision.sequence}")
-        stamp_text = revision.modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        lines.append(f"  modified: '{stamp_text}'")
-    (root / REVISIONS_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / REVISIONS_FILE).write_text(revisions_text(revisions), encoding="utf-8")
     return changed
+
+
+REVISIONS_HEADER = (
+    "# Written by `calendar-service stamp`: each event's content hash, SEQUENCE and\n"
+    "# LAST-MODIFIED. Commit it with the data; do not edit by hand.\n"
+)
+
+
+class _Quoted(str):
+    """A string written in single quotes, so a hash or a time never reads as a number or date."""
+
+    __slots__ = ()
+
+
+class _RevisionsDumper(yaml.SafeDumper):
+    """`yaml.safe_dump`'s dumper, writing `_Quoted` strings in single quotes."""
+
+
+def _quoted(dumper: yaml.SafeDumper, value: _Quoted) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="'")
+
+
+_RevisionsDumper.add_representer(_Quoted, _quoted)
+
+
+def revisions_text(revisions: dict[str, Revision]) -> str:
+    """`revisions.yaml` as `stamp` writes it: the header, then each event by id, sorted."""
+    document = {
+        key: {
+            "hash": _Quoted(revision.hash),
+            "sequence": revision.sequence,
+            "modified": _Quoted(revision.modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
+        }
+        for key, revision in sorted(revisions.items())
+    }
+    if not document:
+        return REVISIONS_HEADER
+    body = yaml.dump(
+        document, Dumper=_RevisionsDumper, sort_keys=False, allow_unicode=True, width=1000
+    )
+    return REVISIONS_HEADER + body

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
+from calendar_service.reloading import LiveCatalog
+from calendar_service.settings import ServiceSettings
+from calendar_service.web.app import create_app
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DATA = ROOT / "data"
+DATASETS = Path(__file__).resolve().parent / "datasets"
+# A frozen copy of data/ as it stood in November 2026: editors change data/, tests read this.
+BUNDLED_DATA = DATASETS / "partnership-2026"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 
@@ -32,6 +44,60 @@ def record_summary(values: dict[str, object]) -> None:
                 lines[key] = value
     lines.update({key: str(value) for key, value in values.items()})
     SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
+
+
+def wait_until(condition: Callable[[], T], what: str, timeout: float = 15.0) -> T:
+    """Poll `condition` until it returns something truthy; fail naming `what` after `timeout`.
+
+    For waiting on another thread or process: a test awaits the state it needs, never a
+    fixed delay, and the timeout only bounds a hang (it is no budget: a slow machine passes).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def service_app(settings: ServiceSettings, *, today: date | None = None) -> FastAPI:
+    """The application over `settings` in this process, on a fixed day when given."""
+    fixed: Callable[[], date] | None = None if today is None else (lambda: today)
+    try:
+        from calendar_service.web.service import CalendarService  # type: ignore[import-not-found]
+    except ImportError:  # before the service object (issue 10): the app over a LiveCatalog
+        return create_app(LiveCatalog(settings, today=fixed))
+    app: FastAPI = CalendarService.open(settings, today=fixed).app()
+    return app
+
+
+@dataclass
+class InProcess:
+    """The real application in this process, over httpx's ASGI transport (no server, no port).
+
+    `.get` answers like `Server.get`, so a test can take either.
+    """
+
+    app: FastAPI
+    base_url: str = "http://testserver"
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        kwargs.setdefault("follow_redirects", True)
+
+        async def fetch() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url=self.base_url) as client:
+                return await client.get(path, **kwargs)  # type: ignore[arg-type]
+
+        return asyncio.run(fetch())
+
+
+def in_process(data_dir: Path, *, today: date | None = None, **settings: object) -> InProcess:
+    """The application over `data_dir` (and `settings`) in this process, not watching."""
+    configured = ServiceSettings(data_dir=data_dir, watch=False).with_options(**settings)
+    return InProcess(service_app(configured, today=today))
 
 
 def free_port() -> int:

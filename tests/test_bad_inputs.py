@@ -34,7 +34,6 @@ CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 DATA_CASES = sorted(path for path in (CORPUS / "data").iterdir() if path.is_dir())
 VALID = FIXTURES / "valid"
 BAD_EVENTS = FIXTURES / "bad_events"
-LOAD_SECONDS = 1.0  # every refusal is fast: nothing is expanded before it is checked
 RELOAD_SECONDS = 15.0
 REPEAT = re.compile(rb"@@REPEAT:(.):(\d+)@@")
 OUTSIDE_HOSTS = {"calendar.google.com", "outlook.office.com", "schema.org"}
@@ -107,13 +106,13 @@ def make_entry(root: Path, entry: dict[str, Any]) -> None:
         raise AssertionError(f"make entry of unknown kind: {entry}")
 
 
-def timed_load(root: Path) -> tuple[float, Any]:
-    started = time.perf_counter()
+def load_or_refusal(root: Path) -> Any:
+    """The loaded data, or the DataInvalid that refused it (its speed: benchmarks/refusals.py)."""
     try:
         result: Any = load(root)
     except DataInvalid as exc:
         result = exc
-    return time.perf_counter() - started, result
+    return result
 
 
 def dotted(value: Any, name: str) -> Any:
@@ -137,8 +136,7 @@ def test_corpus_has_every_kind_of_bad_data() -> None:
 def test_data_case_behaves_exactly_as_expected(case: Path, tmp_path: Path) -> None:
     expected = expectation(case)
     root = materialise(case, tmp_path)
-    seconds, result = timed_load(root)
-    assert seconds < LOAD_SECONDS, f"{case.name} took {seconds:.2f}s to load"
+    result = load_or_refusal(root)
     if expected.get("loads"):
         assert not isinstance(result, DataInvalid), f"{case.name}: {result}"
         event = next(item for item in result.events if item.id == expected["event"]).data
@@ -174,13 +172,11 @@ def test_cases_covered_elsewhere_are_still_there() -> None:
 
 
 @pytest.mark.parametrize("bad", sorted(BAD_EVENTS.glob("*.yaml")), ids=lambda path: path.stem)
-def test_bad_events_fixtures_are_refused_fast(bad: Path, tmp_path: Path) -> None:
+def test_bad_events_fixtures_are_refused(bad: Path, tmp_path: Path) -> None:
     root = tmp_path / "data"
     shutil.copytree(VALID, root)
     shutil.copy(bad, root / "events" / bad.name)
-    seconds, result = timed_load(root)
-    assert isinstance(result, DataInvalid)
-    assert seconds < LOAD_SECONDS, f"{bad.name} took {seconds:.2f}s"
+    assert isinstance(load_or_refusal(root), DataInvalid)
 
 
 def wait_for_health(server: Server, check: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import FIXTURES, ROOT, Server, start_server, stop_server
+from conftest import FIXTURES, ROOT, Server, start_server, stop_server, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -38,6 +38,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 HOST_PAGES = FIXTURES / "embed"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 HOSTILE_TITLE = "<script>alert(1)</script> Hostile"
+HEIGHT = "el => el.getBoundingClientRect().height"
 
 try:
     from playwright.sync_api import Browser, BrowserContext, Frame, Page, sync_playwright
@@ -210,15 +211,15 @@ def test_widget_embedded_on_another_origin(
     assert frame is not None
     frame.wait_for_load_state("load")
     frame.wait_for_selector(".widget-footer")
+
     # The frame posts its height; the loader sizes the iframe to it (from the 480px default).
-    scroll_height = 0
-    for _ in range(50):
-        scroll_height = frame.evaluate("document.documentElement.scrollHeight")
-        height = iframe.evaluate("el => el.getBoundingClientRect().height")
-        if abs(height - scroll_height) <= 3:
-            break
-        page.wait_for_timeout(100)
-    height = iframe.evaluate("el => el.getBoundingClientRect().height")
+    def sized() -> bool:
+        scroll = frame.evaluate("document.documentElement.scrollHeight")
+        return bool(abs(iframe.evaluate(HEIGHT) - scroll) <= 3)
+
+    wait_until(sized, "the iframe sized to its content", timeout=5)
+    scroll_height = frame.evaluate("document.documentElement.scrollHeight")
+    height = iframe.evaluate(HEIGHT)
     style_height = iframe.evaluate("el => el.style.height")
     assert abs(height - scroll_height) <= 3, (height, scroll_height, style_height)
     assert style_height.endswith("px") and style_height != "480px", style_height
@@ -478,8 +479,7 @@ def test_hostile_content_renders_as_text(browser: Browser, hostile_server: Serve
         page = watched.page
         for path in ("/embed?q=hostile", "/", "/events/hostile-event"):
             page.goto(hostile_server.url + path)
-            page.wait_for_load_state("load")
-            page.wait_for_timeout(100)
+            page.wait_for_load_state("networkidle")  # every script has had its chance
             title = page.get_by_text(HOSTILE_TITLE, exact=True).first
             assert title.is_visible(), path
             assert page.locator("img, svg, b[onmouseover]").count() == 0, path
@@ -553,9 +553,9 @@ def test_browser_refuses_to_frame_the_home_page(
     page = context.new_page()
     refused: list[str] = []
     page.on("console", lambda message: refused.append(message.text))
-    page.goto(host_site.url + "/frames-home.html")
+    with page.expect_console_message(lambda message: "frame-ancestors" in message.text):
+        page.goto(host_site.url + "/frames-home.html")
     page.wait_for_load_state("load")
-    page.wait_for_timeout(200)
     frame = page.frame_locator("#home")
     assert frame.locator(".site-header").count() == 0
     assert any("frame-ancestors" in text for text in refused), refused

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Iterator
@@ -24,8 +23,6 @@ from hypothesis import strategies as st
 from calendar_service.loading import DataInvalid, load
 
 VALID = FIXTURES / "valid"
-LOAD_SECONDS = 2.0
-RESPONSE_SECONDS = 2.0
 EXAMPLES: Counter[str] = Counter()
 
 FUZZ = settings(
@@ -107,7 +104,6 @@ def scratch() -> Iterator[Path]:
 def test_loader_either_loads_or_reports_located_errors(scratch: Path, document: bytes) -> None:
     EXAMPLES["loader (random YAML documents and bytes over fixtures/valid)"] += 1
     (scratch / "events" / "fuzzed.yaml").write_bytes(document)
-    started = time.perf_counter()
     try:
         loaded = load(scratch)
     except DataInvalid as exc:
@@ -118,7 +114,6 @@ def test_loader_either_loads_or_reports_located_errors(scratch: Path, document: 
             assert error.line is None or error.line >= 1, error
     else:
         assert len(loaded.events) >= 3
-    assert time.perf_counter() - started < LOAD_SECONDS
 
 
 # --- Query fuzz against a real server ----------------------------------------------------------
@@ -142,8 +137,7 @@ TEXT = st.one_of(
 )
 
 
-def check_response(response: httpx.Response, seconds: float) -> None:
-    assert seconds < RESPONSE_SECONDS, f"{seconds:.2f}s"
+def check_response(response: httpx.Response) -> None:
     status = response.status_code
     assert status in (200, 301) or 400 <= status < 500, (status, response.text[:300])
     if status >= 400:
@@ -156,16 +150,14 @@ def check_response(response: httpx.Response, seconds: float) -> None:
 
 def fetch(server: Server, path: str, query: str = "") -> None:
     url = server.url + path + (f"?{query}" if query else "")
-    started = time.perf_counter()
     response = httpx.get(url, timeout=10, follow_redirects=False)
-    check_response(response, time.perf_counter() - started)
+    check_response(response)
     if response.status_code == 301:
         # The canonical form is a fixed point: following it once answers, never redirects.
         location = response.headers["location"]
         assert location.startswith(path)
-        started = time.perf_counter()
         again = httpx.get(server.url + location, timeout=10, follow_redirects=False)
-        check_response(again, time.perf_counter() - started)
+        check_response(again)
         assert again.status_code != 301, (url, location)
 
 
@@ -201,6 +193,5 @@ test_embed_parameters_never_fail = query_property("/embed")
 def test_path_segments_never_fail(server: Server, template: str, segment: str) -> None:
     EXAMPLES["path segments of event and feed routes"] += 1
     path = template.format(urllib.parse.quote(segment, safe=""))
-    started = time.perf_counter()
     response = httpx.get(server.url + path, timeout=10, follow_redirects=False)
-    check_response(response, time.perf_counter() - started)
+    check_response(response)
