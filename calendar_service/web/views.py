@@ -148,18 +148,26 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
     )
 
 
-def accent_css(accent: str) -> str:
-    """CSS custom properties for an accent colour, with a readable text colour on it."""
-    red, green, blue = (int(accent[i : i + 2], 16) / 255 for i in (0, 2, 4))
+NEAR_BLACK = "0b0c0c"  # the text colour of the pages, used on light accents
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2.2 relative luminance of six hex digits."""
 
     def channel(value: float) -> float:
         return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
 
-    luminance = 0.2126 * channel(red) + 0.7152 * channel(green) + 0.0722 * channel(blue)
-    # Whichever of white or near-black contrasts more with the accent (WCAG formula).
+    red, green, blue = (channel(int(colour[i : i + 2], 16) / 255) for i in (0, 2, 4))
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def accent_css(accent: str) -> str:
+    """CSS custom properties for an accent colour, with a readable text colour on it."""
+    luminance = relative_luminance(accent)
+    # Whichever of white or the near-black actually written contrasts more (WCAG formula).
     white_contrast = 1.05 / (luminance + 0.05)
-    black_contrast = (luminance + 0.05) / 0.05
-    on_accent = "#ffffff" if white_contrast >= black_contrast else "#0b0c0c"
+    dark_contrast = (luminance + 0.05) / (relative_luminance(NEAR_BLACK) + 0.05)
+    on_accent = "#ffffff" if white_contrast >= dark_contrast else f"#{NEAR_BLACK}"
     return f":root{{--accent:#{accent};--on-accent:{on_accent}}}\n"
 
 
