@@ -67,6 +67,7 @@ class ExpansionPool:
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
         self._admitted = 0  # running or waiting
+        self._turns = threading.Semaphore(workers)
         self._seconds = FIRST_GUESS_S  # running average of an expansion's duration
         self._idle: threading.Timer | None = None
 
@@ -82,8 +83,13 @@ class ExpansionPool:
 
     @contextmanager
     def place(self) -> Iterator[None]:
-        """A place among the jobs running and waiting, for the block; ExpansionBusy at once
-        if there is none. Taken before any other work, so that a refusal costs nothing."""
+        """A place among the jobs running and waiting (ExpansionBusy at once if there is
+        none), then, waiting without cost, a turn at a worker, for the block.
+
+        Taken before any other work, so that a refusal costs nothing, and the work of
+        preparing a job is done only on its turn: those waiting take no interpreter time
+        from the requests being answered meanwhile.
+        """
         with self._lock:
             if self._admitted >= self.workers + self.queue:
                 raise ExpansionBusy(self.retry_after())
@@ -92,7 +98,8 @@ class ExpansionPool:
                 self._idle.cancel()
                 self._idle = None
         try:
-            yield
+            with self._turns:
+                yield
         finally:
             self._release()
 
