@@ -39,9 +39,9 @@ def serve(args: argparse.Namespace) -> int:
     """
     import uvicorn
 
-    from calendar_service.reloading import LiveCatalog
-    from calendar_service.web.app import configure_logging, create_app
+    from calendar_service.web.app import configure_logging
     from calendar_service.web.server import PROTOCOL
+    from calendar_service.web.service import CalendarService
 
     configure_logging()
     settings = _settings(args)
@@ -50,9 +50,9 @@ def serve(args: argparse.Namespace) -> int:
     application: object = "calendar_service.web.app:create_app_from_env"
     try:
         if args.workers == 1:
-            live = LiveCatalog(settings)
-            warnings = live.current.warnings
-            application = create_app(live)
+            service = CalendarService.open(settings)
+            warnings = service.snapshot.catalog.warnings
+            application = service.app()
         else:
             warnings = load(settings.data_dir).warnings
     except DataInvalid as exc:
