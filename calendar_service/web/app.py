@@ -184,7 +184,7 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def create_app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: configuration comes from `CALENDAR_*` variables."""
+def create_app_for_settings(settings: ServiceSettings) -> FastAPI:
+    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot."""
     configure_logging()
-    return CalendarService.open(ServiceSettings.from_env()).app()
+    return CalendarService.open(settings).app()
