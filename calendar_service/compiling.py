@@ -232,14 +232,9 @@ def compile_catalog(
     facts = MappingProxyType(
         {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
     )
-    reuse = previous
-    if reuse is not None and (reuse.settings, reuse.identity, reuse.compiled_on) != (
-        settings,
-        identity,
-        today,
-    ):
-        reuse = None
-    entries, occurrences, fresh = _reuse_unchanged(loaded.events, reuse)
+    entries, occurrences, fresh = _reuse_unchanged(
+        loaded.events, previous if _same_context(previous, settings, identity, today) else None
+    )
     timezone_component = ics.vtimezone(settings.timezone, today.year)
     timezone_bytes = timezone_component.to_ical()
     index = _compile_fresh(
@@ -264,6 +259,19 @@ def compile_catalog(
         index=index,
         facts=facts,
         warnings=loaded.warnings,
+    )
+
+
+def _same_context(
+    previous: Catalog | None, settings: CalendarSettings, identity: ics.Identity, today: date
+) -> bool:
+    """Whether `previous` was compiled with these settings, identity and day (reusable)."""
+    if previous is None:
+        return False
+    return (previous.settings, previous.identity, previous.compiled_on) == (
+        settings,
+        identity,
+        today,
     )
 
 
