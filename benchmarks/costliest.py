@@ -32,12 +32,12 @@ from benchmarks.run import (
     running,
     wait_until_up,
 )
+from calendar_service.capacity import IDLE_S
 from calendar_service.index import HORIZON_FUTURE
 from calendar_service.loading import load
 from calendar_service.model import Status
 from calendar_service.query import Filter
 from calendar_service.search import MAX_WINDOW_DAYS
-from calendar_service.web.capacity import IDLE_S
 
 HOST = "127.0.0.1"
 BURST = 32  # costly queries at once, as issue 9 sent them

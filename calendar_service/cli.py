@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ from calendar_service.model import CalendarSettings, EventFile
 from calendar_service.settings import ServiceSettings
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
+STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a port in use)
 
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -38,21 +40,24 @@ def serve(args: argparse.Namespace) -> int:
     (from the same files, so the same bytes) after this process has checked the data.
     """
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from calendar_service.reloading import LiveCatalog
-    from calendar_service.web.app import configure_logging, create_app
-    from calendar_service.web.server import PROTOCOL
+    from calendar_service.web.app import configure_logging, create_app_for_settings
+    from calendar_service.web.server import protocol
+    from calendar_service.web.service import CalendarService
 
     configure_logging()
     settings = _settings(args)
     if args.no_watch:
         settings = settings.with_options(watch=False)
-    application: object = "calendar_service.web.app:create_app_from_env"
+    # Settings are handed over as arguments, never through the environment: one worker
+    # serves the app built here, several each call the factory with the same settings.
+    application: object = functools.partial(create_app_for_settings, settings)
     try:
         if args.workers == 1:
-            live = LiveCatalog(settings)
-            warnings = live.current.warnings
-            application = create_app(live)
+            service = CalendarService.open(settings)
+            warnings = service.snapshot.catalog.warnings
+            application = service.app()
         else:
             warnings = load(settings.data_dir).warnings
     except DataInvalid as exc:
@@ -60,20 +65,19 @@ def serve(args: argparse.Namespace) -> int:
         return 1
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    os.environ.update(settings.to_env())
     # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
     # with the default handler a single-process server then died by SIGTERM instead of
     # exiting 0 as it does with --workers N.
     for stop in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop, _exit_quietly)
-    uvicorn.run(
+    config = uvicorn.Config(
         application,  # type: ignore[arg-type]
-        factory=isinstance(application, str),
+        factory=args.workers > 1,
         host=args.host,
         port=args.port,
         workers=args.workers,
         # Our protocol: a deadline for request heads, size limits, JSON errors (web/server.py).
-        http=PROTOCOL,
+        http=protocol(settings),  # type: ignore[arg-type]
         ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary request
         timeout_keep_alive=settings.keep_alive_timeout,
         limit_concurrency=settings.max_connections,
@@ -83,6 +87,13 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         log_level=args.log_level,
     )
+    server = uvicorn.Server(config)
+    if args.workers == 1:
+        server.run()
+        if not server.started:
+            return STARTUP_FAILURE
+    else:  # as uvicorn.run does, which takes only an import string for several workers
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     return 0
 
 

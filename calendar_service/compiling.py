@@ -1,19 +1,18 @@
-"""Compile loaded data into an immutable Catalog snapshot with pre-rendered feeds."""
+"""Compile loaded data into an immutable Catalog snapshot: events, index and feed bytes.
+
+The snapshot holds the calendar's domain output (rendered VEVENTs, the named feeds) and
+nothing HTTP-shaped: ETags, compression and the response cache belong to the web service.
+"""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import format_datetime
 from types import MappingProxyType
-from typing import Any, TypeVar
 
-from icalendar import Calendar
+from icalendar import Calendar, Timezone
 
 from calendar_service import ics
 from calendar_service.index import (
@@ -29,44 +28,23 @@ from calendar_service.model import (
     CalendarSettings,
     Event,
     FeedDefinition,
-    FeedFilter,
     Occurrence,
     occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
 from calendar_service.recurrence import index_reach, rule_starts
 
-T = TypeVar("T")
 ICS_TYPE = "text/calendar; charset=utf-8"
 COMPILE_BATCH = 500  # events rendered and expanded together
-RESPONSE_CACHE_SIZE = 512  # rendered responses kept per snapshot
-RESPONSE_CACHE_BYTES = 32_000_000  # and their bytes, plain and compressed
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
-class Rendered:
-    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified."""
+class FeedFile:
+    """A calendar file's bytes and its Last-Modified: domain output, no HTTP in it."""
 
     body: bytes
-    content_type: str
     last_modified: datetime
-    etag: str
-    gzipped: bytes
-
-    @classmethod
-    def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        # mtime=0 keeps the compressed bytes identical on every machine.
-        return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
-
-    @property
-    def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
-
-    @property
-    def http_date(self) -> str:
-        return format_datetime(self.last_modified.astimezone(UTC), usegmt=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +71,7 @@ class Feed:
 
     definition: FeedDefinition
     filter: Filter
-    file: Rendered
-
-
-def feed_filter(definition: FeedFilter) -> Filter:  # shim: C removes it for Filter.of_feed
-    return Filter.of_feed(definition)
+    file: FeedFile
 
 
 @dataclass(frozen=True)
@@ -113,63 +87,21 @@ class Catalog:
     feeds: Mapping[str, Feed]
     header: ics.FeedHeader
     timezone: bytes
-    everything: Rendered  # /calendar.ics: every current event under the calendar's own name
+    everything: FeedFile  # /calendar.ics: every current event under the calendar's own name
     index: OccurrenceIndex
     facts: Mapping[str, SeriesFacts]  # per event: title, status, overrides
     warnings: tuple[str, ...] = ()
-    _cache: OrderedDict[Hashable, Rendered] = field(default_factory=OrderedDict, repr=False)
-    _derived: dict[Hashable, Any] = field(default_factory=dict, repr=False)
-    _cache_bytes: list[int] = field(default_factory=lambda: [0], repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def matching(self, query: Filter) -> list[EventEntry]:
         """Events passing the event-level part of a filter, in id order."""
         return [entry for entry in self.events.values() if query.matches(entry.keys)]
 
-    def feed_for(self, query: Filter) -> Rendered:
-        """The ICS feed of any filter, named for it; kept, bounded, per snapshot."""
+    def feed_for(self, query: Filter) -> FeedFile:
+        """The ICS feed of any filter, named for it (built on each call: callers keep it)."""
         query = query.event_level()
         if query.is_empty:
             return self.everything
-        return self.memo(("ics", query), lambda: self._render(query))
-
-    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
-        """A value computed from this snapshot once, on first use (one per event at most).
-
-        Unlocked: two threads may both compute it; they get equal values.
-        """
-        try:
-            value: T = self._derived[key]
-        except KeyError:
-            value = self._derived[key] = build()
-        return value
-
-    def memo(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
-        """A response rendered once per snapshot; the least recently used are dropped.
-
-        Building happens outside the lock: two requests may both build, never block.
-        """
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        rendered = build()
-        size = rendered.size
-        if size > RESPONSE_CACHE_BYTES // 4:
-            return rendered  # a few very large responses would push out all the others
-        with self._lock:
-            if key not in self._cache:
-                self._cache[key] = rendered
-                self._cache_bytes[0] += size
-            while len(self._cache) > RESPONSE_CACHE_SIZE or (
-                self._cache_bytes[0] > RESPONSE_CACHE_BYTES
-            ):
-                self._cache_bytes[0] -= self._cache.popitem(last=False)[1].size
-        return rendered
-
-    def _render(self, query: Filter) -> Rendered:
-        name = f"{self.settings.name} ({describe(query, self.settings)})"
+        name = f"{self.settings.name} ({query.describe(self.settings.vocabularies)})"
         header = ics.feed_header(self.settings, name, self.settings.description)
         chosen = [entry for entry in self.matching(query) if entry.current]
         return render_feed(header, self.timezone, chosen, self.day_began)
@@ -207,8 +139,8 @@ class Catalog:
         """Every event as one icalendar Calendar (built on each use)."""
         return self.calendar_of(self.events.values())
 
-    def event_file(self, event_id: str) -> Rendered | None:
-        """One event's own calendar, for "add to calendar"."""
+    def event_file(self, event_id: str) -> FeedFile | None:
+        """One event's own calendar, for "add to calendar" (built on each call)."""
         entry = self.events.get(event_id)
         if entry is None:
             return None
@@ -216,13 +148,9 @@ class Catalog:
         return render_feed(header, self.timezone, [entry])
 
 
-def describe(query: Filter, settings: CalendarSettings) -> str:  # shim: C removes it
-    return query.describe(settings.vocabularies)
-
-
 def render_feed(
     header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime = EPOCH
-) -> Rendered:
+) -> FeedFile:
     """Assemble a feed from pre-rendered parts.
 
     Last-Modified is the newest event's, but never before `since`: a feed that depends on
@@ -233,7 +161,7 @@ def render_feed(
     body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
     modified = max((entry.event.modified for entry in entries), default=EPOCH)
     now = datetime.now(UTC).replace(microsecond=0)
-    return Rendered.of(body, ICS_TYPE, max(min(modified, now), since))
+    return FeedFile(body, max(min(modified, now), since))
 
 
 def last_end(event: Event, reach: date) -> date | None:
@@ -289,7 +217,7 @@ def compile_catalog(
     today: date | None = None,
     previous: Catalog | None = None,
 ) -> Catalog:
-    """Build the snapshot: components, feeds and caches. Deterministic for a given day.
+    """Build the snapshot: components, index and feeds. Deterministic for a given day.
 
     With the `previous` snapshot, events whose content and revision did not change keep
     their rendered VEVENTs and occurrences: a reload after one edit renders one event.
@@ -301,36 +229,91 @@ def compile_catalog(
         uid_domain=uid_domain or settings.uid_domain,
     )
     today = today or datetime.now(UTC).date()
-    horizon_start = today - timedelta(days=settings.past_days)
+    facts = MappingProxyType(
+        {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
+    )
+    entries, occurrences, fresh = _reuse_unchanged(
+        loaded.events, previous if _same_context(previous, settings, identity, today) else None
+    )
     timezone_component = ics.vtimezone(settings.timezone, today.year)
     timezone_bytes = timezone_component.to_ical()
-    zone = settings.zone
-    facts = MappingProxyType({event.id: facts_of(event.data, zone) for event in loaded.events})
-    horizon = (
-        day_start(today - HORIZON_PAST, settings),
-        day_start(today + HORIZON_FUTURE, settings),
+    index = _compile_fresh(
+        fresh, settings, identity, today, timezone_component, facts, entries, occurrences
     )
-    reach = index_reach(today)
-    suffix = "@" + identity.uid_domain
+    entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
+    day_began = datetime.combine(today, time(), UTC)
+    header = ics.feed_header(settings, settings.name, settings.description)
+    current = [entry for entry in entries.values() if entry.current]
+    version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
+    return Catalog(
+        settings=settings,
+        identity=identity,
+        version=hashlib.sha256(version_source.encode()).hexdigest()[:16],
+        compiled_on=today,
+        loaded_at=datetime.now(UTC),
+        events=MappingProxyType(entries),
+        feeds=MappingProxyType(_named_feeds(settings, timezone_bytes, current, day_began)),
+        header=header,
+        timezone=timezone_bytes,
+        everything=render_feed(header, timezone_bytes, current, day_began),
+        index=index,
+        facts=facts,
+        warnings=loaded.warnings,
+    )
+
+
+def _same_context(
+    previous: Catalog | None, settings: CalendarSettings, identity: ics.Identity, today: date
+) -> bool:
+    """Whether `previous` was compiled with these settings, identity and day (reusable)."""
+    if previous is None:
+        return False
+    return (previous.settings, previous.identity, previous.compiled_on) == (
+        settings,
+        identity,
+        today,
+    )
+
+
+def _reuse_unchanged(
+    events: Iterable[Event], reuse: Catalog | None
+) -> tuple[dict[str, EventEntry], list[Occurrence], list[Event]]:
+    """The entries and occurrences of events unchanged since `reuse`, and the other events."""
     entries: dict[str, EventEntry] = {}
     occurrences: list[Occurrence] = []
-    context = (settings, identity, today)
-    reuse = (
-        previous
-        if previous is not None
-        and (previous.settings, previous.identity, previous.compiled_on) == context
-        else None
-    )
     fresh: list[Event] = []
-    for event in loaded.events:
+    for event in events:
         old = reuse.events.get(event.id) if reuse is not None else None
         if reuse is not None and old is not None and old.event.revision == event.revision:
             entries[event.id] = replace(old, event=event)
             occurrences += old_occurrences(reuse, event.id)
         else:
             fresh.append(event)
-    # A batch at a time: components are needed only to render and expand, and holding all
-    # of them at once would leave the process three times the size it keeps.
+    return entries, occurrences, fresh
+
+
+def _compile_fresh(
+    fresh: list[Event],
+    settings: CalendarSettings,
+    identity: ics.Identity,
+    today: date,
+    timezone_component: Timezone,
+    facts: Mapping[str, SeriesFacts],
+    entries: dict[str, EventEntry],
+    occurrences: list[Occurrence],
+) -> OccurrenceIndex:
+    """Render and expand the `fresh` events into `entries`; the index of all occurrences.
+
+    A batch at a time: components are needed only to render and expand, and holding all
+    of them at once would leave the process three times the size it keeps.
+    """
+    horizon_start = today - timedelta(days=settings.past_days)
+    horizon = (
+        day_start(today - HORIZON_PAST, settings),
+        day_start(today + HORIZON_FUTURE, settings),
+    )
+    reach = index_reach(today)
+    suffix = "@" + identity.uid_domain
     for start in range(0, len(fresh), COMPILE_BATCH):
         calendar = Calendar()
         calendar.add_component(timezone_component)
@@ -348,35 +331,22 @@ def compile_catalog(
                 until=end,
             )
         occurrences += expand(calendar, *horizon, settings.zone, suffix, facts)
-    index = OccurrenceIndex.of(occurrences, settings.zone, *horizon)
-    entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
-    day_began = datetime.combine(today, time(), UTC)
-    header = ics.feed_header(settings, settings.name, settings.description)
-    current = [entry for entry in entries.values() if entry.current]
+    return OccurrenceIndex.of(occurrences, settings.zone, *horizon)
+
+
+def _named_feeds(
+    settings: CalendarSettings, timezone: bytes, current: list[EventEntry], day_began: datetime
+) -> dict[str, Feed]:
+    """Each named feed of the settings with its bytes, from the current events."""
     feeds: dict[str, Feed] = {}
     for definition in settings.feeds:
-        query = feed_filter(definition.filter)
-        feed_header = ics.feed_header(settings, definition.title, definition.description)
+        query = Filter.of_feed(definition.filter)
+        header = ics.feed_header(settings, definition.title, definition.description)
         chosen = [entry for entry in current if query.matches(entry.keys)]
         feeds[definition.name] = Feed(
-            definition, query, render_feed(feed_header, timezone_bytes, chosen, day_began)
+            definition, query, render_feed(header, timezone, chosen, day_began)
         )
-    version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
-    return Catalog(
-        settings=settings,
-        identity=identity,
-        version=hashlib.sha256(version_source.encode()).hexdigest()[:16],
-        compiled_on=today,
-        loaded_at=datetime.now(UTC),
-        events=MappingProxyType(entries),
-        feeds=MappingProxyType(feeds),
-        header=header,
-        timezone=timezone_bytes,
-        everything=render_feed(header, timezone_bytes, current, day_began),
-        index=index,
-        facts=facts,
-        warnings=loaded.warnings,
-    )
+    return feeds
 
 
 def build_calendar(

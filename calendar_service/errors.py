@@ -10,6 +10,7 @@ class CalendarServiceError(Exception):
       line and field; nothing from it is served.
     - `QueryError` (query.py): a query parameter cannot be accepted; a JSON 422 naming it.
     - `ApiError` (web/responses.py): any other client error, answered as the JSON error shape.
+    - `ExpansionBusy` (capacity.py): the expansion pool has no place; a 503 with Retry-After.
     - `ExportError` (export.py): the export could not be written; nothing was published.
 
     Control flow that is not an error (a canonical redirect, YAML problems turned into

@@ -21,11 +21,10 @@ import httpx
 from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
 from calendar_service.query import Filter
-from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
-from calendar_service.web.app import create_app
 from calendar_service.web.pages import ASSETS
+from calendar_service.web.service import CalendarService
 
 MANIFEST = "manifest.json"
 NGINX_ETAGS = "nginx-etags.conf"
@@ -146,12 +145,11 @@ def _clear_previous(previous: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-async def _fetch_all(live: LiveCatalog) -> list[tuple[str, httpx.Response]]:
-    transport = httpx.ASGITransport(app=create_app(live))
-    async with httpx.AsyncClient(transport=transport, base_url="http://export.invalid") as client:
+async def _fetch_all(service: CalendarService) -> list[tuple[str, httpx.Response]]:
+    async with service.client as client:
         return [
             (url, await client.get(url, headers={"Accept-Encoding": "identity"}))
-            for url in urls(live.current)
+            for url in urls(service.snapshot.catalog)
         ]
 
 
@@ -160,8 +158,9 @@ def build_site(
 ) -> list[ExportedFile]:
     """Export every precomputable URL by asking the real application for it."""
     settings = settings.with_options(watch=False)
-    live = LiveCatalog(settings, today=(lambda: today) if today is not None else None)
-    responses = asyncio.run(_fetch_all(live))
+    service = CalendarService.open(settings, today=(lambda: today) if today is not None else None)
+    catalog = service.snapshot.catalog
+    responses = asyncio.run(_fetch_all(service))
     for url, response in responses:  # all or nothing: check before touching OUT_DIR
         if response.status_code != 200:
             raise ExportError(f"{url}: the service answered {response.status_code}")
@@ -176,8 +175,8 @@ def build_site(
         files = list(pool.map(lambda item: _publish(out, *item), responses))
     files.sort(key=lambda item: item.path)
     manifest = {
-        "version": live.current.version,
-        "compiled_on": live.current.compiled_on.isoformat(),
+        "version": catalog.version,
+        "compiled_on": catalog.compiled_on.isoformat(),
         "files": [
             {
                 "path": item.path,

@@ -105,6 +105,14 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+def _look(settings: ServiceSettings) -> tuple[DirectoryIdentity | None, tuple[Stamp, ...]]:
+    try:
+        identity: DirectoryIdentity | None = DirectoryIdentity.of(settings.data_dir)
+    except OSError:
+        identity = None
+    return identity, data_stamps(settings.data_dir)
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadError:
     """Why the last reload was refused."""
@@ -116,13 +124,26 @@ class ReloadError:
 class LiveCatalog:
     """The snapshot requests read, swapped whole (one reference assignment) on reload."""
 
-    def __init__(self, settings: ServiceSettings, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        catalog: Catalog,
+        *,
+        today: Callable[[], date] | None = None,
+        on_swap: Callable[[Catalog], None] | None = None,
+        identity: DirectoryIdentity | None = None,
+        stamps: tuple[Stamp, ...] = (),
+    ) -> None:
+        """Hold `catalog`, built on `today()`; `open` is how a live catalog is made.
+
+        `on_swap(catalog)` runs in the reloading thread before each new snapshot is served;
+        `identity` and `stamps` are how the data directory looked before `catalog` was read.
+        """
         self.settings = settings
         self._today = today or (lambda: datetime.now(UTC).date())
-        identity, stamps = self._look()  # before reading: a change meanwhile is seen later
-        self._tried_on = self._today()  # the day of the last build: a new day rebuilds once
-        self._catalog = build(settings, self._tried_on)  # invalid data: refuse to start
-        keep_collector_off_snapshot()
+        self.on_swap = on_swap
+        self._catalog = catalog
+        self._tried_on = catalog.compiled_on  # the day of the last build: a new day rebuilds
         self._reload_lock = threading.Lock()
         self._stop = threading.Event()
         self.journal = Journal()
@@ -141,16 +162,32 @@ class LiveCatalog:
         self.held: Note | None = None  # a reload waiting for the data to stop changing
         self.reloads = 0
 
+    @classmethod
+    def open(
+        cls,
+        settings: ServiceSettings,
+        *,
+        today: Callable[[], date] | None = None,
+        on_swap: Callable[[Catalog], None] | None = None,
+    ) -> LiveCatalog:
+        """Look at the data directory, build the first snapshot, keep the collector off it.
+
+        Invalid data raises DataInvalid: a server refuses to start. `on_swap` also sees the
+        first snapshot, before this returns.
+        """
+        clock = today or (lambda: datetime.now(UTC).date())
+        identity, stamps = _look(settings)  # before reading: a change meanwhile is seen later
+        catalog = build(settings, clock())
+        if on_swap is not None:
+            on_swap(catalog)
+        keep_collector_off_snapshot()
+        return cls(
+            settings, catalog, today=clock, on_swap=on_swap, identity=identity, stamps=stamps
+        )
+
     @property
     def current(self) -> Catalog:
         return self._catalog
-
-    def _look(self) -> tuple[DirectoryIdentity | None, tuple[Stamp, ...]]:
-        try:
-            identity: DirectoryIdentity | None = DirectoryIdentity.of(self.settings.data_dir)
-        except OSError:
-            identity = None
-        return identity, data_stamps(self.settings.data_dir)
 
     def reload(self, why: str = "a reload was asked for") -> bool:
         """Rebuild from disk; keep the old snapshot and record why if the data is invalid.
@@ -175,6 +212,13 @@ class LiveCatalog:
                     return False
                 if not self._hold(catalog, before, deadline):
                     break
+            if self.on_swap is not None:
+                try:
+                    self.on_swap(catalog)
+                except Exception as exc:  # the old snapshot stays served, whole
+                    self._refused(f"{type(exc).__name__}: {exc}")
+                    log.exception("publishing failed, still serving %s", self._catalog.version)
+                    return False
             self._catalog = catalog
             self.last_error = None
             self.reloads += 1

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from calendar_service import ics
+from calendar_service.capacity import ExpansionPool, expansions
 from calendar_service.compiling import Catalog, EventEntry
 from calendar_service.expansion import (
     MAX_EXPANDED_OCCURRENCES,
@@ -28,7 +29,6 @@ from calendar_service.index import SortKey, sort_key
 from calendar_service.model import Occurrence, start_instant
 from calendar_service.query import Filter, QueryError
 from calendar_service.values import MAX_YEAR, MIN_YEAR
-from calendar_service.web.capacity import ExpansionPool, expansions
 
 MAX_WINDOW_DAYS = 5 * 366
 DEFAULT_WINDOW_DAYS = 365
@@ -174,7 +174,7 @@ def occurrences_in(catalog: Catalog, query: Filter, window: Window) -> list[Occu
     """Occurrences overlapping the window, in order, of at least the events passing `query`.
 
     From the index where the window lies in it; the rest of the window is expanded in a
-    worker process (web/capacity.py), for the events passing the filter only, within a
+    worker process (capacity.py), for the events passing the filter only, within a
     budget of cost (refused with a 422 naming the edge of the window beyond the index).
     Each occurrence comes from one side of the index's edges, by where it starts.
     """

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_index import LONDON, TODAY, compiled, happens_once_in_london, keys
 
-from calendar_service import index
+from calendar_service import capacity, index
 from calendar_service.compiling import Catalog
 from calendar_service.expansion import (
     MAX_EXPANDED_OCCURRENCES,
@@ -43,8 +43,7 @@ from calendar_service.query import Filter
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import Window, occurrences_in
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import capacity
-from calendar_service.web.app import create_app
+from calendar_service.web.service import CalendarService
 
 HOLD_LIMIT_S = 60.0  # a held worker lets go by itself after this, should a test fail
 
@@ -150,7 +149,7 @@ def test_windows_across_and_beyond_the_index_equal_direct_expansion(
 
 
 def test_the_worker_reads_only_what_places_events_in_time() -> None:
-    catalog = LiveCatalog(ServiceSettings(data_dir=BUNDLED_DATA, watch=False)).current
+    catalog = LiveCatalog.open(ServiceSettings(data_dir=BUNDLED_DATA, watch=False)).current
     feed = catalog.everything.body
     timing = timing_only(feed)
     assert len(timing) < len(feed) / 2
@@ -194,7 +193,7 @@ def test_estimate_bounds_what_expansion_produces(daily: Catalog) -> None:
 
 def api(catalog_dir: Path, **options: Any) -> httpx.AsyncClient:
     settings_ = ServiceSettings(data_dir=catalog_dir, watch=False, **options)
-    app = create_app(LiveCatalog(settings_))
+    app = CalendarService.open(settings_).app()
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

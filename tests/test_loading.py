@@ -23,11 +23,10 @@ from test_bad_inputs import expand
 from calendar_service import documents
 from calendar_service.documents import MAX_FILE_BYTES
 from calendar_service.loading import STAMP_CLOCK_TOLERANCE, DataError, DataInvalid, load, stamp
-from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.sources import MAX_DATA_BYTES
 from calendar_service.values import MAX_SEQUENCE
-from calendar_service.web.app import create_app
+from calendar_service.web.service import CalendarService
 
 VALID = FIXTURES / "valid"
 BAD_EVENTS = FIXTURES / "bad_events"
@@ -527,7 +526,7 @@ def test_stamp_records_changes_that_load_then_uses(tmp_path: Path) -> None:
 
 def get_feed(root: Path, headers: dict[str, str]) -> httpx.Response:
     """GET /feeds/all.ics from the application in this process."""
-    application = create_app(LiveCatalog(ServiceSettings(data_dir=root, watch=False)))
+    application = CalendarService.open(ServiceSettings(data_dir=root, watch=False)).app()
 
     async def fetch() -> httpx.Response:
         transport = httpx.ASGITransport(app=application)

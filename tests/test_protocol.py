@@ -21,10 +21,9 @@ from hypothesis import strategies as st
 from starlette.datastructures import QueryParams
 
 from calendar_service.query import CONTROL_CHARACTER, QueryError, refuse_control_characters
-from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.app import create_app
 from calendar_service.web.responses import http_date
+from calendar_service.web.service import CalendarService
 
 # Values for the path parameters of the routes; a new parameter needs one here.
 PATH_SAMPLES = {"name": "all", "event_id": "time-to-talk-day"}
@@ -58,7 +57,7 @@ HOSTILE_DATES = (
 
 @pytest.fixture(scope="module")
 def app() -> FastAPI:
-    return create_app(LiveCatalog(ServiceSettings(data_dir=BUNDLED_DATA, watch=False)))
+    return CalendarService.open(ServiceSettings(data_dir=BUNDLED_DATA, watch=False)).app()
 
 
 def send(app: FastAPI, method: str, url: str, headers: dict[str, str] | None = None) -> Any:

@@ -459,7 +459,7 @@ def test_deliberate_deletion_is_applied_once_the_files_are_stable(
 def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) -> None:
     # A clock ahead on another machine (a network share) stamps files in the future; the
     # hold then counts quiet time itself rather than waiting for that moment to come.
-    live = LiveCatalog(ServiceSettings(data_dir=data_copy, watch=False))
+    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy, watch=False))
     try:
         total = len(live.current.events)
         path = data_copy / FILE
@@ -480,7 +480,7 @@ def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) ->
 
 def test_a_new_day_is_compiled_within_seconds(data_copy: Path) -> None:
     days = [datetime.now(UTC).date()]
-    live = LiveCatalog(ServiceSettings(data_dir=data_copy), today=lambda: days[-1])
+    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy), today=lambda: days[-1])
     live.start_watching()
     try:
         wait_for(lambda: live.watch_status().state == "watching", "the watch")

@@ -43,7 +43,7 @@ LIVE_ONLY = [
 
 def exported_urls() -> list[str]:
     """What `calendar-service build` would write, for the bundled data."""
-    live = LiveCatalog(ServiceSettings(data_dir=BUNDLED_DATA, base_url=BASE_URL, watch=False))
+    live = LiveCatalog.open(ServiceSettings(data_dir=BUNDLED_DATA, base_url=BASE_URL, watch=False))
     try:
         return list(urls(live.current))
     finally:

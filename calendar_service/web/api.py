@@ -7,18 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from calendar_service.compiling import Catalog, Rendered
-from calendar_service.query import (
-    EVENT_FIELDS,
-    FILTER_FIELDS,
-    Filter,
-    parse_filter,
-    single_value,
-)
-from calendar_service.reloading import LiveCatalog
+from calendar_service import capacity
+from calendar_service.compiling import Catalog
+from calendar_service.query import EVENT_FIELDS, single_value
 from calendar_service.search import (
     Window,
     facets,
@@ -28,7 +22,7 @@ from calendar_service.search import (
     parse_window,
     search,
 )
-from calendar_service.web import capacity
+from calendar_service.web.feeds import unknown_event
 from calendar_service.web.parameters import (
     documented,
     feed_filter_parameters,
@@ -37,13 +31,14 @@ from calendar_service.web.parameters import (
     window_parameters,
 )
 from calendar_service.web.responses import (
-    ApiError,
+    Rendered,
     json_bytes,
-    query_params,
+    read_filter,
     refuse_unknown,
     rendered_response,
     require_canonical,
 )
+from calendar_service.web.service import Published, service_of, snapshot_of
 from calendar_service.web.shapes import event_json, occurrence_json
 
 # --- Response models --------------------------------------------------------------------------
@@ -92,7 +87,9 @@ class OccurrenceOut(EventFields):
 
 
 class OccurrencePage(BaseModel):
-    from_: str
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    from_: str = Field(alias="from")
     to: str
     total: int
     count: int
@@ -134,7 +131,9 @@ class FacetCount(BaseModel):
 
 
 class Facets(BaseModel):
-    from_: str
+    model_config = ConfigDict(serialize_by_alias=True, populate_by_name=True)
+
+    from_: str = Field(alias="from")
     to: str
     category: list[FacetCount]
     audience: list[FacetCount]
@@ -164,12 +163,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     },
 }
 
-# Pydantic cannot name a field `from`; the JSON key is `from`.
-for model in (OccurrencePage, Facets):
-    model.model_fields["from_"].alias = "from"
-    model.model_fields["from_"].serialization_alias = "from"
-    model.model_rebuild(force=True)
-
 
 def _single(request: Request, name: str) -> str | None:
     return single_value({name: request.query_params.getlist(name)}, name)
@@ -185,14 +178,6 @@ def _given(request: Request, *names: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def read_filter(
-    request: Request, catalog: Catalog, *extra: str, fields: tuple[str, ...] = FILTER_FIELDS
-) -> Filter:
-    """The request's filter, refusing unknown parameters."""
-    refuse_unknown(request, (*fields, *extra))
-    return parse_filter(query_params(request), catalog.settings.vocabularies, fields=fields)
-
-
 def refuse_if_busy(catalog: Catalog, window: Window) -> None:
     """A 503 now when the window needs expansion and the pool has no room for it.
 
@@ -205,118 +190,117 @@ def refuse_if_busy(catalog: Catalog, window: Window) -> None:
             raise capacity.ExpansionBusy(pool.retry_after())
 
 
-def router(live: LiveCatalog) -> APIRouter:
-    """API routes bound to the live catalog."""
-    routes = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
-    max_age = live.settings.page_max_age
-    # Expansion beyond the index (here and in the embed's month grid) runs in this pool.
-    capacity.configure(live.settings)
-
-    def cached_json(
-        request: Request, catalog: Catalog, body: Callable[[], dict[str, Any]]
-    ) -> Response:
-        """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip."""
-        key = ("api", request.url.path, request.scope.get("query_string", b""))
-        rendered = catalog.memo(
-            key,
-            lambda: Rendered.of(json_bytes(body()), JSON_TYPE, catalog.everything.last_modified),
-        )
-        return rendered_response(request, rendered, max_age=max_age)
-
-    @routes.get(
-        "/occurrences",
-        response_model=OccurrencePage,
-        summary="Occurrences (recurrences expanded) in a window, filtered and paginated",
-        openapi_extra=documented(filter_parameters, window_parameters, page_parameters),
+def cached_json(request: Request, snapshot: Published, body: Callable[[], Any]) -> Response:
+    """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip."""
+    key = ("api", request.url.path, request.scope.get("query_string", b""))
+    last_modified = snapshot.everything.last_modified
+    rendered = snapshot.rendered(
+        key, lambda: Rendered.of(json_bytes(body()), JSON_TYPE, last_modified)
     )
-    async def occurrences(request: Request) -> Response:
-        # Async: the parameters are read here, on the event loop (they cost microseconds),
-        # so that a query the busy expansion pool must refuse is refused without a thread.
-        catalog = live.current
-        query = read_filter(request, catalog, "from", "to", "limit", "cursor")
-        window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
-        limit = parse_limit(_single(request, "limit"))
-        require_canonical(
-            request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")]
-        )
-        cursor = _single(request, "cursor")
-        refuse_if_busy(catalog, window)
+    return rendered_response(request, rendered, max_age=service_of(request).settings.page_max_age)
 
-        def body() -> dict[str, Any]:
-            page = search(catalog, query, window, limit, cursor)
-            return {
-                "from": window.first.isoformat(),
-                "to": window.last.isoformat(),
-                "total": page.total,
-                "count": len(page.occurrences),
-                "next_cursor": page.next_cursor,
-                "occurrences": [occurrence_json(item, catalog) for item in page.occurrences],
-            }
 
-        return await run_in_threadpool(cached_json, request, catalog, body)
+router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
 
-    @routes.get(
-        "/events",
-        response_model=EventPage,
-        summary="Events (series) with their rules in words and their next occurrence",
-        openapi_extra=documented(feed_filter_parameters, page_parameters),
+
+@router.get(
+    "/occurrences",
+    response_model=OccurrencePage,
+    summary="Occurrences (recurrences expanded) in a window, filtered and paginated",
+    openapi_extra=documented(filter_parameters, window_parameters, page_parameters),
+)
+async def occurrences(request: Request) -> Response:
+    # Async: the parameters are read here, on the event loop (they cost microseconds),
+    # so that a query the busy expansion pool must refuse is refused without a thread.
+    snapshot = snapshot_of(request)
+    catalog = snapshot.catalog
+    query = read_filter(request, catalog, "from", "to", "limit", "cursor")
+    window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
+    limit = parse_limit(_single(request, "limit"))
+    require_canonical(request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")])
+    cursor = _single(request, "cursor")
+    refuse_if_busy(catalog, window)
+
+    def body() -> dict[str, Any]:
+        page = search(catalog, query, window, limit, cursor)
+        return {
+            "from": window.first.isoformat(),
+            "to": window.last.isoformat(),
+            "total": page.total,
+            "count": len(page.occurrences),
+            "next_cursor": page.next_cursor,
+            "occurrences": [
+                occurrence_json(o, catalog, snapshot.derived) for o in page.occurrences
+            ],
+        }
+
+    return await run_in_threadpool(cached_json, request, snapshot, body)
+
+
+@router.get(
+    "/events",
+    response_model=EventPage,
+    summary="Events (series) with their rules in words and their next occurrence",
+    openapi_extra=documented(feed_filter_parameters, page_parameters),
+)
+def events(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    catalog = snapshot.catalog
+    # Status belongs to occurrences (an override may cancel one): not a filter here.
+    query = read_filter(request, catalog, "limit", "cursor", fields=EVENT_FIELDS)
+    limit = parse_limit(_single(request, "limit"))
+    require_canonical(request, [*query.items(), *_given(request, "limit", "cursor")])
+    cursor = _single(request, "cursor")
+
+    def body() -> dict[str, Any]:
+        page, next_cursor, total = list_events(catalog, query, limit, cursor)
+        today, memo = catalog.compiled_on, snapshot.derived
+        return {
+            "total": total,
+            "count": len(page),
+            "next_cursor": next_cursor,
+            "events": [event_json(entry, catalog, today, memo) for entry in page],
+        }
+
+    return cached_json(request, snapshot, body)
+
+
+EventIdPath = Annotated[
+    str, Path(description="The event's id, as in `event_id`.", examples=["time-to-talk-day"])
+]
+
+
+@router.get("/events/{event_id}", response_model=EventOut, summary="One event")
+def event(request: Request, event_id: EventIdPath) -> Response:
+    snapshot = snapshot_of(request)
+    catalog = snapshot.catalog
+    refuse_unknown(request, ())
+    entry = catalog.events.get(event_id)
+    if entry is None:
+        raise unknown_event(event_id)
+    return cached_json(
+        request,
+        snapshot,
+        lambda: event_json(entry, catalog, catalog.compiled_on, snapshot.derived),
     )
-    def events(request: Request) -> Response:
-        catalog = live.current
-        # Status belongs to occurrences (an override may cancel one): not a filter here.
-        query = read_filter(request, catalog, "limit", "cursor", fields=EVENT_FIELDS)
-        limit = parse_limit(_single(request, "limit"))
-        require_canonical(request, [*query.items(), *_given(request, "limit", "cursor")])
-        cursor = _single(request, "cursor")
 
-        def body() -> dict[str, Any]:
-            page, next_cursor, total = list_events(catalog, query, limit, cursor)
-            return {
-                "total": total,
-                "count": len(page),
-                "next_cursor": next_cursor,
-                "events": [event_json(entry, catalog, catalog.compiled_on) for entry in page],
-            }
 
-        return cached_json(request, catalog, body)
+@router.get(
+    "/facets",
+    response_model=Facets,
+    summary="Counts of events by category, audience, theme and tag for a filter",
+    openapi_extra=documented(filter_parameters, window_parameters),
+)
+async def facet_counts(request: Request) -> Response:
+    snapshot = snapshot_of(request)  # async for the reason `occurrences` is
+    catalog = snapshot.catalog
+    query = read_filter(request, catalog, "from", "to")
+    window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
+    require_canonical(request, [*query.items(), *_given(request, "from", "to")])
+    refuse_if_busy(catalog, window)
 
-    @routes.get("/events/{event_id}", response_model=EventOut, summary="One event")
-    def event(
-        request: Request,
-        event_id: Annotated[
-            str,
-            Path(description="The event's id, as in `event_id`.", examples=["time-to-talk-day"]),
-        ],
-    ) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        entry = catalog.events.get(event_id)
-        if entry is None:
-            raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
-        return cached_json(
-            request, catalog, lambda: event_json(entry, catalog, catalog.compiled_on)
-        )
+    def body() -> dict[str, Any]:
+        counts = facets(catalog, query, window)
+        return {"from": window.first.isoformat(), "to": window.last.isoformat(), **counts}
 
-    @routes.get(
-        "/facets",
-        response_model=Facets,
-        summary="Counts of events by category, audience, theme and tag for a filter",
-        openapi_extra=documented(filter_parameters, window_parameters),
-    )
-    async def facet_counts(request: Request) -> Response:
-        catalog = live.current  # async for the reason `occurrences` is
-        query = read_filter(request, catalog, "from", "to")
-        window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
-        require_canonical(request, [*query.items(), *_given(request, "from", "to")])
-        refuse_if_busy(catalog, window)
-
-        def body() -> dict[str, Any]:
-            return {
-                "from": window.first.isoformat(),
-                "to": window.last.isoformat(),
-                **facets(catalog, query, window),
-            }
-
-        return await run_in_threadpool(cached_json, request, catalog, body)
-
-    return routes
+    return await run_in_threadpool(cached_json, request, snapshot, body)

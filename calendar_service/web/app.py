@@ -13,17 +13,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from calendar_service import __version__
+from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
-from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
+from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
 MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 naming them
@@ -46,22 +47,22 @@ class UrlLengthLimit:
         await self.app(scope, receive, send)
 
 
-def create_app(live: LiveCatalog) -> FastAPI:
-    """The application serving one live catalog."""
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Watch the data while the application runs; SIGHUP reloads in the main thread."""
+    live = app.state.service.live
+    if live.settings.watch:
+        live.start_watching()
+    if threading.current_thread() is threading.main_thread():
+        # Not every platform or loop supports signal handlers; reload still works by watching.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, live.reload_in_background)
+    yield
+    live.stop()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if live.settings.watch:
-            live.start_watching()
-        if threading.current_thread() is threading.main_thread():
-            # Not every platform or loop supports signal handlers; reload still works by watching.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGHUP, live.reload_in_background
-                )
-        yield
-        live.stop()
 
+def create_app(service: CalendarService) -> FastAPI:
+    """The application serving one service; routes find it at `request.app.state.service`."""
     app = FastAPI(
         title="calendar-service",
         version=__version__,
@@ -77,78 +78,105 @@ def create_app(live: LiveCatalog) -> FastAPI:
         # Host header (a spoofed host in a cacheable redirect); unknown paths are JSON 404s.
         redirect_slashes=False,
     )
-    app.state.live = live
+    app.state.service = service
+    _error_handlers(app)
+    _middleware(app)
+    app.include_router(feeds.router)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    return app
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return exc.response()
 
-    @app.exception_handler(CanonicalRedirect)
-    async def _canonical(request: Request, exc: CanonicalRedirect) -> Response:
-        return exc.response()
+def _error_handlers(app: FastAPI) -> None:
+    """Every refusal in the one JSON error shape; never a traceback."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(ExpansionBusy, _busy)
+    app.add_exception_handler(CanonicalRedirect, _canonical)
+    app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
 
-    @app.exception_handler(QueryError)
-    async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
-        return error_response(422, exc.message, exc.parameter, exc.allowed)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        location = [str(part) for part in first.get("loc", ())]
-        parameter = location[-1] if location else None
-        message = str(first.get("msg", "invalid request"))
-        return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else "request refused"
-        if exc.status_code == 404:
-            message = "not found"
-        if exc.status_code == 405:
-            # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
-            allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
-            response = error_response(
-                405, f"{request.method[:20]} is not answered here", allowed=allowed
-            )
-            response.headers["Allow"] = ", ".join(allowed)
-            return response
-        return error_response(exc.status_code, message)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Never show a traceback or echo input; the log has the details.
-        log.exception("unexpected error on %s", request.url.path)
-        return error_response(500, "internal error; it has been logged")
-
+def _middleware(app: FastAPI) -> None:
     # Outermost last: HEAD is routed as GET through every other layer, so even a 414 or a
     # refused parameter is answered to HEAD without a body.
     app.add_middleware(JsonCors, expose_headers=["ETag", "Last-Modified"])
     app.add_middleware(TextParameters)
     app.add_middleware(UrlLengthLimit)
     app.add_middleware(HeadAsGet)
-    app.include_router(feeds.router(live))
-    app.include_router(api.router(live))
-    app.include_router(pages.router(live))
 
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> Response:
-        page = get_swagger_ui_html(openapi_url="/openapi.json", title="calendar-service API")
-        # Swagger UI comes from its CDN and starts with an inline script; nothing else may.
-        page.headers.update(
-            {
-                "Content-Security-Policy": (
-                    f"default-src 'none'; script-src 'unsafe-inline' {DOCS_CDN}; "
-                    f"style-src 'unsafe-inline' {DOCS_CDN}; img-src 'self' data: "
-                    "https://fastapi.tiangolo.com; connect-src 'self'; "
-                    "base-uri 'none'; frame-ancestors 'none'"
-                ),
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "strict-origin-when-cross-origin",
-            }
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def _busy(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ExpansionBusy)
+    response = error_response(503, exc.message)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+async def _canonical(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CanonicalRedirect)
+    return exc.response()
+
+
+async def _query_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, QueryError)
+    return error_response(422, exc.message, exc.parameter, exc.allowed)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ())]
+    parameter = location[-1] if location else None
+    message = str(first.get("msg", "invalid request"))
+    return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404:
+        message = "not found"
+    if exc.status_code == 405:
+        # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
+        allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
+        response = error_response(
+            405, f"{request.method[:20]} is not answered here", allowed=allowed
         )
-        return page
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return error_response(exc.status_code, message)
 
-    return app
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # Never show a traceback or echo input; the log has the details.
+    log.exception("unexpected error on %s", request.url.path)
+    return error_response(500, "internal error; it has been logged")
+
+
+def docs() -> Response:
+    """Swagger UI from its CDN, which starts with an inline script; nothing else may."""
+    page = get_swagger_ui_html(openapi_url="/openapi.json", title="calendar-service API")
+    page.headers.update(
+        {
+            "Content-Security-Policy": (
+                f"default-src 'none'; script-src 'unsafe-inline' {DOCS_CDN}; "
+                f"style-src 'unsafe-inline' {DOCS_CDN}; img-src 'self' data: "
+                "https://fastapi.tiangolo.com; connect-src 'self'; "
+                "base-uri 'none'; frame-ancestors 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "strict-origin-when-cross-origin",
+        }
+    )
+    return page
 
 
 def configure_logging() -> None:
@@ -156,7 +184,7 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def create_app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: configuration comes from `CALENDAR_*` variables."""
+def create_app_for_settings(settings: ServiceSettings) -> FastAPI:
+    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot."""
     configure_logging()
-    return create_app(LiveCatalog(ServiceSettings.from_env()))
+    return CalendarService.open(settings).app()

@@ -9,20 +9,21 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from calendar_service import __version__
-from calendar_service.compiling import Catalog, Feed, Rendered
-from calendar_service.query import EVENT_FIELDS, QueryError, parse_filter
-from calendar_service.reloading import LiveCatalog
+from calendar_service.compiling import Catalog, Feed
+from calendar_service.query import EVENT_FIELDS, QueryError
 from calendar_service.search import Window, matching_occurrences
 from calendar_service.web.parameters import documented, feed_filter_parameters
 from calendar_service.web.responses import (
     ApiError,
+    Rendered,
     json_bytes,
-    query_params,
+    read_filter,
     refuse_unknown,
     rendered_response,
     require_canonical,
 )
-from calendar_service.web.shapes import occurrence_json
+from calendar_service.web.service import Published, service_of, snapshot_of
+from calendar_service.web.shapes import Memo, occurrence_json
 
 JSON_TYPE = "application/json"
 FeedName = Annotated[str, Path(description="A named feed from the settings.", examples=["schools"])]
@@ -32,99 +33,110 @@ CALENDAR_SUMMARY = (
     "The whole calendar, or any filter of it (category, audience, theme, tag, q, online; "
     "repeat a parameter for OR), as a subscribable ICS feed"
 )
+router = APIRouter()
 
 
-def router(live: LiveCatalog) -> APIRouter:
-    """Feed routes bound to the live catalog."""
-    routes = APIRouter()
-    max_age = live.settings.feed_max_age
+def _max_age(request: Request) -> int:
+    return service_of(request).settings.feed_max_age
 
-    def calendar_feed(request: Request) -> Response:
-        catalog = live.current
-        refuse_unknown(request, EVENT_FIELDS)
-        query = parse_filter(
-            query_params(request), catalog.settings.vocabularies, fields=EVENT_FIELDS
-        )
-        require_canonical(request, query.items())
-        return rendered_response(
-            request, catalog.feed_for(query), max_age=max_age, filename="calendar.ics"
-        )
 
-    def named_feed(request: Request, name: FeedName) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        feed = feed_named(catalog, name)
-        return rendered_response(request, feed.file, max_age=max_age, filename=f"{name}.ics")
+@router.get(
+    "/calendar.ics",
+    summary=CALENDAR_SUMMARY,
+    openapi_extra=documented(feed_filter_parameters),
+    response_class=Response,
+    tags=["feeds"],
+)
+def calendar_feed(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    query = read_filter(request, snapshot.catalog, fields=EVENT_FIELDS)
+    require_canonical(request, query.items())
+    rendered = snapshot.feed(query)
+    return rendered_response(request, rendered, max_age=_max_age(request), filename="calendar.ics")
 
-    def event_feed(request: Request, event_id: EventId) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        rendered = catalog.event_file(event_id)
-        if rendered is None:
-            raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="id")
-        return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
 
-    def feed_json(request: Request, name: FeedName) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        feed = feed_named(catalog, name)
-        rendered = catalog.memo(("feed-json", name), lambda: feed_occurrences(catalog, feed))
-        return rendered_response(request, rendered, max_age=max_age)
+@router.get(
+    "/feeds/{name}.ics",
+    summary="A named feed from the calendar's settings",
+    response_class=Response,
+    tags=["feeds"],
+)
+def named_feed(request: Request, name: FeedName) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    feed_named(snapshot.catalog, name)
+    rendered = snapshot.named_feed(name)
+    assert rendered is not None
+    return rendered_response(request, rendered, max_age=_max_age(request), filename=f"{name}.ics")
 
-    for path, endpoint, summary in (
-        ("/calendar.ics", calendar_feed, CALENDAR_SUMMARY),
-        ("/feeds/{name}.ics", named_feed, "A named feed from the calendar's settings"),
-        ("/events/{event_id}.ics", event_feed, "One event with its recurrence, to add"),
-        ("/feeds/{name}.json", feed_json, FEED_JSON_SUMMARY),
-    ):
-        extra = documented(feed_filter_parameters) if path == "/calendar.ics" else None
-        routes.add_api_route(
-            path,
-            endpoint,
-            methods=["GET"],
-            summary=summary,
-            openapi_extra=extra,
-            response_class=Response,
-            tags=["feeds"],
-        )
 
-    @routes.get(
-        "/healthz", summary="Which snapshot is served, and the last reload error", tags=["service"]
-    )
-    def health() -> JSONResponse:
-        catalog = live.current
-        error = live.last_error
-        watcher = live.watch_status()
-        held = live.held
-        body: dict[str, Any] = {
-            "status": "ok" if error is None and not watcher.in_trouble else "degraded",
-            "version": catalog.version,
-            "loaded_at": catalog.loaded_at.isoformat(),
-            "compiled_on": catalog.compiled_on.isoformat(),
-            "events": len(catalog.events),
-            "feeds": list(catalog.feeds),
-            "reloads": live.reloads,
-            "last_reload_error": None
-            if error is None
-            else {"at": error.at.isoformat(), "message": error.message},
-            "warnings": list(catalog.warnings),
-            "watcher": watcher.as_json(),
-            "reload_held": None if held is None else held.as_json(),
-        }
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+@router.get(
+    "/events/{event_id}.ics",
+    summary="One event with its recurrence, to add",
+    response_class=Response,
+    tags=["feeds"],
+)
+def event_feed(request: Request, event_id: EventId) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    rendered = snapshot.event_file(event_id)
+    if rendered is None:
+        raise unknown_event(event_id)
+    max_age = _max_age(request)
+    return rendered_response(request, rendered, max_age=max_age, filename=f"{event_id}.ics")
 
-    @routes.get(
-        "/version.json",
-        summary="The snapshot's version, day and counts; the same in a static export",
-        tags=["service"],
-    )
-    def version(request: Request) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        rendered = catalog.memo(("version",), lambda: version_file(catalog))
-        return rendered_response(request, rendered, max_age=0)
 
-    return routes
+@router.get(
+    "/feeds/{name}.json", summary=FEED_JSON_SUMMARY, response_class=Response, tags=["feeds"]
+)
+def feed_json(request: Request, name: FeedName) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    feed = feed_named(snapshot.catalog, name)
+    rendered = snapshot.rendered(("feed-json", name), lambda: feed_occurrences(snapshot, feed))
+    return rendered_response(request, rendered, max_age=_max_age(request))
+
+
+@router.get(
+    "/healthz", summary="Which snapshot is served, and the last reload error", tags=["service"]
+)
+def health(request: Request) -> JSONResponse:
+    service = service_of(request)
+    live, catalog = service.live, service.snapshot.catalog
+    error, watcher, held = live.last_error, live.watch_status(), live.held
+    body: dict[str, Any] = {
+        "status": "ok" if error is None and not watcher.in_trouble else "degraded",
+        "version": catalog.version,
+        "loaded_at": catalog.loaded_at.isoformat(),
+        "compiled_on": catalog.compiled_on.isoformat(),
+        "events": len(catalog.events),
+        "feeds": list(catalog.feeds),
+        "reloads": live.reloads,
+        "last_reload_error": None
+        if error is None
+        else {"at": error.at.isoformat(), "message": error.message},
+        "warnings": list(catalog.warnings),
+        "watcher": watcher.as_json(),
+        "reload_held": None if held is None else held.as_json(),
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/version.json",
+    summary="The snapshot's version, day and counts; the same in a static export",
+    tags=["service"],
+)
+def version(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    rendered = snapshot.rendered(("version",), lambda: version_file(snapshot))
+    return rendered_response(request, rendered, max_age=0)
+
+
+def unknown_event(event_id: str) -> ApiError:
+    """The one 404 for an event id that is not in the snapshot (every route says event_id)."""
+    return ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
 
 
 def feed_named(catalog: Catalog, name: str) -> Feed:
@@ -137,8 +149,10 @@ def feed_named(catalog: Catalog, name: str) -> Feed:
     return feed
 
 
-def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:
+def feed_occurrences(snapshot: Published, feed: Feed) -> Rendered:
     """A named feed's occurrences as JSON, from the feeds' past window to the horizon."""
+    catalog = snapshot.catalog
+    memo: Memo = snapshot.derived
     first = catalog.compiled_on - timedelta(days=catalog.settings.past_days)
     last = catalog.index.end.date() - timedelta(days=1)
     window = Window(first, last)
@@ -151,13 +165,14 @@ def feed_occurrences(catalog: Catalog, feed: Feed) -> Rendered:
         "total": len(chosen),
         "count": len(chosen),
         "next_cursor": None,
-        "occurrences": [occurrence_json(item, catalog) for item in chosen],
+        "occurrences": [occurrence_json(item, catalog, memo) for item in chosen],
     }
     return Rendered.of(json_bytes(body), JSON_TYPE, feed.file.last_modified)
 
 
-def version_file(catalog: Catalog) -> Rendered:
+def version_file(snapshot: Published) -> Rendered:
     """What `/healthz` says of the snapshot, without the process-specific parts."""
+    catalog = snapshot.catalog
     body = {
         "version": catalog.version,
         "compiled_on": catalog.compiled_on.isoformat(),

@@ -9,30 +9,33 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from calendar_service import agenda
-from calendar_service.compiling import Catalog, Rendered
-from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
-from calendar_service.reloading import LiveCatalog
+from calendar_service import __released__, agenda, fields
 from calendar_service.search import Window, check_range
 from calendar_service.web import views
-from calendar_service.web.feeds import feed_named
+from calendar_service.web.feeds import feed_named, unknown_event
 from calendar_service.web.responses import (
     ApiError,
+    Rendered,
     query_params,
+    read_filter,
     refuse_unknown,
     rendered_response,
     require_canonical,
 )
+from calendar_service.web.service import Published, service_of, snapshot_of
 
 HTML = "text/html; charset=utf-8"
+CSS = "text/css; charset=utf-8"
+JAVASCRIPT = "text/javascript; charset=utf-8"
 STATIC = Path(__file__).parent / "static"
 # Assets change only with a release; their Last-Modified is the release's, not the data's.
-ASSETS_MODIFIED = datetime(2026, 11, 1, tzinfo=UTC)
+ASSETS_MODIFIED = datetime.fromisoformat(__released__).replace(tzinfo=UTC)
 ASSETS = (
-    ("/embed.js", "embed.js", "text/javascript; charset=utf-8"),
-    ("/static/embed-frame.js", "embed-frame.js", "text/javascript; charset=utf-8"),
-    ("/static/calendar.css", "calendar.css", "text/css; charset=utf-8"),
+    ("/embed.js", "embed.js", JAVASCRIPT),
+    ("/static/embed-frame.js", "embed-frame.js", JAVASCRIPT),
+    ("/static/calendar.css", "calendar.css", CSS),
 )
+router = APIRouter(include_in_schema=False)
 
 
 def security_headers(frame_ancestors: str) -> dict[str, str]:
@@ -49,127 +52,129 @@ def security_headers(frame_ancestors: str) -> dict[str, str]:
     }
 
 
-def router(live: LiveCatalog) -> APIRouter:
-    """Page routes bound to the live catalog."""
-    routes = APIRouter(include_in_schema=False)
-    settings = live.settings
-    page_headers = security_headers(settings.frame_ancestors)
-    embed_headers = security_headers(settings.embed_frame_ancestors)
+def asset_bytes(name: str) -> bytes:
+    """A static asset as served: embed.js with its list of filters written from the table."""
+    body = (STATIC / name).read_bytes()
+    if name == "embed.js":
+        body = fields.embed_script(body.decode()).encode()
+    return body
 
-    def page(
-        request: Request,
-        catalog: Catalog,
-        key: Hashable,
-        render: Callable[[], str],
-        headers: dict[str, str],
-        content_type: str = HTML,
-    ) -> Response:
-        """Render once per snapshot and key; answer with ETag, 304 and gzip like feeds."""
-        rendered = catalog.memo(
-            ("page", request.url.path, key),
-            lambda: Rendered.of(render().encode(), content_type, catalog.everything.last_modified),
-        )
-        return rendered_response(
-            request, rendered, max_age=settings.page_max_age, extra_headers=headers
-        )
 
-    def read_filter(request: Request, catalog: Catalog, *extra: str) -> Filter:
-        refuse_unknown(request, (*FILTER_FIELDS, *extra))
-        return parse_filter(query_params(request), catalog.settings.vocabularies)
+def page(
+    request: Request,
+    snapshot: Published,
+    key: Hashable,
+    render: Callable[[], str],
+    frame_ancestors: str | None,
+    content_type: str = HTML,
+) -> Response:
+    """Render once per snapshot and key; answer with ETag, 304 and gzip like feeds.
 
-    @routes.get("/")
-    def home(request: Request) -> Response:
-        catalog = live.current
-        query = read_filter(request, catalog)
-        require_canonical(request, query.items())
-        return page(
-            request, catalog, query, lambda: views.render_home(catalog, query), page_headers
-        )
+    HTML carries the security headers, framed only by `frame_ancestors`; None: no headers.
+    """
+    last_modified = snapshot.everything.last_modified
+    rendered = snapshot.rendered(
+        ("page", request.url.path, key),
+        lambda: Rendered.of(render().encode(), content_type, last_modified),
+    )
+    settings = service_of(request).settings
+    headers = {} if frame_ancestors is None else security_headers(frame_ancestors)
+    return rendered_response(
+        request, rendered, max_age=settings.page_max_age, extra_headers=headers
+    )
 
-    @routes.get("/subscribe")
-    def subscribe(request: Request) -> Response:
-        catalog = live.current
-        query = read_filter(request, catalog)
-        if query.status:
-            raise ApiError(422, "feeds carry every status; remove status", parameter="status")
-        require_canonical(request, query.items())
-        return page(
-            request, catalog, query, lambda: views.render_subscribe(catalog, query), page_headers
-        )
 
-    @routes.get("/feeds/{name}/subscribe")
-    def feed_subscribe(request: Request, name: str) -> Response:
-        catalog = live.current
+def _site(request: Request) -> str:
+    return service_of(request).settings.frame_ancestors
+
+
+def _embedding(request: Request) -> str:
+    return service_of(request).settings.embed_frame_ancestors
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    query = read_filter(request, snapshot.catalog)
+    require_canonical(request, query.items())
+    render = lambda: views.render_home(snapshot.catalog, query)  # noqa: E731
+    return page(request, snapshot, query, render, _site(request))
+
+
+@router.get("/subscribe")
+def subscribe(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    query = read_filter(request, snapshot.catalog)
+    if query.status:
+        raise ApiError(422, "feeds carry every status; remove status", parameter="status")
+    require_canonical(request, query.items())
+    render = lambda: views.render_subscribe(snapshot.catalog, query)  # noqa: E731
+    return page(request, snapshot, query, render, _site(request))
+
+
+@router.get("/feeds/{name}/subscribe")
+def feed_subscribe(request: Request, name: str) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    feed = feed_named(snapshot.catalog, name)
+    render = lambda: views.render_subscribe(snapshot.catalog, feed.filter, feed_name=name)  # noqa: E731
+    return page(request, snapshot, None, render, _site(request))
+
+
+@router.get("/events/{event_id}")
+def event_page(request: Request, event_id: str) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    if event_id not in snapshot.catalog.events:
+        raise unknown_event(event_id)
+    render = lambda: views.render_event(snapshot.catalog, event_id)  # noqa: E731
+    return page(request, snapshot, None, render, _site(request))
+
+
+@router.get("/embed")
+def embed(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    catalog = snapshot.catalog
+    query = read_filter(request, catalog, *views.EMBED_OPTIONS)
+    options = views.parse_embed_options(query_params(request))
+    if options.month is not None:
+        first, last = agenda.month_bounds(options.month.year, options.month.month)
+        check_range(Window(first, last), catalog.compiled_on, "month")
+    require_canonical(request, [*query.items(), *options.items()])
+    render = lambda: views.render_embed(catalog, query, options)  # noqa: E731
+    return page(request, snapshot, (query, options), render, _embedding(request))
+
+
+@router.get("/feeds/{name}/embed")
+def feed_embed(request: Request, name: str) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    feed = feed_named(snapshot.catalog, name)
+    options = views.EmbedOptions(title=feed.definition.title)
+    render = lambda: views.render_embed(snapshot.catalog, feed.filter, options)  # noqa: E731
+    return page(request, snapshot, None, render, _embedding(request))
+
+
+@router.get("/theme.css")
+def theme_css(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ("accent",))
+    options = views.parse_embed_options(query_params(request))
+    if options.accent is None:
+        raise ApiError(422, "give accent as six hex digits", parameter="accent")
+    css = views.accent_css(options.accent)
+    return page(request, snapshot, options.accent, lambda: css, None, CSS)
+
+
+def _asset_route(rendered: Rendered) -> Callable[[Request], Response]:
+    def serve(request: Request) -> Response:
         refuse_unknown(request, ())
-        feed = feed_named(catalog, name)
-        return page(
-            request,
-            catalog,
-            None,
-            lambda: views.render_subscribe(catalog, feed.filter, feed_name=name),
-            page_headers,
-        )
+        max_age = service_of(request).settings.page_max_age
+        return rendered_response(request, rendered, max_age=max_age)
 
-    @routes.get("/events/{event_id}")
-    def event_page(request: Request, event_id: str) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        if event_id not in catalog.events:
-            raise ApiError(404, f"no event with id {event_id[:80]!r}", parameter="event_id")
-        return page(
-            request, catalog, None, lambda: views.render_event(catalog, event_id), page_headers
-        )
+    return serve
 
-    @routes.get("/embed")
-    def embed(request: Request) -> Response:
-        catalog = live.current
-        query = read_filter(request, catalog, *views.EMBED_OPTIONS)
-        options = views.parse_embed_options(query_params(request))
-        if options.month is not None:
-            first, last = agenda.month_bounds(options.month.year, options.month.month)
-            check_range(Window(first, last), catalog.compiled_on, "month")
-        require_canonical(request, [*query.items(), *options.items()])
-        return page(
-            request,
-            catalog,
-            (query, options),
-            lambda: views.render_embed(catalog, query, options),
-            embed_headers,
-        )
 
-    @routes.get("/feeds/{name}/embed")
-    def feed_embed(request: Request, name: str) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ())
-        feed = feed_named(catalog, name)
-        options = views.EmbedOptions(title=feed.definition.title)
-        return page(
-            request,
-            catalog,
-            None,
-            lambda: views.render_embed(catalog, feed.filter, options),
-            embed_headers,
-        )
-
-    @routes.get("/theme.css")
-    def theme_css(request: Request) -> Response:
-        catalog = live.current
-        refuse_unknown(request, ("accent",))
-        options = views.parse_embed_options(query_params(request))
-        if options.accent is None:
-            raise ApiError(422, "give accent as six hex digits", parameter="accent")
-        css = views.accent_css(options.accent)
-        return page(request, catalog, options.accent, lambda: css, {}, "text/css; charset=utf-8")
-
-    def asset(rendered: Rendered) -> Callable[[Request], Response]:
-        def serve(request: Request) -> Response:
-            refuse_unknown(request, ())
-            return rendered_response(request, rendered, max_age=settings.page_max_age)
-
-        return serve
-
-    for path, name, kind in ASSETS:
-        rendered = Rendered.of((STATIC / name).read_bytes(), kind, ASSETS_MODIFIED)
-        routes.add_api_route(path, asset(rendered), methods=["GET"])
-
-    return routes
+for _path, _name, _kind in ASSETS:
+    _rendered = Rendered.of(asset_bytes(_name), _kind, ASSETS_MODIFIED)
+    router.add_api_route(_path, _asset_route(_rendered), methods=["GET"])

@@ -1,19 +1,92 @@
-"""HTTP responses: conditional GET, compression, cache headers and the JSON error shape."""
+"""HTTP responses: rendered bodies and their cache, conditional GET, compression, cache
+headers and the JSON error shape."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import gzip
+import hashlib
+import threading
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from cachetools import LRUCache
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
-from calendar_service.compiling import Rendered
+from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
+from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
+
+RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain and compressed
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified."""
+
+    body: bytes
+    content_type: str
+    last_modified: datetime
+    etag: str
+    gzipped: bytes
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        # mtime=0 keeps the compressed bytes identical on every machine.
+        return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped)
+
+    @property
+    def http_date(self) -> str:
+        return format_datetime(self.last_modified.astimezone(UTC), usegmt=True)
+
+
+def _size(rendered: Rendered) -> int:
+    return rendered.size
+
+
+class ResponseCache:
+    """Rendered responses by key, bounded by their bytes; the least recently used go first.
+
+    cachetools is not thread-safe, so a lock guards it; building happens outside the lock:
+    two requests may both build, never block. A response larger than a quarter of the
+    budget is not kept: a few very large ones would push out all the others.
+    """
+
+    def __init__(self, max_bytes: int = RESPONSE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._cache: LRUCache[Hashable, Rendered] = LRUCache(max_bytes, getsizeof=_size)
+
+    def __call__(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        rendered = build()
+        if rendered.size <= self.max_bytes // 4:
+            with self._lock:
+                self._cache.setdefault(key, rendered)
+        return rendered
+
+    @property
+    def bytes(self) -> int:
+        """The bytes kept now."""
+        with self._lock:
+            return int(self._cache.currsize)
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._cache
 
 
 class ApiError(CalendarServiceError):
@@ -93,6 +166,14 @@ def query_params(request: Request) -> dict[str, list[str]]:
     for key, value in request.query_params.multi_items():
         params.setdefault(key, []).append(value)
     return params
+
+
+def read_filter(
+    request: Request, catalog: Catalog, *extra: str, fields: tuple[str, ...] = FILTER_FIELDS
+) -> Filter:
+    """The request's filter, refusing unknown parameters (`extra` are the route's own)."""
+    refuse_unknown(request, (*fields, *extra))
+    return parse_filter(query_params(request), catalog.settings.vocabularies, fields=fields)
 
 
 def refuse_unknown(request: Request, allowed: Iterable[str]) -> None:

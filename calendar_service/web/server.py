@@ -16,15 +16,8 @@ from calendar_service.web.app import MAX_URL_BYTES
 from calendar_service.web.responses import error_response
 
 log = logging.getLogger("calendar_service.web")
-PROTOCOL = "calendar_service.web.server:CalendarProtocol"  # as uvicorn's `http` option takes it
 MAX_HEADER_BYTES = 32_768  # every header field together; as much as nginx's default buffers hold
 RETRY_AFTER_BUSY_S = 1  # a refused connection's next try: connections come and go quickly
-
-
-@functools.cache
-def limits() -> ServiceSettings:
-    """This process's settings; `serve` hands them to every worker as `CALENDAR_*` variables."""
-    return ServiceSettings.from_env()
 
 
 class Refused(Exception):
@@ -54,9 +47,11 @@ class CalendarProtocol(HttpToolsProtocol):
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        head_timeout: float,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.head_timeout = limits().header_timeout
+        self.head_timeout = head_timeout
         # Checked in on_headers_complete so that the refusal is JSON; uvicorn's own check
         # would answer text/plain first.
         self.max_connections = self.limit_concurrency
@@ -178,3 +173,11 @@ class CalendarProtocol(HttpToolsProtocol):
         lines += [name + b": " + value + b"\r\n" for name, value in headers]
         self.transport.write(b"".join([*lines, b"\r\n", response.body]))
         self.transport.close()
+
+
+def protocol(settings: ServiceSettings) -> functools.partial[CalendarProtocol]:
+    """What uvicorn's `http` option takes: our protocol with these settings' limits.
+
+    A partial of a module-level class, so that uvicorn can pickle it into each worker.
+    """
+    return functools.partial(CalendarProtocol, head_timeout=settings.header_timeout)

@@ -25,6 +25,11 @@ class Memo(Protocol):
     def __call__(self, key: Hashable, build: Callable[[], T]) -> T: ...
 
 
+def uncached(key: Hashable, build: Callable[[], T]) -> T:
+    """A Memo that keeps nothing: for a caller that renders once and keeps the result."""
+    return build()
+
+
 def _iso(value: date | datetime) -> str:
     return value.isoformat()
 
@@ -84,14 +89,10 @@ def _shared(catalog: Catalog, event_id: str, memo: Memo) -> tuple[dict[str, Any]
     return memo(("occurrence", event_id), build)
 
 
-def occurrence_json(
-    occurrence: Occurrence, catalog: Catalog, memo: Memo | None = None
-) -> dict[str, Any]:
-    """One occurrence with its event's fields and add-to-calendar links.
-
-    `memo` defaults to `catalog.derived` until the web service object provides its own.
-    """
-    fields, add = _shared(catalog, occurrence.event_id, memo or catalog.derived)
+def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dict[str, Any]:
+    """One occurrence with its event's fields and add-to-calendar links (`memo`: the
+    snapshot's store of what an event's occurrences share, `Published.derived`)."""
+    fields, add = _shared(catalog, occurrence.event_id, memo)
     last_day = _all_day_last_day(occurrence)
     return {
         "id": f"{occurrence.event_id}/{occurrence.key}",
@@ -112,9 +113,7 @@ def occurrence_json(
     }
 
 
-def event_json(
-    entry: EventEntry, catalog: Catalog, today: date, memo: Memo | None = None
-) -> dict[str, Any]:
+def event_json(entry: EventEntry, catalog: Catalog, today: date, memo: Memo) -> dict[str, Any]:
     """An event as the API shows it: its fields, rule in words and as RRULE, next occurrence.
 
     The RRULE is the one the event's ICS carries, UNTIL in UTC for a timed series.

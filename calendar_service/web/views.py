@@ -14,13 +14,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from calendar_service import agenda, links
-from calendar_service.compiling import Catalog, describe
+from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import Occurrence
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
 from calendar_service.search import Window, matching_occurrences
 from calendar_service.values import MAX_YEAR, MIN_YEAR
-from calendar_service.web.shapes import event_json
+from calendar_service.web.shapes import event_json, uncached
 
 # `scheme`, not `theme`: `theme` is a filter (the partnership's priorities).
 EMBED_OPTIONS = ("view", "limit", "title", "compact", "accent", "scheme", "month")
@@ -203,7 +203,7 @@ def render_home(catalog: Catalog, query: Filter) -> str:
     feed = urls.absolute(urls.calendar(query))
     name = catalog.settings.name
     if not query.event_level().is_empty:
-        name = f"{name} ({describe(query.event_level(), catalog.settings)})"
+        name = f"{name} ({query.event_level().describe(catalog.settings.vocabularies)})"
     return TEMPLATES.get_template("home.html").render(
         **_common(catalog),
         query=query,
@@ -226,7 +226,7 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
     else:
         url, name = urls.absolute(urls.calendar(query)), catalog.settings.name
         if not query.is_empty:
-            name = f"{name} ({describe(query, catalog.settings)})"
+            name = f"{name} ({query.describe(catalog.settings.vocabularies)})"
     return TEMPLATES.get_template("subscribe.html").render(
         **_common(catalog),
         query=query,
@@ -318,7 +318,7 @@ def json_ld(catalog: Catalog, event_id: str, following: Occurrence | None) -> Ma
     """schema.org Event data for search engines, safe inside a script element."""
     entry = catalog.events[event_id]
     data = entry.event.data
-    fields = event_json(entry, catalog, catalog.compiled_on)
+    fields = event_json(entry, catalog, catalog.compiled_on, uncached)
     body: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Event",

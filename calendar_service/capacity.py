@@ -1,4 +1,8 @@
-"""How many expansions outside the index run at once: worker processes, a queue, 503 beyond."""
+"""How many expansions outside the index run at once: worker processes, a queue, and
+ExpansionBusy beyond (the web answers it 503 with Retry-After).
+
+Domain, not web: search.py expands through this pool, and nothing here knows HTTP.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,10 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import TypeVar
 
-from fastapi.responses import JSONResponse
-
+from calendar_service.errors import CalendarServiceError
 from calendar_service.expansion import start_worker, timed
 from calendar_service.reloading import release_free_memory
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.responses import ApiError
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -31,24 +33,16 @@ WORKER_NICENESS = 10  # CPU priority below the server's: cheap requests first
 AVERAGE_WEIGHT = 0.3  # of the latest expansion in the running average of their durations
 
 
-class ExpansionBusy(ApiError):
-    """Every worker and every place in the queue is taken: a 503 saying when to retry."""
+class ExpansionBusy(CalendarServiceError):
+    """Every worker and every place in the queue is taken: retry after `retry_after` s."""
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
-        super().__init__(
-            503,
-            message
-            or (
-                "the server is busy with other queries outside its precomputed range; "
-                f"retry after {retry_after} s"
-            ),
+        self.message = message or (
+            "the server is busy with other queries outside its precomputed range; "
+            f"retry after {retry_after} s"
         )
+        super().__init__(self.message)
         self.retry_after = retry_after
-
-    def response(self) -> JSONResponse:
-        response = super().response()
-        response.headers["Retry-After"] = str(self.retry_after)
-        return response
 
 
 class ExpansionPool:

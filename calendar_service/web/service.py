@@ -1,0 +1,153 @@
+"""The web service: one live catalog as served over HTTP, modelled on datasette's `Datasette`.
+
+`CalendarService.open(settings)` builds the first snapshot; `.app()` is the ASGI
+application, `.urls` the URL builder and `.client` an in-process HTTP client. What is
+HTTP-shaped lives here, not in the Catalog: each snapshot is served through a `Published`
+that owns its rendered responses (ETag, gzip), their bounded cache and the JSON pieces
+computed once per snapshot. A reload replaces the `Published` whole, with the snapshot.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from datetime import date
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import httpx
+from fastapi import Request
+
+from calendar_service import capacity
+from calendar_service.compiling import ICS_TYPE, Catalog, FeedFile
+from calendar_service.query import Filter
+from calendar_service.reloading import LiveCatalog
+from calendar_service.settings import ServiceSettings
+from calendar_service.urls import Urls
+from calendar_service.web.responses import Rendered, ResponseCache
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+T = TypeVar("T")
+CLIENT_BASE = "http://service.invalid"
+
+
+def _ics(file: FeedFile) -> Rendered:
+    return Rendered.of(file.body, ICS_TYPE, file.last_modified)
+
+
+class Published:
+    """One snapshot as served: its pre-rendered feeds, response cache and derived values."""
+
+    def __init__(self, catalog: Catalog, cache: ResponseCache | None = None) -> None:
+        self.catalog = catalog
+        self.cache = cache or ResponseCache()
+        # Made now, in the reloading thread: the first request after a swap waits for none.
+        self.everything = _ics(catalog.everything)
+        self._named = {name: _ics(feed.file) for name, feed in catalog.feeds.items()}
+        self._derived: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def rendered(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
+        """A response rendered once per snapshot and key (while the cache keeps it)."""
+        return self.cache(key, build)
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed from this snapshot once, on first use (web/shapes.py's Memo).
+
+        Built outside the lock: two threads may both compute it; the first one stored wins.
+        """
+        with self._lock:
+            if key in self._derived:
+                return cast(T, self._derived[key])
+        value = build()
+        with self._lock:
+            return cast(T, self._derived.setdefault(key, value))
+
+    def feed(self, query: Filter) -> Rendered:
+        """The ICS feed of any filter (its event-level part)."""
+        query = query.event_level()
+        if query.is_empty:
+            return self.everything
+        return self.rendered(("ics", query), lambda: _ics(self.catalog.feed_for(query)))
+
+    def named_feed(self, name: str) -> Rendered | None:
+        return self._named.get(name)
+
+    def event_file(self, event_id: str) -> Rendered | None:
+        """One event's own calendar, for "add to calendar"; None for an unknown id."""
+        if event_id not in self.catalog.events:
+            return None
+
+        def build() -> Rendered:
+            file = self.catalog.event_file(event_id)
+            assert file is not None
+            return _ics(file)
+
+        return self.rendered(("event-ics", event_id), build)
+
+
+class CalendarService:
+    """The live calendar served over HTTP: the app, the URLs and an in-process client."""
+
+    def __init__(self, settings: ServiceSettings, live: LiveCatalog, first: Published) -> None:
+        """Hold what `open` made; `open` is how a service is made."""
+        self.settings = settings
+        self.live = live
+        self._published = first
+        self._app: FastAPI | None = None
+        self._app_lock = threading.Lock()
+
+    @classmethod
+    def open(
+        cls, settings: ServiceSettings, *, today: Callable[[], date] | None = None
+    ) -> CalendarService:
+        """Load, compile and publish the data directory; DataInvalid if it is not valid."""
+        published: list[Published] = []
+        live = LiveCatalog.open(
+            settings, today=today, on_swap=lambda catalog: published.append(Published(catalog))
+        )
+        service = cls(settings, live, published[-1])
+        live.on_swap = service._publish  # later snapshots replace the Published whole
+        published.clear()
+        return service
+
+    def _publish(self, catalog: Catalog) -> None:
+        self._published = Published(catalog)
+
+    @property
+    def snapshot(self) -> Published:
+        """The snapshot being served, with its caches."""
+        return self._published
+
+    @property
+    def urls(self) -> Urls:
+        """The URL builder of the snapshot served (its base may change on reload)."""
+        return self._published.catalog.identity.urls
+
+    def app(self) -> FastAPI:
+        """The ASGI application, built once; its routes read `request.app.state.service`."""
+        from calendar_service.web.app import create_app
+
+        with self._app_lock:
+            if self._app is None:
+                capacity.configure(self.settings)  # the process's expansion pool, sized
+                self._app = create_app(self)
+            return self._app
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """A new HTTP client that calls the application in this process (no socket)."""
+        transport = httpx.ASGITransport(app=self.app())
+        return httpx.AsyncClient(transport=transport, base_url=CLIENT_BASE)
+
+
+def service_of(request: Request) -> CalendarService:
+    """The service whose application answers this request."""
+    service: CalendarService = request.app.state.service
+    return service
+
+
+def snapshot_of(request: Request) -> Published:
+    """The snapshot served now: a request reads this one throughout."""
+    return service_of(request).snapshot
