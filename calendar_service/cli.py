@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.loading import DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, EventFile
-from calendar_service.settings import ServiceSettings
+from calendar_service.settings import ServiceSettings, settings_table
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a port in use)
@@ -27,9 +26,33 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--uid-domain", help="domain of event UIDs (env CALENDAR_UID_DOMAIN)")
 
 
+# The command-line option of each setting that has one (the rest: environment only).
+OPTIONS = {
+    "data_dir": "--data-dir",
+    "base_url": "--base-url",
+    "uid_domain": "--uid-domain",
+    "host": "--host",
+    "port": "--port",
+    "workers": "--workers",
+    "watch": "--no-watch",
+}
+
+
+def configuration_table() -> str:
+    """The README's configuration table, generated from the settings and the options."""
+    lines = ["| option | environment | default | meaning |", "|---|---|---|---|"]
+    for name, variable, default, meaning in settings_table():
+        option = f"`{OPTIONS[name]}`" if name in OPTIONS else ""
+        shown = f"`{default}`" if default else "(none)"
+        lines.append(f"| {option} | `{variable}` | {shown} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
 def _settings(args: argparse.Namespace) -> ServiceSettings:
+    """The environment's settings with the command's options over them (an option wins)."""
+    options = ("data_dir", "base_url", "uid_domain", "host", "port", "workers")
     return ServiceSettings.from_env().with_options(
-        data_dir=args.data_dir, base_url=args.base_url, uid_domain=args.uid_domain
+        **{name: getattr(args, name, None) for name in options}
     )
 
 
@@ -47,14 +70,18 @@ def serve(args: argparse.Namespace) -> int:
     from calendar_service.web.service import CalendarService
 
     configure_logging()
-    settings = _settings(args)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"calendar-service: {exc}", file=sys.stderr)
+        return 2
     if args.no_watch:
         settings = settings.with_options(watch=False)
     # Settings are handed over as arguments, never through the environment: one worker
     # serves the app built here, several each call the factory with the same settings.
     application: object = functools.partial(create_app_for_settings, settings)
     try:
-        if args.workers == 1:
+        if settings.workers == 1:
             service = CalendarService.open(settings)
             warnings = service.snapshot.catalog.warnings
             application = service.app()
@@ -72,10 +99,10 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(stop, _exit_quietly)
     config = uvicorn.Config(
         application,  # type: ignore[arg-type]
-        factory=args.workers > 1,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
+        factory=settings.workers > 1,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         # Our protocol: a deadline for request heads, size limits, JSON errors (web/server.py).
         http=protocol(settings),  # type: ignore[arg-type]
         ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary request
@@ -88,7 +115,7 @@ def serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     server = uvicorn.Server(config)
-    if args.workers == 1:
+    if settings.workers == 1:
         server.run()
         if not server.started:
             return STARTUP_FAILURE
@@ -180,9 +207,9 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("serve", help="serve feeds, API and pages over HTTP")
     _add_service_options(run)
-    run.add_argument("--host", default=os.environ.get("CALENDAR_HOST", "127.0.0.1"))
-    run.add_argument("--port", type=int, default=int(os.environ.get("CALENDAR_PORT", "8000")))
-    run.add_argument("--workers", type=int, default=int(os.environ.get("CALENDAR_WORKERS", "1")))
+    run.add_argument("--host", help="address to listen on (env CALENDAR_HOST, 127.0.0.1)")
+    run.add_argument("--port", type=int, help="port to listen on (env CALENDAR_PORT, 8000)")
+    run.add_argument("--workers", type=int, help="worker processes (env CALENDAR_WORKERS, 1)")
     run.add_argument("--no-watch", action="store_true", help="do not reload on data changes")
     run.add_argument("--log-level", default="info")
     run.set_defaults(handler=serve)

@@ -1,99 +1,117 @@
-"""Service configuration from command-line options and environment variables."""
+"""Service configuration: one table of settings, read from options and `CALENDAR_*` variables."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
-ENV_PREFIX = "CALENDAR_"
-CAPACITY_FIELDS = (
-    "expansion_workers",
-    "expansion_queue",
-    "header_timeout",
-    "keep_alive_timeout",
-    "max_connections",
-    "backlog",
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
 )
 
+ENV_PREFIX = "CALENDAR_"
 
-@dataclass(frozen=True, slots=True)
-class ServiceSettings:
+
+class ServiceSettings(BaseSettings):
     """How one running service is configured; the data itself lives in the data directory.
 
-    Every field can be set as an environment variable: `data_dir` is `CALENDAR_DATA_DIR`.
+    Every field is also an environment variable (`data_dir` is `CALENDAR_DATA_DIR`), read by
+    `from_env` once at start-up and then passed explicitly; a settings object built directly
+    holds what it was given and the defaults, whatever the environment says.
     """
 
-    data_dir: Path = Path("data")
-    base_url: str | None = None  # public URL of the service; overrides calendar.yaml
-    uid_domain: str | None = None  # overrides calendar.yaml
-    watch: bool = True  # reload when the data directory changes
-    feed_max_age: int = 3600  # Cache-Control max-age of feeds, seconds
-    page_max_age: int = 300  # Cache-Control max-age of JSON and HTML, seconds
-    embed_frame_ancestors: str = "*"  # who may frame /embed (CSP frame-ancestors)
-    frame_ancestors: str = "'none'"  # who may frame every other page
-    # Capacity: what one process takes on at once (README, "Limits").
-    expansion_workers: int = 1  # processes expanding series outside the precomputed index
-    expansion_queue: int = 2  # requests that may wait for one; more are answered 503
-    header_timeout: int = 10  # seconds a client has to send a whole request head
-    keep_alive_timeout: int = 5  # seconds an idle keep-alive connection is kept open
-    max_connections: int = 500  # open connections (and requests in progress); more: 503
-    backlog: int = 2048  # connections the kernel queues before the server accepts them
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, frozen=True, extra="forbid"
+    )
 
-    def __post_init__(self) -> None:
-        for name in CAPACITY_FIELDS:
-            value = getattr(self, name)
-            least = 0 if name == "expansion_queue" else 1
-            if not isinstance(value, int) or value < least:
-                env = ENV_PREFIX + name.upper()
-                raise ValueError(f"{name} ({env}) must be a whole number of at least {least}")
+    data_dir: Path = Field(Path("data"), description="the data directory")
+    base_url: str | None = Field(
+        None,
+        description="public URL, the base of every absolute link (never request headers); "
+        "overrides `base_url` in `calendar.yaml`",
+    )
+    uid_domain: str | None = Field(
+        None, description="domain of event UIDs; overrides `uid_domain` in `calendar.yaml`"
+    )
+    host: str = Field("127.0.0.1", description="address `serve` listens on")
+    port: int = Field(8000, ge=0, le=65_535, description="port `serve` listens on")
+    workers: int = Field(1, ge=1, description="uvicorn worker processes")
+    watch: bool = Field(True, description="reload when the data directory changes")
+    feed_max_age: int = Field(3600, ge=0, description="`Cache-Control` max-age of feeds, seconds")
+    page_max_age: int = Field(
+        300, ge=0, description="`Cache-Control` max-age of JSON and pages, seconds"
+    )
+    embed_frame_ancestors: str = Field(
+        "*", description="who may frame `/embed` (CSP `frame-ancestors`)"
+    )
+    frame_ancestors: str = Field("'none'", description="who may frame every other page")
+    # Capacity: what one process takes on at once (README, "Limits").
+    expansion_workers: int = Field(
+        1, ge=1, description="processes expanding series outside the precomputed index"
+    )
+    expansion_queue: int = Field(
+        2, ge=0, description="requests that may wait for an expansion; more are answered 503"
+    )
+    header_timeout: int = Field(
+        10, ge=1, description="seconds a client has to send a whole request head"
+    )
+    keep_alive_timeout: int = Field(
+        5, ge=1, description="seconds an idle keep-alive connection is kept open"
+    )
+    max_connections: int = Field(
+        500, ge=1, description="open connections (and requests in progress); more get 503"
+    )
+    backlog: int = Field(
+        2048, ge=1, description="connections the kernel queues before the server accepts them"
+    )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
-        """Settings from `CALENDAR_*` variables, defaults for the rest."""
-        environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for item in fields(cls):
-            raw = environ.get(ENV_PREFIX + item.name.upper())
-            if raw is None or raw == "":
-                continue
-            values[item.name] = _convert(item.name, raw, item.type)
-        return cls(**values)  # type: ignore[arg-type]
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Built directly, settings hold only what they are given: the environment is read
+        # once, by `from_env`, never behind a constructor's back.
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls) -> ServiceSettings:
+        """Settings from `CALENDAR_*` variables, defaults for the rest; errors name the variable."""
+        values: dict[str, Any] = EnvSettingsSource(cls)()
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise ValueError(_first_problem(exc)) from None
 
     def with_options(self, **options: object) -> ServiceSettings:
-        """These settings with every option that was given (not None) applied."""
+        """These settings with every option that was given (not None) applied, validated."""
         given = {key: value for key, value in options.items() if value is not None}
-        if "data_dir" in given:
-            given["data_dir"] = Path(str(given["data_dir"]))
-        return replace(self, **given)  # type: ignore[arg-type]
-
-    def to_env(self) -> dict[str, str]:
-        """The settings as environment variables, to hand to worker processes."""
-        env = {}
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                value = "1" if value else "0"
-            env[ENV_PREFIX + item.name.upper()] = str(value)
-        return env
-
-
-def _convert(name: str, raw: str, kind: object) -> object:
-    text = str(kind)
-    if "bool" in text:
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{ENV_PREFIX}{name.upper()} must be true or false, not {raw!r}")
-    if "int" in text:
         try:
-            return int(raw)
-        except ValueError:
-            raise ValueError(f"{ENV_PREFIX}{name.upper()} must be a whole number") from None
-    if "Path" in text:
-        return Path(raw)
-    return raw
+            return type(self)(**{**self.model_dump(), **given})
+        except ValidationError as exc:
+            raise ValueError(_first_problem(exc)) from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    name = str(error["loc"][0]) if error["loc"] else "settings"
+    return f"{ENV_PREFIX}{name.upper()} ({name}): {error['msg']}"
+
+
+def settings_table() -> list[tuple[str, str, str, str]]:
+    """(name, environment variable, default, meaning) of every setting, for the README."""
+    rows = []
+    for name, field in ServiceSettings.model_fields.items():
+        default = "" if field.default is None else str(field.default)
+        if isinstance(field.default, bool):
+            default = "1" if field.default else "0"
+        rows.append((name, ENV_PREFIX + name.upper(), default, field.description or ""))
+    return rows
