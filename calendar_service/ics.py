@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from calendar_service.model import (
     occurrence_duration,
 )
 from calendar_service.urls import Urls
+from calendar_service.zones import clock_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,41 +61,6 @@ FOLD_AT = 74  # octets of content per physical line; with CRLF and the leading s
 _DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
-@dataclass(frozen=True, slots=True)
-class _Transition:
-    local: datetime  # wall-clock time of the change, in the offset before it
-    offset_from: timedelta
-    offset_to: timedelta
-    name: str
-    dst: bool
-
-
-@functools.lru_cache(maxsize=64)
-def _transitions(zone_name: str, year: int) -> tuple[_Transition, ...]:
-    """The zone's changes of offset in `year`; immutable, so one cached copy serves all."""
-    zone = ZoneInfo(zone_name)
-    found = []
-    moment = datetime(year, 1, 1, tzinfo=UTC)
-    previous = moment.astimezone(zone).utcoffset()
-    while moment.year == year:
-        following = moment + timedelta(hours=1)
-        offset = following.astimezone(zone).utcoffset()
-        if offset != previous:
-            # Find the exact minute: zones change on the quarter hour at worst.
-            step = moment
-            while step.astimezone(zone).utcoffset() == previous:
-                step += timedelta(minutes=15)
-            assert previous is not None and offset is not None
-            local = (step + previous).replace(tzinfo=None)
-            shifted = step.astimezone(zone)
-            found.append(
-                _Transition(local, previous, offset, shifted.tzname() or "", bool(shifted.dst()))
-            )
-            previous = offset
-        moment = following
-    return tuple(found)
-
-
 def vtimezone(zone_name: str, year: int) -> Timezone:
     """A VTIMEZONE whose DST rules are RRULEs derived from the zone's rules in `year`.
 
@@ -107,7 +72,7 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
     zone = ZoneInfo(zone_name)
     timezone = Timezone()
     timezone.add("TZID", zone_name)
-    changes = _transitions(zone_name, year)
+    changes = clock_changes(zone_name, year)
     if not changes:
         noon = datetime(year, 1, 1, 12, tzinfo=zone)
         standard = TimezoneStandard()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
@@ -15,6 +14,7 @@ from calendar_service.index import HORIZON_FUTURE
 from calendar_service.model import EventData
 from calendar_service.rules import WEEKDAYS, Frequency
 from calendar_service.values import FieldPath
+from calendar_service.zones import clock_changes
 
 # What expanding every event's rule may cost at load, together, in occurrences walked
 # (estimated by Rule.expansion_steps, before anything is expanded). The benchmark's 10,000
@@ -31,38 +31,14 @@ Problem = tuple[FieldPath, str]
 # --- Local times and the clock changes --------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=512)
-def clock_changes(zone_key: str, year: int) -> tuple[tuple[datetime, datetime, bool], ...]:
-    """The zone's clock changes in `year`: each as the local wall-clock times it skips or
-    repeats, [first, last), and whether they are skipped (clocks forward)."""
-    zone = ZoneInfo(zone_key)
-    found = []
-    moment = datetime(year, 1, 1, tzinfo=UTC)
-    offset = moment.astimezone(zone).utcoffset()
-    while moment.year == year:
-        following = moment + timedelta(days=1)
-        changed = following.astimezone(zone).utcoffset()
-        if changed != offset:
-            assert offset is not None and changed is not None
-            low, high = int(moment.timestamp()), int(following.timestamp())
-            while high - low > 1:  # the second the offset changes
-                middle = (low + high) // 2
-                if datetime.fromtimestamp(middle, zone).utcoffset() == offset:
-                    low = middle
-                else:
-                    high = middle
-            instant = datetime.fromtimestamp(high, UTC).replace(tzinfo=None)
-            before, after = instant + offset, instant + changed
-            found.append((min(before, after), max(before, after), after > before))
-            offset = changed
-        moment = following
-    return tuple(found)
-
-
 def _changes_between(
     zone: ZoneInfo, first: int, last: int
 ) -> list[tuple[datetime, datetime, bool]]:
-    return [change for year in range(first, last + 1) for change in clock_changes(zone.key, year)]
+    return [
+        (*change.affected, change.forward)
+        for year in range(first, last + 1)
+        for change in clock_changes(zone.key, year)
+    ]
 
 
 def clock_problem(
@@ -92,7 +68,7 @@ def clock_problem(
 
 
 def _exists_once(value: datetime, zone: ZoneInfo) -> str | None:
-    for first, last, skipped in clock_changes(zone.key, value.year):
+    for first, last, skipped in _changes_between(zone, value.year, value.year):
         if first <= value < last:
             if skipped:
                 return (
