@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import socket
@@ -34,16 +35,21 @@ SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 
 
 def record_summary(values: dict[str, object]) -> None:
-    """Merge `key: value` lines into the reliability summary (figures for the README)."""
+    """Merge `key: value` lines into the reliability summary (figures for the README).
+
+    Locked: under xdist (make unit) two workers may finish a module at the same moment.
+    """
     SUMMARY.parent.mkdir(exist_ok=True)
-    lines: dict[str, str] = {}
-    if SUMMARY.exists():
-        for line in SUMMARY.read_text().splitlines():
-            key, sep, value = line.rpartition(": ")
-            if sep:
-                lines[key] = value
-    lines.update({key: str(value) for key, value in values.items()})
-    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
+    with (SUMMARY.parent / (SUMMARY.name + ".lock")).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines: dict[str, str] = {}
+        if SUMMARY.exists():
+            for line in SUMMARY.read_text().splitlines():
+                key, sep, value = line.rpartition(": ")
+                if sep:
+                    lines[key] = value
+        lines.update({key: str(value) for key, value in values.items()})
+        SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 def wait_until(condition: Callable[[], T], what: str, timeout: float = 15.0) -> T:

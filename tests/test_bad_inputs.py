@@ -39,6 +39,9 @@ from icalendar import Calendar
 
 from calendar_service.loading import DataInvalid, load
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole corpus.
+pytestmark = pytest.mark.xdist_group("bad_inputs")
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 DATA_CASES = sorted(path for path in (CORPUS / "data").iterdir() if path.is_dir())
 VALID = FIXTURES / "valid"

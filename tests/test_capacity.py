@@ -47,6 +47,9 @@ from calendar_service.settings import ServiceSettings
 from calendar_service.web import capacity
 from calendar_service.web.app import create_app
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its servers and catalogs made once.
+pytestmark = pytest.mark.xdist_group("capacity")
 HOLD_LIMIT_S = 60.0  # a held worker lets go by itself after this, should a test fail
 BURST = 4  # costly queries at once against one worker and no queue: three are refused
 

@@ -25,6 +25,9 @@ import httpx
 import pytest
 from conftest import BUNDLED_DATA, ROOT, Server, free_port, start_server, stop_server
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# live server, nginx and exports made once.
+pytestmark = pytest.mark.xdist_group("export")
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 # The same public URL for every build and server, so absolute links are the same bytes.
 BASE_URL = "https://calendar.example.test"

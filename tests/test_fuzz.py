@@ -23,6 +23,9 @@ from hypothesis import strategies as st
 
 from calendar_service.loading import DataInvalid, load
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole module.
+pytestmark = pytest.mark.xdist_group("fuzz")
 VALID = FIXTURES / "valid"
 EXAMPLES: Counter[str] = Counter()
 

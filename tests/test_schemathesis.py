@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole module.
+pytestmark = pytest.mark.xdist_group("schemathesis")
 EXAMPLES_PER_OPERATION = 100  # schemathesis' own default
 NEGATIVE_EXAMPLES = 50
 CASES: Counter[str] = Counter()
