@@ -398,6 +398,9 @@ def run_scenario(
 @pytest.fixture
 def two_workers(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     server = start_server(data_copy, tmp_path, watch=True, workers=2)
+    # start_server returns once one worker answers; a worker still starting when the first
+    # invalid edit lands would refuse to start (a Traceback in the log). Wait for both.
+    assert watching_workers(server, 2, timeout=60.0) == 2, server.output()
     yield server
     stop_server(server)
 
