@@ -56,8 +56,10 @@ browser-deps:
 	fi
 	npm ci --prefix tests/browser --no-audit --no-fund
 
+# Two xdist workers: tests that wait on a server (reload, shutdown) overlap with tests that
+# compute. Modules marked xdist_group run whole on one worker (their servers start once).
 unit: install browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadgroup
 
 validate: install
 	$(BIN)/calendar-service validate --strict $(DATA)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import socket
@@ -34,16 +35,21 @@ SUMMARY = ROOT / "test-artifacts" / "reliability-corpus.txt"
 
 
 def record_summary(values: dict[str, object]) -> None:
-    """Merge `key: value` lines into the reliability summary (figures for the README)."""
+    """Merge `key: value` lines into the reliability summary (figures for the README).
+
+    Locked: under xdist (make unit) two workers may finish a module at the same moment.
+    """
     SUMMARY.parent.mkdir(exist_ok=True)
-    lines: dict[str, str] = {}
-    if SUMMARY.exists():
-        for line in SUMMARY.read_text().splitlines():
-            key, sep, value = line.rpartition(": ")
-            if sep:
-                lines[key] = value
-    lines.update({key: str(value) for key, value in values.items()})
-    SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
+    with (SUMMARY.parent / (SUMMARY.name + ".lock")).open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines: dict[str, str] = {}
+        if SUMMARY.exists():
+            for line in SUMMARY.read_text().splitlines():
+                key, sep, value = line.rpartition(": ")
+                if sep:
+                    lines[key] = value
+        lines.update({key: str(value) for key, value in values.items()})
+        SUMMARY.write_text("".join(f"{key}: {lines[key]}\n" for key in sorted(lines)))
 
 
 def wait_until(condition: Callable[[], T], what: str, timeout: float = 15.0) -> T:
@@ -73,6 +79,9 @@ def service_app(settings: ServiceSettings, *, today: date | None = None) -> Fast
     return app
 
 
+IN_PROCESS_URL = "http://testserver"
+
+
 @dataclass
 class InProcess:
     """The real application in this process, over httpx's ASGI transport (no server, no port).
@@ -81,23 +90,38 @@ class InProcess:
     """
 
     app: FastAPI
-    base_url: str = "http://testserver"
+    base_url: str = IN_PROCESS_URL
 
-    def get(self, path: str, **kwargs: object) -> httpx.Response:
-        kwargs.setdefault("follow_redirects", True)
+    @property
+    def url(self) -> str:
+        """The service's base URL, as `Server.url`: its absolute links start with it."""
+        return self.base_url
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """One request; an absolute URL on the base URL is taken as its path."""
+        if path.startswith(self.base_url):
+            path = path[len(self.base_url) :]
 
         async def fetch() -> httpx.Response:
             transport = httpx.ASGITransport(app=self.app)
             async with httpx.AsyncClient(transport=transport, base_url=self.base_url) as client:
-                return await client.get(path, **kwargs)  # type: ignore[arg-type]
+                return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 
         return asyncio.run(fetch())
 
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        """GET like a calendar client: canonical-form redirects are followed unless asked."""
+        kwargs.setdefault("follow_redirects", True)
+        return self.request("GET", path, **kwargs)
+
 
 def in_process(data_dir: Path, *, today: date | None = None, **settings: object) -> InProcess:
-    """The application over `data_dir` (and `settings`) in this process, not watching."""
+    """The application over `data_dir` (and `settings`) in this process, not watching.
+
+    Requests go to the `base_url` setting when given, else to `IN_PROCESS_URL`.
+    """
     configured = ServiceSettings(data_dir=data_dir, watch=False).with_options(**settings)
-    return InProcess(service_app(configured, today=today))
+    return InProcess(service_app(configured, today=today), configured.base_url or IN_PROCESS_URL)
 
 
 def free_port() -> int:
@@ -174,6 +198,15 @@ def data_copy(tmp_path: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(BUNDLED_DATA, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def client() -> InProcess:
+    """The application over the bundled data in this process, shared by read-only tests.
+
+    For HTTP behaviour; `server` is for what needs the process (signals, workers, sockets).
+    """
+    return in_process(BUNDLED_DATA, base_url=IN_PROCESS_URL)
 
 
 @pytest.fixture(scope="session")

@@ -5,14 +5,13 @@ the `ical` package; around the changes of the clocks too, start and end."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
-from conftest import FIXTURES, Server, start_server, stop_server
+from conftest import FIXTURES, InProcess, in_process
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
@@ -41,18 +40,18 @@ WINDOWS = {
 Key = tuple[str, str]
 
 
-def feed(server: Server, params: list[tuple[str, str]]) -> str:
-    response = server.get("/calendar.ics", params=params)
+def feed(client: InProcess, params: list[tuple[str, str]]) -> str:
+    response = client.get("/calendar.ics", params=params)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/calendar")
     return response.text
 
 
 def api_occurrences(
-    server: Server, params: list[tuple[str, str]], first: date, last: date
+    client: InProcess, params: list[tuple[str, str]], first: date, last: date
 ) -> list[dict[str, Any]]:
     query = [*params, ("from", first.isoformat()), ("to", last.isoformat()), ("limit", "500")]
-    response = server.get("/api/occurrences", params=query)
+    response = client.get("/api/occurrences", params=query)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["next_cursor"] is None
@@ -82,16 +81,16 @@ def api_keys(items: list[dict[str, Any]]) -> list[Key]:
 @pytest.mark.parametrize("window", list(WINDOWS), ids=list(WINDOWS))
 @pytest.mark.parametrize("name", list(FILTERS), ids=list(FILTERS))
 def test_feed_and_json_agree_occurrence_for_occurrence(
-    server: Server, name: str, window: str
+    client: InProcess, name: str, window: str
 ) -> None:
     params = FILTERS[name]
     first, last = WINDOWS[window]
-    calendar = Calendar.from_ical(feed(server, params))
+    calendar = Calendar.from_ical(feed(client, params))
     expanded = recurring_ical_events.of(calendar).between(*bounds(first, last))
     from_feed = sorted(
         (str(item["UID"]).split("@", 1)[0], iso(item["DTSTART"].dt)) for item in expanded
     )
-    items = api_occurrences(server, params, first, last)
+    items = api_occurrences(client, params, first, last)
     assert from_feed == api_keys(items)
     # Status and end agree too, not only the start.
     by_key = {(str(c["UID"]).split("@", 1)[0], iso(c["DTSTART"].dt)): c for c in expanded}
@@ -103,15 +102,15 @@ def test_feed_and_json_agree_occurrence_for_occurrence(
         assert str(component["SUMMARY"]) == item["title"]
 
 
-def test_the_comparison_has_something_to_compare(server: Server) -> None:
+def test_the_comparison_has_something_to_compare(client: InProcess) -> None:
     """Guards the test above against agreeing on nothing."""
     first, last = WINDOWS["2026"]
-    items = api_occurrences(server, [], first, last)
+    items = api_occurrences(client, [], first, last)
     assert {item["all_day"] for item in items} == {True, False}
     assert any(item["status"] == "provisional" for item in items)
-    schools = api_occurrences(server, FILTERS["schools"], *WINDOWS["february-2026"])
+    schools = api_occurrences(client, FILTERS["schools"], *WINDOWS["february-2026"])
     assert len(schools) == 3
-    assert len(api_occurrences(server, FILTERS["everything"], *WINDOWS["2027"])) >= 3
+    assert len(api_occurrences(client, FILTERS["everything"], *WINDOWS["2027"])) >= 3
 
 
 def instant(value: date | datetime) -> str:
@@ -123,14 +122,14 @@ def instant(value: date | datetime) -> str:
 
 @pytest.mark.parametrize("name", ["everything", "schools", "tags", "in-person"])
 def test_ical_package_expands_the_feed_to_the_api_occurrences_of_2026(
-    server: Server, name: str
+    client: InProcess, name: str
 ) -> None:
     params = FILTERS[name]
-    text = feed(server, params)
+    text = feed(client, params)
     calendar = IcsCalendarStream.calendar_from_ics(text)
     found = calendar.timeline_tz(LONDON).overlapping(date(2026, 1, 1), date(2027, 1, 1))
     from_ical = sorted((str(item.uid).split("@", 1)[0], instant(item.dtstart)) for item in found)
-    items = api_occurrences(server, params, date(2026, 1, 1), date(2026, 12, 31))
+    items = api_occurrences(client, params, date(2026, 1, 1), date(2026, 12, 31))
     from_api = sorted(
         (
             item["event_id"],
@@ -214,18 +213,16 @@ Span = tuple[str, str, str]
 
 
 @pytest.fixture(scope="module")
-def changes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def changes(tmp_path_factory: pytest.TempPathFactory) -> InProcess:
     folder = tmp_path_factory.mktemp("changes")
     root = folder / "data"
     shutil.copytree(FIXTURES / "valid", root)
     (root / "events" / "changes.yaml").write_text(CLOCK_CHANGE_EVENTS)
-    running = start_server(root, folder)
-    yield running
-    stop_server(running)
+    return in_process(root)
 
 
-def api_spans(server: Server, first: date, last: date) -> list[Span]:
-    items = api_occurrences(server, [("audience", "schools")], first, last)
+def api_spans(client: InProcess, first: date, last: date) -> list[Span]:
+    items = api_occurrences(client, [("audience", "schools")], first, last)
     return sorted(
         (item["event_id"], instant(parsed(item["start"])), instant(parsed(item["end"])))
         for item in items
@@ -238,7 +235,7 @@ def parsed(text: str) -> date | datetime:
 
 @pytest.mark.parametrize("window", list(CLOCK_CHANGE_WINDOWS))
 def test_feed_and_json_agree_on_start_and_end_around_the_clock_changes(
-    changes: Server, window: str
+    changes: InProcess, window: str
 ) -> None:
     first, last = CLOCK_CHANGE_WINDOWS[window]
     text = feed(changes, [("audience", "schools")])
@@ -262,7 +259,7 @@ def test_feed_and_json_agree_on_start_and_end_around_the_clock_changes(
         assert end > start
 
 
-def test_clock_change_comparison_has_something_to_compare(changes: Server) -> None:
+def test_clock_change_comparison_has_something_to_compare(changes: InProcess) -> None:
     """The windows hold the occurrences that once went wrong, served as RFC 5545 reads them."""
     autumn = api_spans(changes, *CLOCK_CHANGE_WINDOWS["autumn-2026"])
     spring = api_spans(changes, *CLOCK_CHANGE_WINDOWS["spring-2027"])

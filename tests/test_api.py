@@ -1,4 +1,4 @@
-"""The JSON API against a real server over the bundled data: results, links, time zones,
+"""The JSON API, in process over the bundled data: results, links, time zones,
 pagination, facets, search, CORS, documentation and the one JSON error shape."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import shutil
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
-from conftest import BUNDLED_DATA, Server, start_server, stop_server
+from conftest import BUNDLED_DATA, IN_PROCESS_URL, InProcess, in_process
 from dateutil import rrule
 
 LONDON = ZoneInfo("Europe/London")
@@ -133,16 +132,16 @@ def expected_occurrences(
 # --- Helpers -----------------------------------------------------------------------------------
 
 
-def get_json(server: Server, path: str, params: Any = None, status: int = 200) -> dict[str, Any]:
-    response = server.get(path, params=params)
+def get_json(client: InProcess, path: str, params: Any = None, status: int = 200) -> dict[str, Any]:
+    response = client.get(path, params=params)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     return body
 
 
-def occurrences(server: Server, params: Any) -> list[dict[str, Any]]:
-    body = get_json(server, "/api/occurrences", [*_pairs(params), ("limit", "500")])
+def occurrences(client: InProcess, params: Any) -> list[dict[str, Any]]:
+    body = get_json(client, "/api/occurrences", [*_pairs(params), ("limit", "500")])
     assert body["next_cursor"] is None and body["count"] == body["total"]
     items: list[dict[str, Any]] = body["occurrences"]
     return items
@@ -165,15 +164,15 @@ def fold(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def today_of(server: Server) -> date:
-    return date.fromisoformat(get_json(server, "/healthz")["compiled_on"])
+def today_of(client: InProcess) -> date:
+    return date.fromisoformat(get_json(client, "/healthz")["compiled_on"])
 
 
 def assert_error(
-    server: Server, path: str, params: Any, parameter: str | None, status: int = 422
+    client: InProcess, path: str, params: Any, parameter: str | None, status: int = 422
 ) -> dict[str, Any]:
     """The one error shape: {"error": {"status", "message", "parameter", ...}}."""
-    response = server.get(path, params=params)
+    response = client.get(path, params=params)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["access-control-allow-origin"] == "*"
@@ -191,10 +190,10 @@ def assert_error(
 # --- Results ------------------------------------------------------------------------------------
 
 
-def test_schools_in_february_2026_lists_what_the_data_files_give(server: Server) -> None:
-    items = occurrences(server, {"audience": "schools", **FEB_2026})
+def test_schools_in_february_2026_lists_what_the_data_files_give(client: InProcess) -> None:
+    items = occurrences(client, {"audience": "schools", **FEB_2026})
     expected = expected_occurrences(
-        {"audience": "schools"}, date(2026, 2, 1), date(2026, 2, 28), today_of(server)
+        {"audience": "schools"}, date(2026, 2, 1), date(2026, 2, 28), today_of(client)
     )
     expected.sort(key=lambda item: (start_instant(item), item["title"].casefold()))
     got = [
@@ -228,8 +227,10 @@ def test_schools_in_february_2026_lists_what_the_data_files_give(server: Server)
     [{}, {"audience": "schools"}, {"category": "programme"}, {"q": "kindness"}],
     ids=["all", "schools", "programme", "kindness"],
 )
-def test_occurrences_are_sorted_by_start_then_title(server: Server, params: dict[str, str]) -> None:
-    items = occurrences(server, {**params, **YEAR_2026})
+def test_occurrences_are_sorted_by_start_then_title(
+    client: InProcess, params: dict[str, str]
+) -> None:
+    items = occurrences(client, {**params, **YEAR_2026})
     assert items
     keys = [(start_instant(item), item["title"].casefold()) for item in items]
     assert keys == sorted(keys)
@@ -237,12 +238,12 @@ def test_occurrences_are_sorted_by_start_then_title(server: Server, params: dict
 
 
 def test_every_occurrence_links_to_its_page_its_ics_and_adds_to_google_and_outlook(
-    server: Server,
+    client: InProcess,
 ) -> None:
-    items = occurrences(server, YEAR_2026)
+    items = occurrences(client, YEAR_2026)
     assert any(item["all_day"] for item in items) and not all(item["all_day"] for item in items)
     for item in items:
-        page, ics = f"{server.url}/events/{item['event_id']}", f"{server.url}/events/"
+        page, ics = f"{client.url}/events/{item['event_id']}", f"{client.url}/events/"
         links = item["links"]
         assert set(links) == {"event_page", "ics", "google", "outlook"}
         assert links["event_page"] == item["event_page"] == page
@@ -266,11 +267,11 @@ def test_every_occurrence_links_to_its_page_its_ics_and_adds_to_google_and_outlo
             assert o["startdt"] == [f"{start:%Y-%m-%dT%H:%M:%SZ}"]
             assert o["enddt"] == [f"{end:%Y-%m-%dT%H:%M:%SZ}"]
             assert o["allday"] == ["false"]
-        assert server.get(urlsplit(links["ics"]).path).status_code == 200
+        assert client.get(urlsplit(links["ics"]).path).status_code == 200
 
 
-def test_all_day_items_have_dates_and_timed_items_datetimes_with_offsets(server: Server) -> None:
-    items = occurrences(server, YEAR_2026)
+def test_all_day_items_have_dates_and_timed_items_datetimes_with_offsets(client: InProcess) -> None:
+    items = occurrences(client, YEAR_2026)
     for item in items:
         if item["all_day"]:
             assert date.fromisoformat(item["start"]) < date.fromisoformat(item["end"])
@@ -283,7 +284,7 @@ def test_all_day_items_have_dates_and_timed_items_datetimes_with_offsets(server:
 
 
 @pytest.fixture(scope="module")
-def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def archive_client(tmp_path_factory: pytest.TempPathFactory) -> InProcess:
     """The bundled data with ten years of past occurrences kept, so that the 2026 Young
     Parents Programme stays listed however long after 2026 the tests run."""
     folder = tmp_path_factory.mktemp("archive")
@@ -293,15 +294,13 @@ def archive_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     text = settings.read_text(encoding="utf-8")
     assert "\npast_days: " in text
     settings.write_text(text.replace("\npast_days: ", "\npast_days: 3650 # ", 1), "utf-8")
-    running = start_server(data, folder)
-    yield running
-    stop_server(running)
+    return in_process(data, base_url=IN_PROCESS_URL)
 
 
 def test_young_parents_programme_is_at_ten_in_london_with_the_offset_of_the_season(
-    archive_server: Server,
+    archive_client: InProcess,
 ) -> None:
-    items = occurrences(archive_server, {"tag": "young-parents", **YEAR_2026})
+    items = occurrences(archive_client, {"tag": "young-parents", **YEAR_2026})
     expected = [
         item
         for item in expected_occurrences({}, date(2026, 1, 1), date(2026, 12, 31), date(2026, 1, 1))
@@ -331,16 +330,16 @@ def test_young_parents_programme_is_at_ten_in_london_with_the_offset_of_the_seas
     "params", [YEAR_2026, {"from": "2026-01-01", "to": "2027-12-31", "audience": "schools"}]
 )
 def test_cursor_pages_of_two_walk_every_occurrence_once_in_order(
-    server: Server, params: dict[str, str]
+    client: InProcess, params: dict[str, str]
 ) -> None:
-    whole = occurrences(server, params)
+    whole = occurrences(client, params)
     assert len(whole) > 4
     walked: list[dict[str, Any]] = []
     cursor = None
     pages = 0
     while True:
         query = {**params, "limit": "2", **({"cursor": cursor} if cursor else {})}
-        body = get_json(server, "/api/occurrences", query)
+        body = get_json(client, "/api/occurrences", query)
         pages += 1
         assert body["total"] == len(whole)
         assert body["count"] == len(body["occurrences"]) <= 2
@@ -353,8 +352,8 @@ def test_cursor_pages_of_two_walk_every_occurrence_once_in_order(
     assert pages == (len(whole) + 1) // 2
 
 
-def test_events_are_listed_by_id_in_pages_with_rule_in_words(server: Server) -> None:
-    whole = get_json(server, "/api/events", {"limit": "500"})
+def test_events_are_listed_by_id_in_pages_with_rule_in_words(client: InProcess) -> None:
+    whole = get_json(client, "/api/events", {"limit": "500"})
     assert whole["next_cursor"] is None and whole["total"] == whole["count"]
     ids = [event["id"] for event in whole["events"]]
     assert ids == sorted(ids) and "time-to-talk-day" in ids
@@ -362,21 +361,21 @@ def test_events_are_listed_by_id_in_pages_with_rule_in_words(server: Server) -> 
     cursor = None
     while True:
         body = get_json(
-            server, "/api/events", {"limit": "2", **({"cursor": cursor} if cursor else {})}
+            client, "/api/events", {"limit": "2", **({"cursor": cursor} if cursor else {})}
         )
         walked += [event["id"] for event in body["events"]]
         cursor = body["next_cursor"]
         if cursor is None:
             break
     assert walked == ids
-    schools = get_json(server, "/api/events", {"audience": "schools"})["events"]
+    schools = get_json(client, "/api/events", {"audience": "schools"})["events"]
     assert schools and all(
         "schools" in [a["value"] for a in event["audiences"]] for event in schools
     )
 
 
-def test_one_event_has_its_rule_in_words_and_its_next_occurrence(server: Server) -> None:
-    event = get_json(server, "/api/events/childrens-mental-health-week")
+def test_one_event_has_its_rule_in_words_and_its_next_occurrence(client: InProcess) -> None:
+    event = get_json(client, "/api/events/childrens-mental-health-week")
     assert event["id"] == event["event_id"] == "childrens-mental-health-week"
     assert event["all_day"] is True
     recurrence = event["recurrence"]
@@ -386,20 +385,20 @@ def test_one_event_has_its_rule_in_words_and_its_next_occurrence(server: Server)
         recurrence["overrides"][0].items()
     )
     following = event["next_occurrence"]
-    today = today_of(server)
+    today = today_of(client)
     assert following["event_id"] == event["id"]
     assert date.fromisoformat(following["end"]) > today
     # It is the first one that has not ended, as the occurrence list says.
-    listed = occurrences(server, {"q": "Children's Mental Health Week", "from": str(today)})
+    listed = occurrences(client, {"q": "Children's Mental Health Week", "from": str(today)})
     assert following == next(i for i in listed if i["event_id"] == event["id"])
-    talk = get_json(server, "/api/events/time-to-talk-day")
+    talk = get_json(client, "/api/events/time-to-talk-day")
     assert talk["recurrence"]["rule"] == "every year on the first Thursday in February"
-    single = get_json(server, "/api/events/kindness-challenge-deadline")
+    single = get_json(client, "/api/events/kindness-challenge-deadline")
     assert single["recurrence"] is None and single["start"] == "2025-03-01"
 
 
-def test_unknown_event_is_a_404_in_the_json_error_shape(server: Server) -> None:
-    error = assert_error(server, "/api/events/no-such-event", None, "event_id", status=404)
+def test_unknown_event_is_a_404_in_the_json_error_shape(client: InProcess) -> None:
+    error = assert_error(client, "/api/events/no-such-event", None, "event_id", status=404)
     assert "no-such-event" in error["message"]
 
 
@@ -411,12 +410,12 @@ def test_unknown_event_is_a_404_in_the_json_error_shape(server: Server) -> None:
     [FEB_2026, {"audience": "schools", **FEB_2026}, YEAR_2026, {"q": "young parents", **YEAR_2026}],
 )
 def test_facet_counts_are_the_events_among_the_occurrences(
-    server: Server, params: dict[str, str]
+    client: InProcess, params: dict[str, str]
 ) -> None:
-    facets = get_json(server, "/api/facets", params)
+    facets = get_json(client, "/api/facets", params)
     assert (facets["from"], facets["to"]) == (params["from"], params["to"])
     events: dict[str, dict[str, Any]] = {}
-    for item in occurrences(server, params):
+    for item in occurrences(client, params):
         events[item["event_id"]] = item
     expected: dict[str, Counter[str]] = {
         "category": Counter(e["category"]["value"] for e in events.values()),
@@ -430,11 +429,11 @@ def test_facet_counts_are_the_events_among_the_occurrences(
         assert all(entry["label"] for entry in facets[name])
 
 
-def test_text_search_ignores_case_and_accents(server: Server) -> None:
-    plain = occurrences(server, {"q": "kindness", **YEAR_2026})
+def test_text_search_ignores_case_and_accents(client: InProcess) -> None:
+    plain = occurrences(client, {"q": "kindness", **YEAR_2026})
     assert plain
     for spelling in ("KINDNÉSS", "Kindnéss", "kìndness"):
-        assert occurrences(server, {"q": spelling, **YEAR_2026}) == plain
+        assert occurrences(client, {"q": spelling, **YEAR_2026}) == plain
     for item in plain:
         organiser = (item["organiser"] or {}).get("name", "")
         text = " ".join(
@@ -442,7 +441,7 @@ def test_text_search_ignores_case_and_accents(server: Server) -> None:
         )
         assert "kindness" in fold(text)
     # Every word must match, in any order.
-    both = occurrences(server, {"q": "HEALTH mental", **YEAR_2026})
+    both = occurrences(client, {"q": "HEALTH mental", **YEAR_2026})
     assert {i["event_id"] for i in both} == {"time-to-talk-day", "childrens-mental-health-week"}
 
 
@@ -460,14 +459,14 @@ def test_text_search_ignores_case_and_accents(server: Server) -> None:
         "/api/events/nope",
     ],
 )
-def test_api_answers_any_origin(server: Server, path: str) -> None:
+def test_api_answers_any_origin(client: InProcess, path: str) -> None:
     for headers in ({}, {"Origin": "https://school.example"}):
-        response = server.get(path, headers=headers)
+        response = client.get(path, headers=headers)
         assert response.headers["access-control-allow-origin"] == "*", path
 
 
-def test_openapi_documents_every_parameter_the_api_accepts(server: Server) -> None:
-    document = get_json(server, "/openapi.json")
+def test_openapi_documents_every_parameter_the_api_accepts(client: InProcess) -> None:
+    document = get_json(client, "/openapi.json")
     paths = {path: ops for path, ops in document["paths"].items() if path.startswith("/api/")}
     assert set(paths) == {
         "/api/occurrences",
@@ -481,7 +480,7 @@ def test_openapi_documents_every_parameter_the_api_accepts(server: Server) -> No
             assert parameter.get("description"), (path, parameter["name"])
         documented = {p["name"] for p in parameters if p["in"] == "query"}
         concrete = path.replace("{event_id}", "time-to-talk-day")
-        refused = assert_error(server, concrete, {"not-a-parameter": "1"}, "not-a-parameter")
+        refused = assert_error(client, concrete, {"not-a-parameter": "1"}, "not-a-parameter")
         assert documented == set(refused.get("allowed", [])), path
     assert {p["name"] for p in paths["/api/occurrences"]["get"]["parameters"]} >= {
         "from", "to", "limit", "cursor", "category", "audience", "theme", "tag", "q", "online",
@@ -489,8 +488,8 @@ def test_openapi_documents_every_parameter_the_api_accepts(server: Server) -> No
     }  # fmt: skip
 
 
-def test_interactive_docs_are_served(server: Server) -> None:
-    response = server.get("/docs")
+def test_interactive_docs_are_served(client: InProcess) -> None:
+    response = client.get("/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/openapi.json" in response.text
@@ -525,28 +524,28 @@ OCCURRENCE_REFUSALS = [
 
 @pytest.mark.parametrize(("params", "parameter"), OCCURRENCE_REFUSALS)
 def test_refused_occurrence_queries_name_the_parameter(
-    server: Server, params: list[tuple[str, str]], parameter: str
+    client: InProcess, params: list[tuple[str, str]], parameter: str
 ) -> None:
-    assert_error(server, "/api/occurrences", params, parameter)
+    assert_error(client, "/api/occurrences", params, parameter)
 
 
-def test_unknown_category_lists_the_allowed_values(server: Server) -> None:
-    error = assert_error(server, "/api/occurrences", {"category": "nope"}, "category")
+def test_unknown_category_lists_the_allowed_values(client: InProcess) -> None:
+    error = assert_error(client, "/api/occurrences", {"category": "nope"}, "category")
     settings = yaml.load((BUNDLED_DATA / "calendar.yaml").read_text(), Loader=yaml.BaseLoader)
     assert error["allowed"] == list(settings["vocabularies"]["categories"])
     assert "awareness-day" in error["allowed"]
 
 
-def test_window_over_the_cap_is_refused_and_the_cap_itself_is_served(server: Server) -> None:
+def test_window_over_the_cap_is_refused_and_the_cap_itself_is_served(client: InProcess) -> None:
     error = assert_error(
-        server, "/api/occurrences", {"from": "2026-01-01", "to": "2031-12-31"}, "to"
+        client, "/api/occurrences", {"from": "2026-01-01", "to": "2031-12-31"}, "to"
     )
     assert "days" in error["message"]
     cap = date(2026, 1, 1) + timedelta(days=5 * 366 - 1)
-    ok = get_json(server, "/api/occurrences", {"from": "2026-01-01", "to": cap.isoformat()})
+    ok = get_json(client, "/api/occurrences", {"from": "2026-01-01", "to": cap.isoformat()})
     assert ok["to"] == cap.isoformat()
     assert_error(
-        server,
+        client,
         "/api/occurrences",
         {"from": "2026-01-01", "to": (cap + timedelta(days=1)).isoformat()},
         "to",
@@ -559,21 +558,21 @@ LONG_VALUE_NAMES = ["from", "to", "limit", "cursor", "category", "audience", "th
 @pytest.mark.parametrize("length", [5_000, 10_000])
 @pytest.mark.parametrize("name", [*LONG_VALUE_NAMES, "online", "status"])
 def test_long_parameter_values_are_refused_naming_the_parameter_without_echo(
-    server: Server, name: str, length: int
+    client: InProcess, name: str, length: int
 ) -> None:
     # Long, yet inside the URL limit: the parameter itself is refused.
-    error = assert_error(server, "/api/occurrences", {name: "7" * length}, name)
+    error = assert_error(client, "/api/occurrences", {name: "7" * length}, name)
     assert "7" * 100 not in error["message"]
 
 
-def test_url_over_the_limit_is_refused_as_json_414(server: Server) -> None:
-    error = assert_error(server, "/api/occurrences", {"q": "7" * 20_000}, None, status=414)
+def test_url_over_the_limit_is_refused_as_json_414(client: InProcess) -> None:
+    error = assert_error(client, "/api/occurrences", {"q": "7" * 20_000}, None, status=414)
     assert "7" * 100 not in error["message"]
 
 
 @pytest.mark.parametrize("length", [5_000, 10_000])
-def test_long_parameter_name_is_refused_shortened(server: Server, length: int) -> None:
-    error = assert_error(server, "/api/occurrences", {"x" * length: "1"}, "x" * 60)
+def test_long_parameter_name_is_refused_shortened(client: InProcess, length: int) -> None:
+    error = assert_error(client, "/api/occurrences", {"x" * length: "1"}, "x" * 60)
     assert "unknown parameter" in error["message"]
 
 
@@ -590,9 +589,9 @@ def test_long_parameter_name_is_refused_shortened(server: Server, length: int) -
     ],
 )
 def test_other_endpoints_refuse_in_the_same_shape(
-    server: Server, path: str, params: dict[str, str], parameter: str
+    client: InProcess, path: str, params: dict[str, str], parameter: str
 ) -> None:
-    assert_error(server, path, params, parameter)
+    assert_error(client, path, params, parameter)
 
 
 @pytest.mark.parametrize(
@@ -605,15 +604,15 @@ def test_other_endpoints_refuse_in_the_same_shape(
     ],
 )
 def test_windows_far_from_today_are_refused_so_expansion_stays_bounded(
-    server: Server, path: str, params: dict[str, str], parameter: str
+    client: InProcess, path: str, params: dict[str, str], parameter: str
 ) -> None:
-    error = assert_error(server, path, params, parameter)
+    error = assert_error(client, path, params, parameter)
     assert "years either side of today" in error["message"]
 
 
-def test_window_beyond_the_index_but_within_reach_is_expanded_on_demand(server: Server) -> None:
-    today = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
+def test_window_beyond_the_index_but_within_reach_is_expanded_on_demand(client: InProcess) -> None:
+    today = date.fromisoformat(client.get("/version.json").json()["compiled_on"])
     year = today.year + 8  # past the five-year index, inside the ten-year reach
-    body = get_json(server, "/api/occurrences", {"from": f"{year}-02-01", "to": f"{year}-02-28"})
+    body = get_json(client, "/api/occurrences", {"from": f"{year}-02-01", "to": f"{year}-02-28"})
     titles = {item["title"] for item in body["occurrences"]}
     assert "Time to Talk Day" in titles

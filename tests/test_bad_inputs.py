@@ -3,7 +3,7 @@ its exact expected behaviour; and every ICS document the service serves is well 
 
 Data cases are folders under bad_inputs/data/, overlaid on fixtures/valid (or standing alone
 with `replace: true`) and checked against their `expect.yaml`. Query cases are the items of
-bad_inputs/queries.yaml, sent to a real server over the bundled data. Bad data that
+bad_inputs/queries.yaml, sent to the application in process over the bundled data. Bad data that
 fixtures/bad_events/ and test_loading.py already cover is listed in bad_inputs/covered.yaml.
 """
 
@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import socket
-import time
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +23,25 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import BUNDLED_DATA, FIXTURES, Server, record_summary, start_server, stop_server
+from conftest import (
+    BUNDLED_DATA,
+    FIXTURES,
+    IN_PROCESS_URL,
+    InProcess,
+    in_process,
+    record_summary,
+    start_server,
+    stop_server,
+    wait_until,
+)
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
 from calendar_service.loading import DataInvalid, load
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole corpus.
+pytestmark = pytest.mark.xdist_group("bad_inputs")
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 DATA_CASES = sorted(path for path in (CORPUS / "data").iterdir() if path.is_dir())
 VALID = FIXTURES / "valid"
@@ -179,17 +191,6 @@ def test_bad_events_fixtures_are_refused(bad: Path, tmp_path: Path) -> None:
     assert isinstance(load_or_refusal(root), DataInvalid)
 
 
-def wait_for_health(server: Server, check: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + RELOAD_SECONDS
-    while True:
-        body: dict[str, Any] = server.get("/healthz").json()
-        if check(body):
-            return body
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last health: {body}")
-        time.sleep(0.1)
-
-
 def test_bad_file_added_to_a_running_service_keeps_the_old_snapshot(tmp_path: Path) -> None:
     root = tmp_path / "data"
     shutil.copytree(VALID, root)
@@ -200,7 +201,11 @@ def test_bad_file_added_to_a_running_service_keeps_the_old_snapshot(tmp_path: Pa
         case = CORPUS / "data" / "one-bad-file-among-many" / "events"
         for path in sorted(case.iterdir()):
             shutil.copy(path, root / "events" / path.name)
-        health = wait_for_health(running, lambda body: body["last_reload_error"] is not None)
+        health = wait_until(
+            lambda: (body := running.get("/healthz").json())["last_reload_error"] and body,
+            "the reload error in /healthz",
+            RELOAD_SECONDS,
+        )
         message = health["last_reload_error"]["message"]
         assert "events/c-bad.yaml:6" in message
         assert "good.yaml" not in message
@@ -221,17 +226,15 @@ SERVED_CASES = [case for case in DATA_CASES if expectation(case).get("serve")]
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A real server over fixtures/valid plus every corpus case marked `serve: true`."""
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> InProcess:
+    """The application over fixtures/valid plus every corpus case marked `serve: true`."""
     folder = tmp_path_factory.mktemp("hostile")
     root = folder / "data"
     shutil.copytree(VALID, root)
     for case in SERVED_CASES:
         for path in (case / "events").iterdir():
             shutil.copy(path, root / "events" / path.name)
-    running = start_server(root, folder)
-    yield running
-    stop_server(running)
+    return in_process(root, base_url=IN_PROCESS_URL)
 
 
 HTML_PAGES = [
@@ -250,7 +253,7 @@ ALLOWED_SCRIPT = re.compile(r'<script (src="[^"<>]+"( async| defer)?|type="appli
 
 
 @pytest.mark.parametrize("path", HTML_PAGES)
-def test_html_in_data_is_escaped_on_every_page(hostile: Server, path: str) -> None:
+def test_html_in_data_is_escaped_on_every_page(hostile: InProcess, path: str) -> None:
     response = hostile.get(path)
     assert response.status_code == 200
     body = response.text
@@ -263,7 +266,7 @@ def test_html_in_data_is_escaped_on_every_page(hostile: Server, path: str) -> No
     assert 'href="javascript:' not in body.lower()
 
 
-def test_json_ld_escapes_markup(hostile: Server) -> None:
+def test_json_ld_escapes_markup(hostile: InProcess) -> None:
     body = hostile.get("/events/html-everywhere").text
     found = re.search(r'<script type="application/ld\+json">(.*?)</script>', body, re.S)
     assert found
@@ -271,7 +274,7 @@ def test_json_ld_escapes_markup(hostile: Server) -> None:
     assert "<" not in found[1]
 
 
-def test_html_in_data_is_plain_text_in_json(hostile: Server) -> None:
+def test_html_in_data_is_plain_text_in_json(hostile: InProcess) -> None:
     body = hostile.get("/api/events/html-everywhere").json()
     assert body["title"].startswith("<script>alert")
     assert body["location"]["venue"].startswith("<script>alert")
@@ -290,7 +293,7 @@ def calendar_syntax_description() -> str:
 
 @pytest.mark.parametrize("path", ["/feeds/all.ics", "/calendar.ics", "/events/valarm-text.ics"])
 def test_calendar_syntax_in_a_description_stays_inside_the_value(
-    hostile: Server, path: str
+    hostile: InProcess, path: str
 ) -> None:
     body = hostile.get(path).content
     lines = body.split(b"\r\n")
@@ -311,17 +314,17 @@ def test_calendar_syntax_in_a_description_stays_inside_the_value(
 # --- Every ICS document is well formed ---------------------------------------------------------
 
 
-def ics_paths(server: Server) -> list[str]:
+def ics_paths(client: InProcess) -> list[str]:
     """Every named feed, the calendar with a few filters, and every event's file."""
-    feeds = server.get("/healthz").json()["feeds"]
+    feeds = client.get("/healthz").json()["feeds"]
     paths = [f"/feeds/{name}.ics" for name in feeds]
-    facets = server.get("/api/facets").json()
+    facets = client.get("/api/facets").json()
     paths.append("/calendar.ics")
     for name in ("category", "audience", "theme"):
         for item in facets[name][:2]:
             paths.append(f"/calendar.ics?{name}={item['value']}")
     paths += ["/calendar.ics?online=true", "/calendar.ics?q=day", "/calendar.ics?q=zzzz-nothing"]
-    events = server.get("/api/events", params={"limit": "500"}).json()["events"]
+    events = client.get("/api/events", params={"limit": "500"}).json()["events"]
     paths += [f"/events/{event['id']}.ics" for event in events]
     return paths
 
@@ -344,7 +347,7 @@ def assert_well_formed_ics(body: bytes, where: str) -> None:
 def test_every_ics_document_served_is_well_formed(
     which: str, request: pytest.FixtureRequest
 ) -> None:
-    running: Server = request.getfixturevalue("server" if which == "bundled" else "hostile")
+    running: InProcess = request.getfixturevalue("client" if which == "bundled" else "hostile")
     paths = ics_paths(running)
     assert len(paths) >= 8
     for path in paths:
@@ -453,9 +456,9 @@ def test_query_corpus_is_large() -> None:
 
 
 @pytest.mark.parametrize("case", QUERY_CASES, ids=[case.name for case in QUERY_CASES])
-def test_query_case_behaves_exactly_as_expected(server: Server, case: QueryCase) -> None:
-    url = server.url + case.path + (f"?{case.query}" if case.query else "")
-    response = httpx.get(url, headers=case.headers, follow_redirects=case.follow, timeout=10)
+def test_query_case_behaves_exactly_as_expected(client: InProcess, case: QueryCase) -> None:
+    url = case.path + (f"?{case.query}" if case.query else "")
+    response = client.get(url, headers=case.headers, follow_redirects=case.follow)
     assert response.status_code == case.status, response.text[:300]
     for name, value in response.headers.multi_items():
         assert name.lower() not in ("x-injected", "set-cookie"), name
@@ -474,7 +477,7 @@ def test_query_case_behaves_exactly_as_expected(server: Server, case: QueryCase)
     for text in case.body_excludes:
         assert text not in response.text, text
     if "host" in case.checks:
-        assert_only_our_base_url(response.text, server.url)
+        assert_only_our_base_url(response.text, client.url)
         assert "evil.example" not in str(response.headers)
 
 

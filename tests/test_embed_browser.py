@@ -23,6 +23,9 @@ import httpx
 import pytest
 from conftest import FIXTURES, ROOT, Server, start_server, stop_server, wait_until
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# one chromium and one server.
+pytestmark = pytest.mark.xdist_group("embed_browser")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",

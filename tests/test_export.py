@@ -25,6 +25,9 @@ import httpx
 import pytest
 from conftest import BUNDLED_DATA, ROOT, Server, free_port, start_server, stop_server
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# live server, nginx and exports made once.
+pytestmark = pytest.mark.xdist_group("export")
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 # The same public URL for every build and server, so absolute links are the same bytes.
 BASE_URL = "https://calendar.example.test"
@@ -338,11 +341,26 @@ def test_everything_else_goes_to_the_live_service(site: Site, http: httpx.Client
     assert served.headers["access-control-allow-methods"] == "GET, HEAD"
 
 
-def test_two_exports_of_the_same_data_and_day_are_byte_identical(tmp_path: Path) -> None:
-    first = build(BUNDLED_DATA, tmp_path / "first", FIXED_DAY)
+@dataclass
+class Export:
+    root: Path
+    manifest: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def fixed_day(tmp_path_factory: pytest.TempPathFactory) -> Export:
+    """One export of the bundled data on FIXED_DAY, shared by the module: only read."""
+    root = tmp_path_factory.mktemp("fixed-day") / "site"
+    return Export(root, build(BUNDLED_DATA, root, FIXED_DAY))
+
+
+def test_two_exports_of_the_same_data_and_day_are_byte_identical(
+    fixed_day: Export, tmp_path: Path
+) -> None:
+    first = fixed_day.manifest
     second = build(BUNDLED_DATA, tmp_path / "second", FIXED_DAY)
     assert first == second
-    one, two = tree(tmp_path / "first"), tree(tmp_path / "second")
+    one, two = tree(fixed_day.root), tree(tmp_path / "second")
     assert sorted(one) == sorted(two)
     assert [path for path in one if one[path] != two[path]] == []
     assert any(path.endswith(".gz") for path in one)
@@ -350,20 +368,20 @@ def test_two_exports_of_the_same_data_and_day_are_byte_identical(tmp_path: Path)
     # Modification times are the responses' Last-Modified, not the time of the build.
     for item in first["files"]:
         mtime = (tmp_path / "second" / item["path"]).stat().st_mtime
-        assert mtime == (tmp_path / "first" / item["path"]).stat().st_mtime
+        assert mtime == (fixed_day.root / item["path"]).stat().st_mtime
 
 
 def test_editing_one_event_changes_only_the_files_that_show_it(
-    data_copy: Path, tmp_path: Path
+    fixed_day: Export, data_copy: Path, tmp_path: Path
 ) -> None:
-    before = build(data_copy, tmp_path / "before", FIXED_DAY)
+    before = fixed_day.manifest  # data_copy is the bundled data, until the edit below
     source = data_copy / "events" / "awareness.yaml"
     text = source.read_text(encoding="utf-8")
     assert text.count(f"    title: {OLD_TITLE}\n") == 1
     source.write_text(text.replace(f"title: {OLD_TITLE}\n", f"title: {NEW_TITLE}\n"), "utf-8")
     after = build(data_copy, tmp_path / "after", FIXED_DAY)
 
-    old, new = tree(tmp_path / "before"), tree(tmp_path / "after")
+    old, new = tree(fixed_day.root), tree(tmp_path / "after")
     assert sorted(old) == sorted(new)
     changed = {path for path in old if old[path] != new[path]}
 

@@ -1,5 +1,6 @@
 """Property-based fuzzing: the loader never fails except with located DataInvalid errors, and
-no query parameter or path segment makes a real server answer 5xx or slowly."""
+no query parameter or path segment makes the application answer 5xx (in process: the server's
+own limits, 414 among them, are tested in test_protocol and test_server_limits)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,15 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import FIXTURES, Server, record_summary
+from conftest import FIXTURES, InProcess, record_summary
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calendar_service.loading import DataInvalid, load
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole module.
+pytestmark = pytest.mark.xdist_group("fuzz")
 VALID = FIXTURES / "valid"
 EXAMPLES: Counter[str] = Counter()
 
@@ -116,7 +120,7 @@ def test_loader_either_loads_or_reports_located_errors(scratch: Path, document: 
         assert len(loaded.events) >= 3
 
 
-# --- Query fuzz against a real server ----------------------------------------------------------
+# --- Query fuzz against the application -------------------------------------------------------
 
 FILTERS = ["category", "audience", "theme", "tag", "q", "online", "status"]
 ENDPOINTS: dict[str, list[str]] = {
@@ -148,15 +152,15 @@ def check_response(response: httpx.Response) -> None:
         assert set(error) <= {"status", "message", "parameter", "allowed"}
 
 
-def fetch(server: Server, path: str, query: str = "") -> None:
-    url = server.url + path + (f"?{query}" if query else "")
-    response = httpx.get(url, timeout=10, follow_redirects=False)
+def fetch(client: InProcess, path: str, query: str = "") -> None:
+    url = path + (f"?{query}" if query else "")
+    response = client.get(url, follow_redirects=False)
     check_response(response)
     if response.status_code == 301:
         # The canonical form is a fixed point: following it once answers, never redirects.
         location = response.headers["location"]
         assert location.startswith(path)
-        again = httpx.get(server.url + location, timeout=10, follow_redirects=False)
+        again = client.get(location, follow_redirects=False)
         check_response(again)
         assert again.status_code != 301, (url, location)
 
@@ -166,11 +170,11 @@ def query_property(path: str) -> Any:
 
     @FUZZ
     @given(pairs=st.lists(st.tuples(st.sampled_from(names), TEXT), min_size=1, max_size=3))
-    def check(server: Server, pairs: list[tuple[str, str]]) -> None:
+    def check(client: InProcess, pairs: list[tuple[str, str]]) -> None:
         EXAMPLES[f"query parameters of {path}"] += 1
-        # httpx refuses URLs over 64 KiB; the server's own limit (414) is far below that.
+        # httpx refuses URLs over 64 KiB; a real server refuses far shorter ones (414).
         query = re.sub(r"%[0-9A-F]?$", "", urllib.parse.urlencode(pairs)[:60_000])
-        fetch(server, path, query)
+        fetch(client, path, query)
 
     for name in names:  # every parameter at least once, long and with control characters
         check = example(pairs=[(name, "\r\n\x00<x>" + "7" * 9000)])(check)
@@ -190,8 +194,7 @@ test_embed_parameters_never_fail = query_property("/embed")
     ),
     segment=st.text(min_size=1, max_size=60) | st.text(st.characters(max_codepoint=0x9F)),
 )
-def test_path_segments_never_fail(server: Server, template: str, segment: str) -> None:
+def test_path_segments_never_fail(client: InProcess, template: str, segment: str) -> None:
     EXAMPLES["path segments of event and feed routes"] += 1
     path = template.format(urllib.parse.quote(segment, safe=""))
-    response = httpx.get(server.url + path, timeout=10, follow_redirects=False)
-    check_response(response)
+    check_response(client.get(path, follow_redirects=False))

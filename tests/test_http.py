@@ -1,4 +1,5 @@
-"""Feeds over real HTTP (uvicorn): headers, conditional GET, HEAD, gzip, filters, errors."""
+"""Feeds: headers, conditional GET, HEAD, gzip, filters, errors; in process, and over real
+HTTP (uvicorn) where the connection matters: HEAD on a kept-alive connection, 405, preflight."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 import httpx
 import pytest
-from conftest import BUNDLED_DATA, Server
+from conftest import BUNDLED_DATA, InProcess, Server
 from icalendar import Calendar
 
 from calendar_service.loading import load
@@ -38,8 +39,8 @@ def events_by_id() -> dict[str, EventData]:
 
 
 @pytest.mark.parametrize("path", FEED_PATHS)
-def test_feed_is_served_with_calendar_and_cache_headers(server: Server, path: str) -> None:
-    response = server.get(path)
+def test_feed_is_served_with_calendar_and_cache_headers(client: InProcess, path: str) -> None:
+    response = client.get(path)
     assert response.status_code == 200
     headers = response.headers
     assert headers["content-type"] == "text/calendar; charset=utf-8"
@@ -54,22 +55,22 @@ def test_feed_is_served_with_calendar_and_cache_headers(server: Server, path: st
 
 
 @pytest.mark.parametrize("path", FEED_PATHS)
-def test_feed_answers_304_to_if_none_match(server: Server, path: str) -> None:
-    etag = server.get(path).headers["etag"]
-    again = server.get(path, headers={"If-None-Match": etag})
+def test_feed_answers_304_to_if_none_match(client: InProcess, path: str) -> None:
+    etag = client.get(path).headers["etag"]
+    again = client.get(path, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
-    assert server.get(path, headers={"If-None-Match": '"something-else"'}).status_code == 200
+    assert client.get(path, headers={"If-None-Match": '"something-else"'}).status_code == 200
 
 
 @pytest.mark.parametrize("path", FEED_PATHS)
-def test_feed_answers_304_to_if_modified_since(server: Server, path: str) -> None:
-    modified = server.get(path).headers["last-modified"]
-    again = server.get(path, headers={"If-Modified-Since": modified})
+def test_feed_answers_304_to_if_modified_since(client: InProcess, path: str) -> None:
+    modified = client.get(path).headers["last-modified"]
+    again = client.get(path, headers={"If-Modified-Since": modified})
     assert again.status_code == 304
     assert again.content == b""
-    older = server.get(path, headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
+    older = client.get(path, headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"})
     assert older.status_code == 200
 
 
@@ -109,10 +110,10 @@ def test_refused_preflight_over_http_is_json(server: Server) -> None:
     assert response.json()["error"]["parameter"] == "Access-Control-Request-Method"
 
 
-def test_feed_is_gzipped_when_the_client_accepts_it(server: Server) -> None:
-    plain = server.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
+def test_feed_is_gzipped_when_the_client_accepts_it(client: InProcess) -> None:
+    plain = client.get("/calendar.ics", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
-    zipped = server.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
+    zipped = client.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
     assert zipped.headers["content-encoding"] == "gzip"
     assert int(zipped.headers["content-length"]) < len(plain.content)
     assert zipped.content == plain.content  # httpx decompresses
@@ -137,10 +138,10 @@ def test_feed_is_gzipped_when_the_client_accepts_it(server: Server) -> None:
     ],
 )
 def test_filter_is_or_within_a_parameter_and_and_across(
-    server: Server, query: str, audiences: set[str], categories: set[str]
+    client: InProcess, query: str, audiences: set[str], categories: set[str]
 ) -> None:
     data = events_by_id()
-    served = uids(server.get("/calendar.ics"))  # every current event
+    served = uids(client.get("/calendar.ics"))  # every current event
     expected = {
         event_id
         for event_id in served
@@ -148,24 +149,24 @@ def test_filter_is_or_within_a_parameter_and_and_across(
         and (not categories or data[event_id].category in categories)
     }
     assert expected, "the filter should match something in the bundled data"
-    response = server.get("/calendar.ics?" + query)
+    response = client.get("/calendar.ics?" + query)
     assert response.status_code == 200
     assert uids(response) == expected
 
 
-def test_combined_filter_is_narrower_than_each_part(server: Server) -> None:
+def test_combined_filter_is_narrower_than_each_part(client: InProcess) -> None:
     both = uids(
-        server.get("/calendar.ics?audience=schools&audience=parents-carers&category=awareness-day")
+        client.get("/calendar.ics?audience=schools&audience=parents-carers&category=awareness-day")
     )
-    audiences = uids(server.get("/calendar.ics?audience=schools&audience=parents-carers"))
-    category = uids(server.get("/calendar.ics?category=awareness-day"))
+    audiences = uids(client.get("/calendar.ics?audience=schools&audience=parents-carers"))
+    category = uids(client.get("/calendar.ics?category=awareness-day"))
     assert both == audiences & category
     assert both < audiences
     assert "time-to-talk-day" in both
 
 
-def test_unknown_feed_is_404_json_naming_the_feeds(server: Server) -> None:
-    response = server.get("/feeds/nonsense.ics")
+def test_unknown_feed_is_404_json_naming_the_feeds(client: InProcess) -> None:
+    response = client.get("/feeds/nonsense.ics")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]
@@ -184,9 +185,9 @@ def test_unknown_feed_is_404_json_naming_the_feeds(server: Server) -> None:
     ],
 )
 def test_bad_filter_value_is_422_json_listing_allowed_values(
-    server: Server, query: str, parameter: str, allowed: list[str]
+    client: InProcess, query: str, parameter: str, allowed: list[str]
 ) -> None:
-    response = server.get("/calendar.ics?" + query)
+    response = client.get("/calendar.ics?" + query)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]
@@ -202,8 +203,8 @@ def test_bad_filter_value_is_422_json_listing_allowed_values(
         ("/events/time-to-talk-day.ics?format=json", "format"),
     ],
 )
-def test_unknown_parameter_is_422_json(server: Server, path: str, parameter: str) -> None:
-    response = server.get(path)
+def test_unknown_parameter_is_422_json(client: InProcess, path: str, parameter: str) -> None:
+    response = client.get(path)
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]
@@ -211,8 +212,8 @@ def test_unknown_parameter_is_422_json(server: Server, path: str, parameter: str
     assert error["parameter"] == parameter
 
 
-def test_single_event_file_is_served(server: Server) -> None:
-    response = server.get("/events/time-to-talk-day.ics")
+def test_single_event_file_is_served(client: InProcess) -> None:
+    response = client.get("/events/time-to-talk-day.ics")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert response.headers["content-disposition"] == 'inline; filename="time-to-talk-day.ics"'
@@ -223,8 +224,8 @@ def test_single_event_file_is_served(server: Server) -> None:
     assert calendar.walk("VTIMEZONE")
 
 
-def test_unknown_event_is_404_json(server: Server) -> None:
-    response = server.get("/events/no-such-event.ics")
+def test_unknown_event_is_404_json(client: InProcess) -> None:
+    response = client.get("/events/no-such-event.ics")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/json")
     error = response.json()["error"]
@@ -232,8 +233,8 @@ def test_unknown_event_is_404_json(server: Server) -> None:
     assert "no-such-event" in error["message"]
 
 
-def test_health_reports_the_snapshot_served(server: Server) -> None:
-    response = server.get("/healthz")
+def test_health_reports_the_snapshot_served(client: InProcess) -> None:
+    response = client.get("/healthz")
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     health = response.json()
@@ -262,15 +263,15 @@ def test_health_reports_the_snapshot_served(server: Server) -> None:
     ],
 )
 def test_non_canonical_filter_url_redirects_permanently_to_the_canonical_one(
-    server: Server, path: str, canonical: str
+    client: InProcess, path: str, canonical: str
 ) -> None:
-    response = server.get(path, follow_redirects=False)
+    response = client.get(path, follow_redirects=False)
     assert response.status_code == 301
     assert response.headers["location"] == canonical
     assert "max-age" in response.headers["cache-control"]
-    assert server.get(canonical, follow_redirects=False).status_code == 200
+    assert client.get(canonical, follow_redirects=False).status_code == 200
 
 
-def test_subscribe_page_links_use_the_canonical_feed_url(server: Server) -> None:
-    page = server.get("/subscribe?category=awareness-day&audience=schools").text
+def test_subscribe_page_links_use_the_canonical_feed_url(client: InProcess) -> None:
+    page = client.get("/subscribe?category=awareness-day&audience=schools").text
     assert "/calendar.ics?category=awareness-day&amp;audience=schools" in page

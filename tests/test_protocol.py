@@ -188,7 +188,7 @@ def raw(pairs: list[tuple[str, str]]) -> bytes:
 PAIRS = st.lists(st.tuples(st.text(max_size=6), st.text(max_size=6)), max_size=4)
 
 
-@settings(max_examples=2000, derandomize=True, database=None, deadline=None)
+@settings(max_examples=500, derandomize=True, database=None, deadline=None)
 @given(
     st.one_of(
         PAIRS.map(encoded),

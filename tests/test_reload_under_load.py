@@ -1,15 +1,18 @@
 """Live reload of a real two-worker server while it is under load.
 
 A load generator (threads, each with its own keep-alive httpx.Client) requests feeds, the
-occurrences API and /healthz while an "editor" changes the data directory 50 times: valid
+occurrences API and /healthz while an "editor" changes the data directory: valid
 edits that put a `Reload marker N` in two titles of one file, invalid edits (unknown category,
 broken YAML) with a `Broken marker N`, partial writes (part of the file, a pause, then the
 rest) like an editor that saves in pieces, some pausing longer than the debounce, and swaps
 of the whole data directory for an edited copy (mv data data.old; mv data.new data). Every
 response must come whole from one valid snapshot, the last valid edit must reach both
-workers within seconds, and both must be watching the directory at the end.
+workers, and both must be watching the directory at the end.
 
-`benchmarks/reliability.py` runs the same scenario (`run_scenario`) for longer.
+The test runs a short scenario (twelve changes: two bursts, a directory swap and a slow
+partial write) and asserts what is served, never how much or how fast. The long run (50
+changes over a minute, with requests per second and the time for the last edit to reach both
+workers) is `benchmarks/reliability.py`, on the same `run_scenario`.
 """
 
 from __future__ import annotations
@@ -395,21 +398,25 @@ def run_scenario(
 @pytest.fixture
 def two_workers(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     server = start_server(data_copy, tmp_path, watch=True, workers=2)
+    # start_server returns once one worker answers; a worker still starting when the first
+    # invalid edit lands would refuse to start (a Traceback in the log). Wait for both.
+    assert watching_workers(server, 2, timeout=60.0) == 2, server.output()
     yield server
     stop_server(server)
 
 
 def test_reload_under_load_serves_only_whole_valid_snapshots(two_workers: Server) -> None:
-    report = run_scenario(two_workers, duration=20.0, changes=50, max_requests=40_000)
+    # Twelve changes: the first burst of five ends valid (4 swaps the directory); the last
+    # one, 12, is a slow partial write. The timeout only bounds a hang.
+    report = run_scenario(two_workers, duration=5.0, changes=SLOW_EVERY, final_timeout=60.0)
     ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
     ARTIFACT.write_text(report.summary(), encoding="utf-8")
     print(report.summary())
-    assert report.requests > 500, "the load generator hardly ran"
+    assert report.requests > 0, "the load generator never ran"
     assert report.failures == []
     assert report.problems == []
-    assert report.reloads >= 5, "the server hardly reloaded under load"
+    assert report.reloads >= 1, "the server never reloaded under load"
     assert report.final_workers >= 2, "the last valid change did not reach both workers"
-    assert report.final_seconds is not None and report.final_seconds < 5.0
     assert report.final_watching >= 2, "a worker is not watching the directory at the end"
     assert report.held > 0, "no reload was held: the slow partial writes were not exercised"
     # Once settled, every worker keeps serving the last change, on every URL.

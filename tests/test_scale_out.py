@@ -20,6 +20,9 @@ from calendar_service.export import urls
 from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its servers started once.
+pytestmark = pytest.mark.xdist_group("scale_out")
 BASE_URL = "https://calendar.example.test"
 ENV = {"CALENDAR_BASE_URL": BASE_URL}
 # Beyond the export: the API, filtered feeds and pages, and errors, all answered live.

@@ -1,5 +1,6 @@
-"""Schemathesis against a real server's /openapi.json: no server errors, and every documented
-response conforms to its schema (calendar_service/web/api.py models)."""
+"""Schemathesis against the application's /openapi.json, in process (schemathesis' ASGI
+loader): no server errors, and every documented response conforms to its schema
+(calendar_service/web/api.py models)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,22 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import BUNDLED_DATA, ROOT, Server, record_summary, start_server, stop_server
+from conftest import BUNDLED_DATA, IN_PROCESS_URL, ROOT, InProcess, in_process, record_summary
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
-EXAMPLES_PER_OPERATION = 200
-NEGATIVE_EXAMPLES = 100
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its summary counts the whole module.
+pytestmark = pytest.mark.xdist_group("schemathesis")
+EXAMPLES_PER_OPERATION = 100  # schemathesis' own default
+NEGATIVE_EXAMPLES = 50
 CASES: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = start_server(BUNDLED_DATA, tmp_path_factory.mktemp("schemathesis"))
-    yield running
-    stop_server(running)
+def api_client() -> Iterator[InProcess]:
+    yield in_process(BUNDLED_DATA, base_url=IN_PROCESS_URL)
     record_summary(
         {
             "schemathesis operations tested": len(CASES),
@@ -34,9 +36,9 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(api_server: Server) -> schemathesis.BaseSchema:
-    """The schema as the running server publishes it at /openapi.json."""
-    return schemathesis.openapi.from_url(f"{api_server.url}/openapi.json")
+def api_schema(api_client: InProcess) -> schemathesis.BaseSchema:
+    """The schema as the application publishes it at /openapi.json; cases call the app."""
+    return schemathesis.openapi.from_asgi("/openapi.json", api_client.app)
 
 
 OPERATIONS = [
@@ -96,8 +98,8 @@ def test_operation_conforms_to_its_openapi_document(
     check()
 
 
-def test_openapi_document_lists_the_public_operations(api_server: Server) -> None:
-    document = api_server.get("/openapi.json").json()
+def test_openapi_document_lists_the_public_operations(api_client: InProcess) -> None:
+    document = api_client.get("/openapi.json").json()
     assert {"/api/occurrences", "/api/events", "/api/facets", "/calendar.ics"} <= set(
         document["paths"]
     )

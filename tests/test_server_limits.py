@@ -22,6 +22,9 @@ from conftest import BUNDLED_DATA, Server, start_server, stop_server
 from calendar_service.web.app import MAX_URL_BYTES
 from calendar_service.web.server import MAX_HEADER_BYTES
 
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# its server started once.
+pytestmark = pytest.mark.xdist_group("server_limits")
 HEADER_TIMEOUT = 2  # seconds, given to the server as CALENDAR_HEADER_TIMEOUT
 SLACK = 4.0  # seconds a loaded two-core machine may add to a timer
 SLOW_CLIENTS = 20

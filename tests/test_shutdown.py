@@ -65,13 +65,17 @@ def whole(path: str, response: httpx.Response, body: bytes) -> str | None:
     return None
 
 
-def request(client: httpx.Client, path: str) -> Outcome:
-    """One GET on the client's own new connection, classified by how far the response got."""
+def request(client: httpx.Client, path: str, answering: threading.Event) -> Outcome:
+    """One GET on the client's own new connection, classified by how far the response got.
+
+    `answering` is set once its status line has arrived: the server is answering the burst.
+    """
     started = time.monotonic()
     headers_seen = False
     try:
         with client, client.stream("GET", path) as response:
             headers_seen = True
+            answering.set()
             body = response.read()
     except httpx.ConnectError as exc:
         return Outcome(path, "refused", f"at connect: {exc!r}", started, time.monotonic())
@@ -96,6 +100,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(workers: int, tmp_path:
         outcomes: list[Outcome] = []
         lock = threading.Lock()
         gate = threading.Barrier(CONCURRENT + 1)
+        answering = threading.Event()
 
         def client(path: str, wait: bool) -> None:
             # Made first: creating a client takes milliseconds (its TLS context); it connects
@@ -103,7 +108,7 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(workers: int, tmp_path:
             http = httpx.Client(base_url=server.url, timeout=GRACEFUL_TIMEOUT + 5)
             if wait:
                 gate.wait()
-            outcome = request(http, path)
+            outcome = request(http, path, answering)
             with lock:
                 outcomes.append(outcome)
 
@@ -114,7 +119,9 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(workers: int, tmp_path:
         for thread in threads:
             thread.start()
         gate.wait()
-        time.sleep(0.03)  # the requests are on their way or being answered
+        # SIGTERM once the server answers the burst: the first response has begun, and the
+        # other requests are on their way or being answered (however loaded the machine).
+        assert answering.wait(timeout=30), "no response to the burst began"
         server.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
         late = [
@@ -123,7 +130,6 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(workers: int, tmp_path:
         ]
         for thread in late:
             thread.start()
-            time.sleep(0.01)
         code = server.process.wait(timeout=GRACEFUL_TIMEOUT + 5)
         exited = time.monotonic() - signalled
         for thread in threads + late:
