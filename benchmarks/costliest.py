@@ -45,6 +45,7 @@ CHEAP_TARGET_MS = 100.0  # the slowest cheap request while the burst runs
 PEAK_RSS_TARGET_MB = 400.0  # the server and its worker processes together
 BURST_DEADLINE_S = 900.0  # a client gives up on its query after this
 SAMPLE_S = 0.05  # how often memory is read
+BASELINE_S = 30.0  # cheap requests alone first, for comparison
 
 
 def queries(today: date) -> list[tuple[str, str]]:
@@ -160,6 +161,7 @@ class Burst:
     cheap: dict[str, list[float]]  # name: seconds of each request during the burst
     slowest: list[tuple[float, float, str]]  # seconds, when (from the start), which
     machine_stall: float  # seconds: the worst wait of an idle process on this machine meanwhile
+    baseline: dict[str, list[float]]  # cheap requests alone, before the burst
     cheap_errors: int
     peak_rss_mb: float
     peak_workers: int
@@ -169,12 +171,43 @@ class Burst:
     seconds: float
 
 
+def start_probe(port: int, cheap_list: Sequence[tuple[str, str]]) -> subprocess.Popen[str]:
+    """The cheap-request client, in a process of its own (see `probe`)."""
+    command = [sys.executable, "-m", "benchmarks.costliest", "--probe", str(port)]
+    command += [path for _, path in cheap_list]
+    return subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+
+
+def probed(
+    process: subprocess.Popen[str], cheap_list: Sequence[tuple[str, str]]
+) -> list[tuple[str, float, float, int]]:
+    """Stop the probe: (name, seconds, sent at, status) of each request it made."""
+    names = {path: name for name, path in cheap_list}
+    found = json.loads(process.communicate("")[0])
+    return [(names[path], took, sent, status) for path, took, sent, status in found]
+
+
+def measure_cheap(
+    port: int, cheap_list: Sequence[tuple[str, str]], seconds: float
+) -> dict[str, list[float]]:
+    """Cheap requests for a while with nothing else going on: the same machine's baseline."""
+    process = start_probe(port, cheap_list)
+    time.sleep(seconds)
+    found: dict[str, list[float]] = {name: [] for name, _ in cheap_list}
+    for name, took, _, _ in probed(process, cheap_list):
+        found[name].append(took)
+    return found
+
+
 def run_burst(port: int, pid: int, today: date, data_dir: Path) -> Burst:
     """32 costly queries at once, cheap requests meanwhile, memory sampled throughout."""
     paths = burst_paths(today, data_dir)
     cheap_list = cheap_paths(today)
     for _, path in cheap_list:  # cached, as cheap requests are
         get(port, path)
+    baseline = measure_cheap(port, cheap_list, BASELINE_S)
     clients = [Costly(path) for path in paths]
     done = threading.Event()
     gate = threading.Barrier(BURST + 1)
@@ -211,11 +244,7 @@ def run_burst(port: int, pid: int, today: date, data_dir: Path) -> Burst:
         stdout=subprocess.PIPE,
         text=True,
     )
-    cheap_probe = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.costliest", "--probe", str(port),
-         *(path for _, path in cheap_list)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
+    cheap_probe = start_probe(port, cheap_list)
     began = time.perf_counter()
     threads = [threading.Thread(target=client, args=(c, began), daemon=True) for c in clients]
     for thread in threads:
@@ -225,10 +254,9 @@ def run_burst(port: int, pid: int, today: date, data_dir: Path) -> Burst:
         thread.join()
     seconds = time.perf_counter() - began
     machine_stall = float(stall_probe.communicate("")[0])
-    names = {path: name for name, path in cheap_list}
-    for path, took, sent, status in json.loads(cheap_probe.communicate("")[0]):
-        cheap[names[path]].append(took)
-        slowest.append((took, sent, names[path]))
+    for name, took, sent, status in probed(cheap_probe, cheap_list):
+        cheap[name].append(took)
+        slowest.append((took, sent, name))
         cheap_errors += status != 200
     # Memory after: once the idle workers have stopped and the server has handed memory back.
     settle_began = time.perf_counter()
@@ -240,10 +268,19 @@ def run_burst(port: int, pid: int, today: date, data_dir: Path) -> Burst:
     done.set()
     sampler.join()
     return Burst(
-        clients, cheap, sorted(slowest, reverse=True)[:5], machine_stall, cheap_errors, peak[0],
-        int(peak[1]),
-        rss_before, memory_mb(pid), settled, seconds,
-    )  # fmt: skip
+        costly=clients,
+        cheap=cheap,
+        slowest=sorted(slowest, reverse=True)[:5],
+        machine_stall=machine_stall,
+        baseline=baseline,
+        cheap_errors=cheap_errors,
+        peak_rss_mb=peak[0],
+        peak_workers=int(peak[1]),
+        rss_before_mb=rss_before,
+        rss_after_mb=memory_mb(pid),
+        settle_seconds=settled,
+        seconds=seconds,
+    )
 
 
 def _is_worker(pid: int) -> bool:
@@ -293,6 +330,10 @@ def burst_lines(burst: Burst) -> list[str]:
         f"{max((c.answered_after or 0) for c in burst.costly):.1f} s, "
         f"{sum(c.attempts for c in burst.costly)} requests in all | | |",
     ]
+    for name, values in burst.baseline.items():
+        lines.append(
+            f"| {name}, alone for {BASELINE_S:.0f} s before the burst | {_ms(values)} | | |"
+        )
     for name, values in burst.cheap.items():
         lines.append(f"| {name} during the burst | {_ms(values)} | | |")
     lines += [

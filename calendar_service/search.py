@@ -258,11 +258,15 @@ def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: 
     after = decode_cursor(cursor, (float, str, str))
     chosen = matching_occurrences(catalog, query, window)
     zone = catalog.settings.zone
-    keys: list[SortKey] = [sort_key(item, zone) for item in chosen]
-    position = bisect_right(keys, after) if after is not None else 0
+
+    def key(item: Occurrence) -> SortKey:
+        return sort_key(item, zone)
+
+    # Keys of a few occurrences only: the list is in key order already.
+    position = bisect_right(chosen, after, key=key) if after is not None else 0
     page = chosen[position : position + limit]
     more = position + limit < len(chosen)
-    next_cursor = encode_cursor(keys[position + limit - 1]) if more else None
+    next_cursor = encode_cursor(key(chosen[position + limit - 1])) if more else None
     return Page(window, page, len(chosen), next_cursor)
 
 
