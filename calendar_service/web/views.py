@@ -281,8 +281,10 @@ def render_embed(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
     if options.view == "month":
         month = options.month or catalog.compiled_on.replace(day=1)
         first, last = agenda.month_bounds(month.year, month.month)
+        # An error about this window names the parameter the embed was given: month.
+        window = Window(first, last, "month", "month")
         grid = agenda.month_grid(
-            month.year, month.month, matching_occurrences(catalog, query, Window(first, last))
+            month.year, month.month, matching_occurrences(catalog, query, window)
         )
         others = [(key, value) for key, value in options.items() if key != "month"]
         context["grid"] = grid
