@@ -1,0 +1,180 @@
+"""Shared by the real-browser tests: chromium, the watched context, the host site, title helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from conftest import FIXTURES, ROOT, Server
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Frame, Page, sync_playwright
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:  # pragma: no cover - dev extras not installed
+    HAVE_PLAYWRIGHT = False
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+ARTIFACTS = ROOT / "test-artifacts"
+HOST_PAGES = FIXTURES / "embed"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
+HOSTILE_TITLE = "<script>alert(1)</script> Hostile"
+HEIGHT = "el => el.getBoundingClientRect().height"
+
+
+def _unavailable(reason: str) -> None:
+    """In CI a missing browser is a failure, never a silent skip."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not HAVE_PLAYWRIGHT:
+        _unavailable("playwright is not installed: pip install -e '.[dev]'")
+    if not CHROMIUM.exists():
+        _unavailable(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# Records CSP violations and uncaught errors in every frame, whatever the page's own CSP says.
+WATCH_SCRIPT = """
+window.__problems = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__problems.push("CSP " + event.violatedDirective + " blocked " + event.blockedURI);
+});
+window.addEventListener("error", (event) => {
+  window.__problems.push("error " + (event.message || event.target && event.target.src));
+}, true);
+"""
+
+
+class Watched:
+    """A page whose console errors, page errors and dialogs are collected."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        context.add_init_script(WATCH_SCRIPT)
+        self.page: Page = context.new_page()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        self.page.on("dialog", self._dialog)
+
+    def _console(self, message: Any) -> None:
+        # Chromium asks every origin for /favicon.ico by itself; neither site has one.
+        if message.location.get("url", "").endswith("/favicon.ico"):
+            return
+        if message.type in ("error", "assert"):
+            self.errors.append(f"console {message.type}: {message.text} @ {message.location}")
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    def problems(self) -> list[str]:
+        found = list(self.errors)
+        for frame in self.page.frames:
+            try:
+                found += [f"{frame.url}: {p}" for p in frame.evaluate("window.__problems || []")]
+            except Exception as error:  # a refused frame has no document to ask
+                found.append(f"{frame.url}: could not read problems ({error})")
+        return found
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    created = browser.new_context(viewport={"width": 1024, "height": 800})
+    created.set_default_timeout(10_000)
+    yield created
+    created.close()
+
+
+class HostSite:
+    """A third-party website on another origin (another port) serving the fixture pages."""
+
+    def __init__(self, service: str) -> None:
+        handler = partial(_HostHandler, service)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+class _HostHandler(BaseHTTPRequestHandler):
+    def __init__(self, service: str, *args: Any, **kwargs: Any) -> None:
+        self.service = service
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self) -> None:
+        name = urlsplit(self.path).path.strip("/").removesuffix(".html") or "host"
+        page = HOST_PAGES / f"{name}.html"
+        if "/" in name or not page.is_file():
+            self.send_error(404)
+            return
+        body = page.read_text().replace("{{SERVICE}}", self.service).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def host_site(server: Server) -> Iterator[HostSite]:
+    site = HostSite(server.url)
+    yield site
+    site.close()
+
+
+def _day_titles(page: Page, selector: str = ".day-events a") -> list[str]:
+    """Titles in month-grid cells, without the "(provisional)"/"(cancelled)" suffixes."""
+    return [
+        re.sub(r" \((provisional|cancelled)\)$", "", text.strip())
+        for text in page.locator(selector).all_inner_texts()
+    ]
+
+
+def _titles(frame: Page | Frame) -> list[str]:
+    """Event titles as shown, without screen-reader-only suffixes such as "(cancelled)"."""
+    return list(
+        frame.eval_on_selector_all(
+            ".event-title a",
+            """links => links.map(link => {
+                 const copy = link.cloneNode(true);
+                 copy.querySelectorAll(".visually-hidden").forEach(hidden => hidden.remove());
+                 return copy.textContent.trim();
+               })""",
+        )
+    )

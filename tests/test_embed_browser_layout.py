@@ -1,0 +1,103 @@
+"""Real-browser tests of layout at 320px, 1280px and 200% zoom, and axe accessibility checks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from conftest import Server
+from embed_browser_support import ARTIFACTS, AXE, AXE_TAGS, _unavailable
+from embed_browser_support import browser as browser
+from embed_browser_support import context as context
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+# One xdist worker runs the module (make unit: --dist loadgroup):
+# one chromium and one server.
+pytestmark = pytest.mark.xdist_group("embed_browser")
+
+
+# 4. Small screens and zoom -------------------------------------------------------------------
+
+OVERFLOW_SCRIPT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.closest(".visually-hidden, .skip-link")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > width + 1) {
+      out.push(el.tagName + "." + el.className + " right=" + Math.round(box.right));
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 10)};
+}"""
+
+SCREENS = [
+    ("embed", "/embed"),
+    ("embed-month", "/embed?view=month&month=2026-02"),
+    ("home", "/"),
+]
+
+
+def test_layout_at_320px_1280px_and_200_percent_zoom(browser: Browser, server: Server) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    # 200% zoom of a 1280px window lays out like a 640px-wide viewport at twice the pixels.
+    for width, scale in [(320, 1), (1280, 1), (640, 2)]:
+        context = browser.new_context(
+            viewport={"width": width, "height": 900}, device_scale_factor=scale
+        )
+        try:
+            page = context.new_page()
+            for name, path in SCREENS:
+                page.goto(server.url + path)
+                page.wait_for_load_state("load")
+                suffix = f"{width}" if scale == 1 else f"{width}-zoom200"
+                page.screenshot(path=str(ARTIFACTS / f"{name}-{suffix}.png"), full_page=True)
+                layout = page.evaluate(OVERFLOW_SCRIPT)
+                assert layout["scrollWidth"] <= width, (path, width, layout)
+                assert layout["out"] == [], (path, width, layout)
+        finally:
+            context.close()
+    for name, _ in SCREENS:
+        assert (ARTIFACTS / f"{name}-320.png").stat().st_size > 0
+
+
+# 5. Accessibility ----------------------------------------------------------------------------
+
+AXE_PAGES = [
+    "/",
+    "/embed",
+    "/embed?scheme=dark",
+    "/embed?view=month&month=2026-02",
+    "/subscribe",
+    "/events/time-to-talk-day",
+]
+
+
+def test_axe_finds_no_serious_violations(browser: Browser, server: Server) -> None:
+    if not AXE.exists():
+        _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
+    source = AXE.read_text()
+    # Our CSP (script-src 'self') would refuse the injected axe script; bypass it for this test.
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1024, "height": 800})
+    failures: list[str] = []
+    try:
+        page = context.new_page()
+        for path in AXE_PAGES:
+            page.goto(server.url + path)
+            page.wait_for_load_state("load")
+            page.add_script_tag(content=source)
+            result = page.evaluate(
+                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+            )
+            for violation in result["violations"]:
+                if violation["impact"] in ("serious", "critical"):
+                    targets = [node["target"] for node in violation["nodes"][:5]]
+                    failures.append(
+                        f"{path}: {violation['id']} ({violation['impact']}): "
+                        f"{violation['help']} -> {targets}"
+                    )
+    finally:
+        context.close()
+    assert failures == [], "axe violations:\n" + "\n".join(failures)
