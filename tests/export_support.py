@@ -1,0 +1,180 @@
+"""Shared by the export tests: builds, nginx in front of the export, the live site, headers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import BUNDLED_DATA, ROOT, Server, free_port, start_server, stop_server
+
+NGINX_CONF = ROOT / "deploy" / "nginx.conf"
+# The same public URL for every build and server, so absolute links are the same bytes.
+BASE_URL = "https://calendar.example.test"
+FIXED_DAY = "2026-11-25"
+IDENTITY = {"Accept-Encoding": "identity"}
+# Headers the static files must carry exactly as the live service sends them.
+COMPARED_HEADERS = (
+    "content-type",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "vary",
+    "access-control-allow-origin",
+    "access-control-expose-headers",
+    "x-content-type-options",
+    "content-disposition",
+    "content-security-policy",
+    "referrer-policy",
+    "content-encoding",
+)
+
+
+def nginx_binary() -> str:
+    """Debian's nginx; a failure on CI, a skip on a workstation without it."""
+    found = shutil.which("nginx")
+    if found is None and Path("/usr/sbin/nginx").is_file():
+        found = "/usr/sbin/nginx"
+    if found is None:
+        message = "nginx is not installed (`make browser-deps` installs it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
+    """Run `calendar-service build` as a user would; return its manifest."""
+    env = {**os.environ, "CALENDAR_BASE_URL": BASE_URL}
+    command = [
+        sys.executable, "-m", "calendar_service.cli", "build",
+        "--data-dir", str(data_dir), str(out), "--date", day,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    manifest: dict[str, Any] = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return manifest
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` by relative path, with its bytes."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@dataclass
+class Nginx:
+    url: str
+    process: subprocess.Popen[bytes]
+    state: Path
+
+    def log(self) -> str:
+        parts = []
+        for name in ("nginx.out", "error.log"):
+            path = self.state / name
+            if path.is_file():
+                parts.append(path.read_text(errors="replace"))
+        return "\n".join(parts)
+
+
+def start_nginx(root: Path, upstream: str, state: Path) -> Nginx:
+    """nginx in the foreground with deploy/nginx.conf, everything it writes under `state`."""
+    binary = nginx_binary()
+    state.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    # As root the workers would drop to an unprivileged user that cannot read pytest's
+    # private temporary directories; otherwise the directive is ignored.
+    user = "root" if os.geteuid() == 0 else "nobody"
+    text = NGINX_CONF.read_text(encoding="utf-8")
+    for placeholder, value in (
+        ("__USER__", user),
+        ("__STATE__", str(state)),
+        ("__PORT__", f"127.0.0.1:{port}"),
+        ("__ROOT__", str(root)),
+        ("__UPSTREAM__", upstream),
+    ):
+        assert placeholder in text, placeholder
+        text = text.replace(placeholder, value)
+    assert re.search(r"__[A-Z]+__", text) is None
+    conf = state / "nginx.conf"
+    conf.write_text(text, encoding="utf-8")
+    command = [binary, "-p", str(state), "-c", str(conf), "-g", "daemon off; master_process on;"]
+    with (state / "nginx.out").open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    running = Nginx(f"http://127.0.0.1:{port}", process, state)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"nginx exited early:\n{running.log()}")
+        try:
+            httpx.get(running.url + "/version.json", timeout=1)
+            return running
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"nginx did not start:\n{running.log()}")
+
+
+def stop_nginx(running: Nginx) -> None:
+    running.process.terminate()
+    try:
+        running.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        running.process.wait()
+
+
+@dataclass
+class Site:
+    live: Server
+    nginx: Nginx
+    export: Path
+    manifest: dict[str, Any]
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        return list(self.manifest["files"])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The live service, an export of the same day, and nginx serving it in front of live."""
+    nginx_binary()
+    base = tmp_path_factory.mktemp("site")
+    live = start_server(BUNDLED_DATA, base, extra_env={"CALENDAR_BASE_URL": BASE_URL})
+    try:
+        # The live service compiles for today (UTC); build the export for the same day.
+        compiled_on = live.get("/version.json").json()["compiled_on"]
+        export = base / "export"
+        manifest = build(BUNDLED_DATA, export, compiled_on)
+        assert manifest["compiled_on"] == compiled_on
+        nginx = start_nginx(export, live.url.removeprefix("http://"), base / "nginx")
+        try:
+            yield Site(live, nginx, export, manifest)
+        finally:
+            stop_nginx(nginx)
+    finally:
+        stop_server(live)
+
+
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+def compared(response: httpx.Response) -> dict[str, str | None]:
+    return {name: response.headers.get(name) for name in COMPARED_HEADERS}
