@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from bad_inputs_support import expand
 from conftest import ROOT
 from loading_support import BAD_FILES, EVENT, VALID, errors_of, events_file, valid_copy
-from test_bad_inputs import expand
 
 from calendar_service import documents
 from calendar_service.loading import DataInvalid, load
