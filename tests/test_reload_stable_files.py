@@ -1,0 +1,152 @@
+"""Live reload: half-written files are never served, deletions wait for stable files, days roll."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import Server
+from reload_support import FILE, NEW_TITLE, TITLE_LINE, health, history_mentions, served, wait_for
+from reload_support import watching as watching
+
+from calendar_service.reloading import HOLD_LIMIT_S, STABLE_AFTER_S, LiveCatalog
+from calendar_service.settings import ServiceSettings
+
+# --- A file still being written is not served half (issue 9, item 10) ----------------------
+
+SECOND_EVENT = "\n  - id: childrens-mental-health-week\n"
+THIRD_EVENT = "\n  - id: random-acts-of-kindness-week\n"
+
+
+class EventCounts:
+    """Poll /healthz in a thread, keeping every event count a served snapshot had."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.seen: set[int] = set()
+        self.held: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        with httpx.Client(base_url=self.server.url, timeout=10) as client:
+            while not self._stop.is_set():
+                body = client.get("/healthz").json()
+                self.seen.add(body["events"])
+                if body.get("reload_held") is not None:
+                    self.held.append(body["reload_held"]["message"])
+
+    def stop(self) -> set[int]:
+        self._stop.set()
+        self._thread.join(timeout=15)
+        return self.seen
+
+
+def parts(text: str, cut_before: str) -> tuple[bytes, bytes]:
+    data = text.encode("utf-8")
+    cut = data.index(cut_before.encode()) + 1
+    return data[:cut], data[cut:]
+
+
+@pytest.mark.parametrize(
+    ("cut_before", "dropped", "removed_first"),
+    [(SECOND_EVENT, 2, False), (THIRD_EVENT, 1, False), (SECOND_EVENT, 2, True)],
+    ids=["after-the-first-event", "after-the-second-event", "removed-then-written"],
+)
+def test_file_written_in_two_parts_is_never_served_half(
+    watching: Server, cut_before: str, dropped: int, removed_first: bool
+) -> None:
+    path = watching.data_dir / FILE
+    text = path.read_text(encoding="utf-8").replace(TITLE_LINE, NEW_TITLE.format("whole"))
+    total = health(watching)["events"]
+    counts = EventCounts(watching)
+    first, rest = parts(text, cut_before)
+    if removed_first:  # like a tool that deletes the file, then writes it anew
+        path.unlink()
+        wait_for(lambda: counts.held, "the server to hold the snapshot without the file")
+        dropped = 3
+    with path.open("wb") as out:  # truncates, like an editor saving in place
+        out.write(first)
+        out.flush()
+        # The first part alone is valid data with fewer events: wait until the server has
+        # looked at it (it says it holds it back, or it serves it), then write the rest.
+        wait_for(
+            lambda: counts.held or total - dropped in counts.seen,
+            "the server to look at the first part",
+        )
+        out.write(rest)
+    wait_for(lambda: served(watching, "whole"), "the whole file")
+    seen = counts.stop()
+    assert total - dropped not in seen, "a half-written file was served"
+    assert seen == {total}
+    assert health(watching)["events"] == total
+    assert history_mentions(watching, "held")
+
+
+@pytest.mark.parametrize("how", ["in place", "atomic rename", "file removed"])
+def test_deliberate_deletion_is_applied_once_the_files_are_stable(
+    watching: Server, how: str
+) -> None:
+    path = watching.data_dir / FILE
+    total = health(watching)["events"]
+    counts = EventCounts(watching)
+    if how == "file removed":
+        path.unlink()
+        dropped = 3
+    else:
+        first, _ = parts(path.read_text(encoding="utf-8"), SECOND_EVENT)
+        if how == "in place":
+            path.write_bytes(first)
+        else:
+            temporary = path.with_name(".awareness.yaml.tmp")
+            temporary.write_bytes(first)
+            temporary.rename(path)
+        dropped = 2
+    wait_for(lambda: health(watching)["events"] == total - dropped, "the deletion to be served")
+    assert counts.held, "the deletion was served without waiting for the files to settle"
+    assert counts.stop() <= {total, total - dropped}
+    report = health(watching)
+    assert report["reload_held"] is None
+    assert report["status"] == "ok"
+
+
+def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) -> None:
+    # A clock ahead on another machine (a network share) stamps files in the future; the
+    # hold then counts quiet time itself rather than waiting for that moment to come.
+    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy, watch=False))
+    try:
+        total = len(live.current.events)
+        path = data_copy / FILE
+        first, _ = parts(path.read_text(encoding="utf-8"), SECOND_EVENT)
+        path.write_bytes(first)
+        future = time.time() + 3600
+        os.utime(path, (future, future))
+        started = time.monotonic()
+        assert live.reload()
+        elapsed = time.monotonic() - started
+        assert len(live.current.events) == total - 2  # the file's last two events
+        assert STABLE_AFTER_S <= elapsed < HOLD_LIMIT_S
+        assert live.held is None
+        assert any("held" in note.message for note in live.journal.notes())
+    finally:
+        live.stop()
+
+
+def test_a_new_day_is_compiled_within_seconds(data_copy: Path) -> None:
+    days = [datetime.now(UTC).date()]
+    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy), today=lambda: days[-1])
+    live.start_watching()
+    try:
+        wait_for(lambda: live.watch_status().state == "watching", "the watch")
+        days.append(days[-1] + timedelta(days=1))
+        wait_for(lambda: live.current.compiled_on == days[-1], "the recompile for the new day")
+        assert live.last_error is None
+    finally:
+        live.stop()
+    assert live.watch_status().state == "stopped"
