@@ -29,7 +29,7 @@ import yaml
 from conftest import BUNDLED_DATA, ROOT, Server, start_server, stop_server, wait_until
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_index import LONDON, TODAY, compiled, happens_once_in_london, keys
+from index_support import LONDON, TODAY, compiled, happens_once_in_london, keys
 
 from calendar_service import capacity, index
 from calendar_service.compiling import Catalog
