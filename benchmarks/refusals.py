@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the same cases, materialised as the tests do
 
-from test_bad_inputs import BAD_EVENTS, DATA_CASES, VALID, materialise  # noqa: E402
+from bad_inputs_support import BAD_EVENTS, DATA_CASES, VALID, materialise  # noqa: E402
 
 from calendar_service.documents import MAX_FILE_BYTES  # noqa: E402
 from calendar_service.loading import DataInvalid, load  # noqa: E402
