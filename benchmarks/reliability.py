@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # one scenario, shared with the test
 
 from conftest import BUNDLED_DATA, Server, start_server, stop_server  # noqa: E402
-from test_reload_under_load import Report, run_scenario  # noqa: E402
+from reload_under_load_support import Report, run_scenario  # noqa: E402
 
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "reliability.md"
 
