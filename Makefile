@@ -27,10 +27,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-# Browser tests (tests/test_embed_browser.py) drive Debian's chromium through Playwright and
+# Browser tests (tests/test_embed_*.py) drive Debian's chromium through Playwright and
 # inject axe-core from tests/browser/node_modules. Never `playwright install`: use the system
 # browser. As root, missing chromium/npm are installed with apt; otherwise install them yourself.
-# tests/test_export.py also runs Debian's nginx with deploy/nginx.conf in front of the export;
+# tests/test_export_nginx.py also runs Debian's nginx with deploy/nginx.conf in front of the export;
 # as root it is installed with apt when missing (without it those tests skip, or fail on CI).
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -51,7 +51,7 @@ browser-deps:
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; \
 		else \
-			echo "browser-deps: nginx is missing (tests/test_export.py); install Debian's nginx" >&2; \
+			echo "browser-deps: nginx is missing (tests/test_export_nginx.py); install Debian's nginx" >&2; \
 		fi; \
 	fi
 	npm ci --prefix tests/browser --no-audit --no-fund

@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.refusals [--limit 1.0]
 
 Loads every case of tests/bad_inputs/data/ and every tests/fixtures/bad_events/ file (over
-fixtures/valid), as the tests do, and the size and kind cases of tests/test_loading.py (a
+fixtures/valid), as the tests do, and the size and kind cases of tests/test_loading_*.py (a
 sparse 3 GiB file, FIFOs, data over the total size), and prints the slowest. Refusing is
 meant to be fast, because nothing is read or expanded before it is checked: the command exits
 1 when a load takes longer than --limit seconds. The tests check what is refused; this checks
@@ -77,7 +77,7 @@ def over_the_total_size(root: Path) -> None:
             file.truncate(part)
 
 
-# The cases tests/test_loading.py checks for what is refused; here, for how fast.
+# The cases tests/test_loading_*.py check for what is refused; here, for how fast.
 SIZE_AND_KIND = {
     "sparse-3g-file": sparse_3g_file,
     "fifos": fifos,
