@@ -174,10 +174,12 @@ class _Pools:
 
 
 def expansions() -> ExpansionPool:
-    """This process's pool, as CALENDAR_EXPANSION_WORKERS and CALENDAR_EXPANSION_QUEUE say."""
+    """This process's pool, as `configure` sized it (the default size before any service)."""
     with _Pools.lock:
         if _Pools.current is None:
-            settings = ServiceSettings.from_env()
+            # Settings are read from the environment once, at start-up, and handed to
+            # `configure`; a request must never read them again behind the service's back.
+            settings = ServiceSettings()
             _Pools.current = ExpansionPool(settings.expansion_workers, settings.expansion_queue)
         return _Pools.current
 
