@@ -103,6 +103,8 @@ class CalendarService:
         cls, settings: ServiceSettings, *, today: Callable[[], date] | None = None
     ) -> CalendarService:
         """Load, compile and publish the data directory; DataInvalid if it is not valid."""
+        # The first Published is made inside open(), before the collector is kept off the
+        # snapshot, so that it is frozen with it; the list carries it out of the callback.
         published: list[Published] = []
         live = LiveCatalog.open(
             settings, today=today, on_swap=lambda catalog: published.append(Published(catalog))
