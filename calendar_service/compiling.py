@@ -111,23 +111,6 @@ class Catalog:
         """Midnight UTC of the snapshot's day: what depends on the day is no older."""
         return datetime.combine(self.compiled_on, time(), UTC)
 
-    def occurrences(
-        self, start: datetime, end: datetime, query: Filter | None = None
-    ) -> list[Occurrence]:
-        """Occurrences overlapping [start, end): from the index, or expanded on demand.
-
-        Callers bound the window. Outside the horizon only the events passing `query` are
-        expanded, from components built again for the purpose: the snapshot does not
-        keep every event's components, which would triple its memory.
-        """
-        if self.index.covers(start, end):
-            return self.index.between(start, end)
-        chosen = self.events.values() if query is None else self.matching(query)
-        entries = [entry for entry in chosen if entry.may_occur(start, end)]
-        zone = self.settings.zone
-        suffix = "@" + self.identity.uid_domain
-        return expand(self.calendar_of(entries), start, end, zone, suffix, self.facts)
-
     def calendar_of(self, entries: Iterable[EventEntry]) -> Calendar:
         """An icalendar Calendar of these events with the VTIMEZONE, for expansion."""
         return build_calendar(

@@ -220,13 +220,24 @@ def _expand_in(
     parts: tuple[Part, ...],
 ) -> list[list[Occurrence]]:
     """Within a place in the pool: refuse a query over the budget, else expand it there."""
+    job = expansion_job(catalog, query, window, parts)
+    if job is None:
+        return [[] for _ in parts]
+    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
+
+
+def expansion_job(
+    catalog: Catalog, query: Filter, window: Window, parts: tuple[Part, ...]
+) -> Job | None:
+    """What a worker expands for these parts: the series passing the filter that can reach
+    them; None when none can. QueryError when the cost is over the budget."""
     entries = [
         entry
         for entry in catalog.matching(query)
         if any(entry.may_occur(part.start, part.end) for part in parts)
     ]
     if not entries:
-        return [[] for _ in parts]
+        return None
     first = parts[0].start.date()
     last = (parts[-1].end - timedelta(microseconds=1)).date()
     cost = estimate(entries, first, last)
@@ -243,14 +254,13 @@ def _expand_in(
             f"{MAX_EXPANDED_OCCURRENCES:,}): narrow the filter or keep the window in that range",
             [indexed],
         )
-    job = Job(
+    return Job(
         calendar=ics.assemble(catalog.header, catalog.timezone, (e.vevents for e in entries)),
         parts=parts,
         zone=catalog.settings.zone,
         uid_suffix="@" + catalog.identity.uid_domain,
         facts={entry.event.id: catalog.facts[entry.event.id] for entry in entries},
     )
-    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
 
 
 def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:
