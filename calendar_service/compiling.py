@@ -32,7 +32,8 @@ from calendar_service.model import (
     occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
-from calendar_service.recurrence import index_reach, rule_starts
+from calendar_service.recurrence import index_reach
+from calendar_service.series import rule_starts
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 COMPILE_BATCH = 500  # events rendered and expanded together

@@ -23,13 +23,14 @@ from calendar_service.documents import (
     parse_yaml,
 )
 from calendar_service.fields import FIELDS
+from calendar_service.local_times import check_local_times
 from calendar_service.model import (
     CalendarSettings,
     Event,
     EventData,
     EventFile,
 )
-from calendar_service.recurrence import check_expansion, check_local_times, check_recurrence
+from calendar_service.recurrence import check_expansion, check_recurrence
 from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
 from calendar_service.values import (
     MAX_SEQUENCE,
