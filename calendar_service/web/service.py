@@ -14,7 +14,6 @@ from collections.abc import Callable, Hashable
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import httpx
 from fastapi import Request
 
 from calendar_service import capacity
@@ -26,6 +25,7 @@ from calendar_service.urls import Urls
 from calendar_service.web.responses import Rendered, ResponseCache
 
 if TYPE_CHECKING:
+    import httpx
     from fastapi import FastAPI
 
 T = TypeVar("T")
@@ -140,6 +140,8 @@ class CalendarService:
     @property
     def client(self) -> httpx.AsyncClient:
         """A new HTTP client that calls the application in this process (no socket)."""
+        import httpx  # here: with it come rich and pygments, megabytes a server never uses
+
         transport = httpx.ASGITransport(app=self.app())
         return httpx.AsyncClient(transport=transport, base_url=CLIENT_BASE)
 
