@@ -55,6 +55,7 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
+STAMP_ADVICE = "run `calendar-service stamp` to record its revision"  # ends unstamped warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +223,7 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             if sequence > MAX_SEQUENCE:
                 errors.append(_sequence_exhausted(event.id, name, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
-            warnings.append(
-                f"{name}:{line}: event {event.id!r} {state}; "
-                "run `calendar-service stamp` to record its revision"
-            )
+            warnings.append(f"{name}:{line}: event {event.id!r} {state}; {STAMP_ADVICE}")
         events.append(Event(event, name, line, sequence, modified, digest_value))
     if errors:
         raise DataInvalid(errors)
