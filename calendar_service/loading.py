@@ -194,8 +194,10 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             if not problems:  # a well-formed event; its rule is asked about one year only
                 for path, message in provenance_problems(event, local_today):
                     full = ("events", index, *path)
-                    located_warning = DataError(name, doc.line_of(full), field_path(full), message)
-                    provenance.append(str(located_warning))
+                    about = f"event {event.id!r}: {message}"
+                    provenance.append(
+                        str(DataError(name, doc.line_of(full), field_path(full), about))
+                    )
         # The document (every value's line) is dropped here, one file at a time.
 
     if settings is not None and loaded_settings is not None:
