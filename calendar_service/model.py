@@ -339,6 +339,8 @@ class Occurrence:
     title: str
     note: str | None = None
     original_start: date | datetime | None = None  # the rule's start, when overridden
+    source: str | None = None  # its override's; the event's applies where None
+    checked: date | None = None  # its override's; the event's applies where None
 
     @property
     def key(self) -> str:
