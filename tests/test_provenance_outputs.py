@@ -86,7 +86,7 @@ def test_event_page_says_where_and_when_dates_were_checked_and_why_a_year_is_pro
     page.feed(shown.get(f"/events/{EVENT}").text)
     assert f"Dates checked against {SERIES_SOURCE} on 20 November 2026" in page.text
     assert SERIES_SOURCE in page.links and YEAR_SOURCE in page.links
-    assert f"Provisional {PROVISIONAL_NOTE}" in page.text  # the next date: badge and note
+    assert f"Sun 7 Feb 2027 Provisional · {PROVISIONAL_NOTE}" in page.text
     assert "2028 theme: being heard. · date checked on 24 November 2026" in page.text
 
 
