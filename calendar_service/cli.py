@@ -12,8 +12,9 @@ from datetime import date
 from pathlib import Path
 
 from calendar_service import __version__
-from calendar_service.loading import DataInvalid, load, stamp
-from calendar_service.model import CalendarSettings, EventFile
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
+from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
@@ -46,6 +47,52 @@ def configuration_table() -> str:
         shown = f"`{default}`" if default else "(none)"
         lines.append(f"| {option} | `{variable}` | {shown} | {meaning} |")
     return "\n".join(lines) + "\n"
+
+
+# The national awareness layer, apart from a partnership's own dates (events/local/).
+NATIONAL_LAYER = f"{EVENTS_DIR}/national/"
+TABLE_YEARS = (2026, 2027)
+
+
+def national_series_table(data_dir: Path) -> str:
+    """The README's table of the national series, generated from the data: each series'
+    organiser, usual date in words, its dates in TABLE_YEARS, status and source."""
+    years = " | ".join(str(year) for year in TABLE_YEARS)
+    lines = [
+        f"| series | organiser | usual date | {years} | status | source |",
+        "|---|---|---|" + "---|" * len(TABLE_YEARS) + "---|---|",
+    ]
+    national = [event for event in load(data_dir).events if event.source.startswith(NATIONAL_LAYER)]
+    for event in sorted(national, key=lambda item: item.data.title.casefold()):
+        data = event.data
+        organiser = data.organiser
+        who = _cell(organiser.name, organiser.url) if organiser else ""
+        rule = data.recurrence.rule if data.recurrence else None
+        usual = rule.describe() if rule else "one date"
+        dates = " | ".join(_dates_in(event, year) for year in TABLE_YEARS)
+        source = _cell(_host(data.source), data.source) if data.source else "(none)"
+        title = _cell(data.title, None)
+        lines.append(f"| {title} | {who} | {usual} | {dates} | {data.status.value} | {source} |")
+    return "\n".join(lines) + "\n"
+
+
+def _dates_in(event: Event, year: int) -> str:
+    """An event's dates in a year, a provisional or cancelled one marked so."""
+    found = occurrences_between(event.data, date(year, 1, 1), date(year, 12, 31))
+    marks = {Status.CONFIRMED: "", Status.PROVISIONAL: " (provisional)"}
+    return ", ".join(
+        f"{item.day.day} {item.day:%b}{marks.get(item.status, ' (cancelled)')}" for item in found
+    )
+
+
+def _cell(text: str, url: str | None) -> str:
+    """Text for a Markdown table cell, a link if there is a URL."""
+    text = text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+    return f"[{text}]({url})" if url else text
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
 
 
 def _settings(args: argparse.Namespace) -> ServiceSettings:
@@ -129,9 +176,18 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """Check a data directory; list every error, or summarise what it holds."""
+    """Check a data directory; list every error, or summarise what it holds.
+
+    Warnings (unstamped changes, dates near today without a source or still provisional)
+    are printed; with --strict they fail the check.
+    """
     try:
-        data = load(Path(args.data_dir))
+        today = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"calendar-service validate: --date {args.date!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        data = load(Path(args.data_dir), today=today)
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -144,7 +200,7 @@ def validate(args: argparse.Namespace) -> int:
         f"{len(data.settings.feeds)} feeds, version {data.version}"
     )
     if args.strict and data.warnings:
-        print("strict: unstamped changes; run `calendar-service stamp`", file=sys.stderr)
+        print(f"strict: {len(data.warnings)} warning(s) above count as errors", file=sys.stderr)
         return 1
     return 0
 
@@ -216,7 +272,10 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate", help="check a data directory, listing every error")
     check.add_argument("data_dir", metavar="DATA_DIR")
-    check.add_argument("--strict", action="store_true", help="also fail on unstamped changes")
+    check.add_argument("--strict", action="store_true", help="also fail on any warning")
+    check.add_argument(
+        "--date", help="the day to judge dates against, YYYY-MM-DD (default today, local time)"
+    )
     check.set_defaults(handler=validate)
 
     record = commands.add_parser("stamp", help="record revisions of changed events")

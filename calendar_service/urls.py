@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
 
@@ -34,9 +35,10 @@ class Urls:
         """A path from this class as an absolute URL under the base."""
         return self.base_url + path
 
-    def home(self, query: Filter | None = None) -> str:
-        """The home page, with the whole filter (status too)."""
-        return "/" + _query(query.items() if query is not None else [])
+    def home(self, query: Filter | None = None, month: date | None = None) -> str:
+        """The home page, with the whole filter (status too); given a month, that month's."""
+        pairs = list(query.items()) if query is not None else []
+        return "/" + _query([*pairs, ("month", f"{month:%Y-%m}")] if month else pairs)
 
     def subscribe(self, query: Filter) -> str:
         """The subscribe page of the filter's event-level part."""

@@ -70,6 +70,11 @@ class EventFields(BaseModel):
     organiser: dict[str, Any] | None
     location: dict[str, Any] | None
     url: str | None
+    source: str | None = Field(
+        description="The organiser's page the dates were checked against; for an occurrence, "
+        "its own year's page where the data gives one"
+    )
+    checked: str | None = Field(description="The day (YYYY-MM-DD) they were last checked there")
     cost: str | None
     event_page: str
     event_ics: str
@@ -81,8 +86,10 @@ class OccurrenceOut(EventFields):
     end: str
     last_day: str | None
     all_day: bool
-    status: str
-    note: str | None
+    status: str = Field(description="confirmed, provisional (not yet announced) or cancelled")
+    note: str | None = Field(
+        description="This occurrence's own text: a year's theme, or why it is provisional"
+    )
     links: Links
 
 

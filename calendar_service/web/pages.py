@@ -95,10 +95,13 @@ def _embedding(request: Request) -> str:
 @router.get("/")
 def home(request: Request) -> Response:
     snapshot = snapshot_of(request)
-    query = read_filter(request, snapshot.catalog)
-    require_canonical(request, query.items())
-    render = lambda: views.render_home(snapshot.catalog, query)  # noqa: E731
-    return page(request, snapshot, query, render, _site(request))
+    query = read_filter(request, snapshot.catalog, "month")
+    month = views.parse_month(query_params(request))  # a month's archive, past or future
+    if month is not None:
+        check_range(views.month_window(month), snapshot.catalog.compiled_on, "month")
+    require_canonical(request, [*query.items(), *([("month", f"{month:%Y-%m}")] if month else [])])
+    render = lambda: views.render_home(snapshot.catalog, query, month)  # noqa: E731
+    return page(request, snapshot, (query, month), render, _site(request))
 
 
 @router.get("/subscribe")

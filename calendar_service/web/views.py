@@ -18,7 +18,7 @@ from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import Occurrence
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
-from calendar_service.search import Window, matching_occurrences
+from calendar_service.search import Window, matching_occurrences, query_range
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 from calendar_service.web.shapes import event_json, uncached
 
@@ -125,18 +125,7 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
         accent = accent.removeprefix("#").lower()
         if not re.fullmatch(r"[0-9a-f]{6}", accent):
             raise QueryError("accent", "accent must be six hex digits, like 1d70b8", ["RRGGBB"])
-    month_text = single_value(params, "month")
-    month = None
-    if month_text is not None:
-        problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
-        if not re.fullmatch(r"\d{4}-\d{2}", month_text):
-            raise problem
-        try:
-            month = date(int(month_text[:4]), int(month_text[5:]), 1)
-        except ValueError:
-            raise problem from None
-        if not MIN_YEAR <= month.year <= MAX_YEAR:
-            raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
+    month = parse_month(params)
     return EmbedOptions(
         view=_choice(params, "view", ("list", "month")),  # type: ignore[arg-type]
         limit=limit,
@@ -146,6 +135,29 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
         scheme=_choice(params, "scheme", ("light", "dark")),  # type: ignore[arg-type]
         month=month,
     )
+
+
+def parse_month(params: Mapping[str, Sequence[str]]) -> date | None:
+    """The `month` parameter (YYYY-MM) as its first day, if given; the embed's and home's."""
+    month_text = single_value(params, "month")
+    if month_text is None:
+        return None
+    problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
+    if not re.fullmatch(r"\d{4}-\d{2}", month_text):
+        raise problem
+    try:
+        month = date(int(month_text[:4]), int(month_text[5:]), 1)
+    except ValueError:
+        raise problem from None
+    if not MIN_YEAR <= month.year <= MAX_YEAR:
+        raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
+    return month
+
+
+def month_window(month: date) -> Window:
+    """The days of a month, as a window whose errors name the `month` parameter."""
+    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return Window(month, last, "month", "month")
 
 
 NEAR_BLACK = "0b0c0c"  # the text colour of the pages, used on light accents
@@ -196,10 +208,21 @@ def _common(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def render_home(catalog: Catalog, query: Filter) -> str:
-    """The home page: filter form, subscribe box, upcoming events by month."""
-    chosen = upcoming(catalog, query)
+def render_home(catalog: Catalog, query: Filter, month: date | None = None) -> str:
+    """The home page: filter form, subscribe box, upcoming events by month; or, given a
+    month (past or future), the occurrences starting in it, with the months beside linked."""
     urls = catalog.identity.urls
+    if month is None:
+        chosen = upcoming(catalog, query)
+        shown = catalog.compiled_on.replace(day=1)
+    else:
+        window = month_window(month)
+        found = matching_occurrences(catalog, query, window)
+        chosen = [item for item in found if agenda.first_day(item) >= month]
+        shown = month
+    earliest, latest = query_range(catalog.compiled_on)
+    previous = (shown - timedelta(days=1)).replace(day=1)
+    following = month_window(shown).last + timedelta(days=1)
     feed = urls.absolute(urls.calendar(query))
     name = catalog.settings.name
     if not query.event_level().is_empty:
@@ -214,6 +237,12 @@ def render_home(catalog: Catalog, query: Filter) -> str:
         google=links.google_subscribe(feed),
         outlook=links.outlook_subscribe(feed, name),
         feeds=catalog.feeds,
+        month=month,
+        previous_month=previous if previous >= earliest else None,
+        previous_url=urls.home(query, previous) if previous >= earliest else None,
+        next_month=following if month is not None and following <= latest else None,
+        next_url=urls.home(query, following) if following <= latest else None,
+        upcoming_url=urls.home(query),
     )
 
 
