@@ -184,8 +184,13 @@ class Override(Strict):
     status: Status | None = None
     title: Line | None = None
     note: Text | None = Field(default=None, description="Added to this occurrence's description.")
-    source: Url | None = None
-    checked: date | None = None
+    source: Url | None = Field(
+        default=None,
+        description="The organiser's page stating this occurrence's date, if not the event's.",
+    )
+    checked: date | None = Field(
+        default=None, description="The day this occurrence's date was last checked at its source."
+    )
 
 
 class Recurrence(Strict):
@@ -216,8 +221,12 @@ class EventData(Strict):
     organiser: Organiser | None = None
     location: Location | None = None
     url: Url | None = Field(default=None, description="Booking or information page.")
-    source: Url | None = None
-    checked: date | None = None
+    source: Url | None = Field(
+        default=None, description="The organiser's page the dates were checked against."
+    )
+    checked: date | None = Field(
+        default=None, description="The day the dates were last checked against the source."
+    )
     cost: Line | None = None
     status: Status = Status.CONFIRMED
     start: When = Field(description="YYYY-MM-DD for all day, YYYY-MM-DDTHH:MM for a timed event.")
