@@ -145,9 +145,19 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
+# Fields added after events were first stamped: hashed only when given, so that a new
+# version of the model does not make every stamped event look changed (and restamped).
+HASHED_WHEN_GIVEN = ("source", "checked")
+
+
 def content_hash(event: EventData) -> str:
     """A hash of an event's meaning, independent of file layout and key order."""
-    text = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    meaning = event.model_dump(mode="json")
+    for part in (meaning, *meaning["overrides"]):
+        for name in HASHED_WHEN_GIVEN:
+            if part.get(name) is None:
+                part.pop(name, None)
+    text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
