@@ -184,6 +184,8 @@ class Override(Strict):
     status: Status | None = None
     title: Line | None = None
     note: Text | None = Field(default=None, description="Added to this occurrence's description.")
+    source: Url | None = None
+    checked: date | None = None
 
 
 class Recurrence(Strict):
@@ -214,6 +216,8 @@ class EventData(Strict):
     organiser: Organiser | None = None
     location: Location | None = None
     url: Url | None = Field(default=None, description="Booking or information page.")
+    source: Url | None = None
+    checked: date | None = None
     cost: Line | None = None
     status: Status = Status.CONFIRMED
     start: When = Field(description="YYYY-MM-DD for all day, YYYY-MM-DDTHH:MM for a timed event.")
