@@ -210,9 +210,7 @@ def render_home(catalog: Catalog, query: Filter) -> str:
         groups=agenda.by_month(chosen[:HOME_ITEMS]),
         more=max(0, len(chosen) - HOME_ITEMS),
         subscribe_url=urls.subscribe(query),
-        webcal=links.webcal(feed),
-        google=links.google_subscribe(feed),
-        outlook=links.outlook_subscribe(feed, name),
+        subscribe_links=links.SubscribeLinks.of(feed, name),
         feeds=catalog.feeds,
     )
 
@@ -232,10 +230,7 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
         query=query,
         home_url=urls.home(query),
         name=name,
-        feed=url,
-        webcal=links.webcal(url),
-        google=links.google_subscribe(url),
-        outlook=links.outlook_subscribe(url, name),
+        links=links.SubscribeLinks.of(url, name),
         count=sum(1 for entry in catalog.matching(query) if entry.current),
         embed_snippet=embed_snippet(catalog, query),
         refresh_hours=catalog.settings.refresh_hours,
@@ -257,7 +252,8 @@ def render_event(catalog: Catalog, event_id: str) -> str:
         occurrences=chosen,
         rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
         google=add.google(following) if following else None,
-        outlook=add.outlook(following) if following else None,
+        outlook_personal=add.outlook(following, "personal") if following else None,
+        outlook_work=add.outlook(following, "work") if following else None,
         json_ld=json_ld(catalog, event_id, following),
     )
 
