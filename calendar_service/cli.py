@@ -6,6 +6,7 @@ import argparse
 import functools
 import json
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -16,6 +17,7 @@ from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
+from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a port in use)
@@ -23,7 +25,11 @@ STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a 
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (env CALENDAR_DATA_DIR, default ./data)")
-    parser.add_argument("--base-url", help="public URL of the service (env CALENDAR_BASE_URL)")
+    parser.add_argument(
+        "--base-url",
+        help="public URL of the service (env CALENDAR_BASE_URL; default: base_url in "
+        "calendar.yaml, else the address served)",
+    )
     parser.add_argument("--uid-domain", help="domain of event UIDs (env CALENDAR_UID_DOMAIN)")
 
 
@@ -103,11 +109,30 @@ def _settings(args: argparse.Namespace) -> ServiceSettings:
     )
 
 
+def listen(host: str, port: int, backlog: int) -> socket.socket:
+    """Bind the address `serve` listens on, before the data is read: the port, resolved.
+
+    As uvicorn binds (IPv6 for an address with a colon); the socket is handed to it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # for the worker processes
+    return sock
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Validate, then run uvicorn; every worker compiles the same snapshot.
+    """Bind, validate, then run uvicorn; every worker compiles the same snapshot.
 
     One worker serves the snapshot built here; several workers each build their own
     (from the same files, so the same bytes) after this process has checked the data.
+    The socket is bound first so that links can name the port actually served (port 0
+    included) when no base URL is configured.
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -124,21 +149,41 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if args.no_watch:
         settings = settings.with_options(watch=False)
+    try:
+        sock = listen(settings.host, settings.port, settings.backlog)
+    except OSError as exc:
+        print(
+            f"calendar-service: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return STARTUP_FAILURE
+    served = served_url(settings.host, sock.getsockname()[1])
     # Settings are handed over as arguments, never through the environment: one worker
     # serves the app built here, several each call the factory with the same settings.
-    application: object = functools.partial(create_app_for_settings, settings)
+    application: object = functools.partial(create_app_for_settings, settings, served)
     try:
         if settings.workers == 1:
-            service = CalendarService.open(settings)
-            warnings = service.snapshot.catalog.warnings
+            service = CalendarService.open(settings, served_url=served)
+            catalog = service.snapshot.catalog
+            warnings, base = catalog.warnings, catalog.identity.base_url
             application = service.app()
         else:
-            warnings = load(settings.data_dir).warnings
+            loaded = load(settings.data_dir)
+            warnings = loaded.warnings
+            base = choose_base(settings.base_url, loaded.settings.base_url, served)
     except DataInvalid as exc:
+        sock.close()
         print(f"calendar-service: refusing to start: {exc}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print(f"calendar-service: serving on {served}; links start with {base}", file=sys.stderr)
+    if base == served and settings.host in LOOPBACK_FOR:
+        print(
+            f"calendar-service: listening on every interface ({settings.host or '0.0.0.0'}) "
+            "with no base URL: links name this machine only; set --base-url",
+            file=sys.stderr,
+        )
     # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
     # with the default handler a single-process server then died by SIGTERM instead of
     # exiting 0 as it does with --workers N.
@@ -163,11 +208,11 @@ def serve(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     if settings.workers == 1:
-        server.run()
+        server.run(sockets=[sock])
         if not server.started:
             return STARTUP_FAILURE
     else:  # as uvicorn.run does, which takes only an import string for several workers
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
@@ -245,6 +290,13 @@ def build(args: argparse.Namespace) -> int:
         files = build_site(settings, Path(args.out_dir), today=today)
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
+        return 1
+    except BaseUrlMissing as exc:
+        # A static site has no served address to fall back on: its links must be public.
+        print(
+            f"calendar-service build: the export needs the address it will be published at; {exc}",
+            file=sys.stderr,
+        )
         return 1
     except (ExportError, ValueError) as exc:
         print(f"calendar-service build: {exc}", file=sys.stderr)

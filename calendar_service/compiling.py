@@ -34,6 +34,7 @@ from calendar_service.model import (
 from calendar_service.query import Filter, FilterKeys, keys_for
 from calendar_service.recurrence import index_reach
 from calendar_service.series import rule_starts
+from calendar_service.urls import choose_base
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 COMPILE_BATCH = 500  # events rendered and expanded together
@@ -197,19 +198,22 @@ def compile_catalog(
     loaded: LoadedData,
     *,
     base_url: str | None = None,
+    served_url: str | None = None,
     uid_domain: str | None = None,
     today: date | None = None,
     previous: Catalog | None = None,
 ) -> Catalog:
     """Build the snapshot: components, index and feeds. Deterministic for a given day.
 
+    Absolute links start with `base_url` (configured), else calendar.yaml's `base_url`,
+    else `served_url` (where `serve` listens); BaseUrlMissing if there is none of them.
     With the `previous` snapshot, events whose content and revision did not change keep
     their rendered VEVENTs and occurrences: a reload after one edit renders one event.
     The result is the same as compiling from scratch (tested).
     """
     settings = loaded.settings
     identity = ics.Identity(
-        base_url=(base_url or settings.base_url).rstrip("/"),
+        base_url=choose_base(base_url, settings.base_url, served_url),
         uid_domain=uid_domain or settings.uid_domain,
     )
     today = today or datetime.now(UTC).date()

@@ -110,7 +110,10 @@ class CalendarSettings(Strict):
     organisation: Line
     timezone: str = "Europe/London"
     language: str = Field(default="en-GB", pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
-    base_url: Url
+    base_url: Url | None = Field(
+        default=None,
+        description="Public URL of the service; without it, links name the address served.",
+    )
     uid_domain: str = Field(pattern=r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
     refresh_hours: int = Field(default=6, ge=1, le=168)
     past_days: int = Field(

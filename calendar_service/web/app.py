@@ -184,7 +184,10 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def create_app_for_settings(settings: ServiceSettings) -> FastAPI:
-    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot."""
+def create_app_for_settings(settings: ServiceSettings, served_url: str | None = None) -> FastAPI:
+    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot.
+
+    `served_url`: the address the parent bound, the links' base when none is configured.
+    """
     configure_logging()
-    return CalendarService.open(settings).app()
+    return CalendarService.open(settings, served_url=served_url).app()

@@ -34,6 +34,7 @@ ASSETS = (
     ("/embed.js", "embed.js", JAVASCRIPT),
     ("/static/embed-frame.js", "embed-frame.js", JAVASCRIPT),
     ("/static/calendar.css", "calendar.css", CSS),
+    ("/static/copy.js", "copy.js", JAVASCRIPT),
 )
 router = APIRouter(include_in_schema=False)
 

@@ -100,14 +100,25 @@ class CalendarService:
 
     @classmethod
     def open(
-        cls, settings: ServiceSettings, *, today: Callable[[], date] | None = None
+        cls,
+        settings: ServiceSettings,
+        *,
+        today: Callable[[], date] | None = None,
+        served_url: str | None = None,
     ) -> CalendarService:
-        """Load, compile and publish the data directory; DataInvalid if it is not valid."""
+        """Load, compile and publish the data directory; DataInvalid if it is not valid.
+
+        `served_url` is the address `serve` listens on, the links' base when no base URL is
+        configured; without both, BaseUrlMissing.
+        """
         # The first Published is made inside open(), before the collector is kept off the
         # snapshot, so that it is frozen with it; the list carries it out of the callback.
         published: list[Published] = []
         live = LiveCatalog.open(
-            settings, today=today, on_swap=lambda catalog: published.append(Published(catalog))
+            settings,
+            today=today,
+            on_swap=lambda catalog: published.append(Published(catalog)),
+            served_url=served_url,
         )
         service = cls(settings, live, published[-1])
         live.on_swap = service._publish  # later snapshots replace the Published whole
