@@ -150,7 +150,11 @@ class Page:
 
 
 def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
-    """Occurrences in the window that pass the filter, in order."""
+    """Occurrences in the window that pass the filter, in order.
+
+    Past events stay findable here (the API, a month's page) however long ago they ended;
+    only the feeds drop them, `past_days` after their last date (EventEntry.current).
+    """
     verdicts: dict[str, bool] = {}
     events = catalog.events
     chosen = []
@@ -158,7 +162,7 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
         verdict = verdicts.get(occurrence.event_id)
         if verdict is None:
             entry = events.get(occurrence.event_id)
-            verdict = entry is not None and entry.current and query.matches(entry.keys)
+            verdict = entry is not None and query.matches(entry.keys)
             verdicts[occurrence.event_id] = verdict
         if verdict and query.matches_status(occurrence.status):
             chosen.append(occurrence)
@@ -317,9 +321,9 @@ def next_occurrence(catalog: Catalog, event_id: str, today: date) -> Occurrence 
 def list_events(
     catalog: Catalog, query: Filter, limit: int, cursor: str | None
 ) -> tuple[list[EventEntry], str | None, int]:
-    """Events passing the filter, in id order, a page at a time."""
+    """Events passing the filter, in id order, a page at a time; past ones too."""
     after = decode_cursor(cursor, (str,))
-    chosen = [entry for entry in catalog.matching(query) if entry.current]
+    chosen = catalog.matching(query)
     ids = [entry.event.id for entry in chosen]
     position = bisect_right(ids, after[0]) if after is not None else 0
     page = chosen[position : position + limit]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
-from conftest import FIXTURES, ROOT, InProcess, in_process
+from conftest import FIXTURES, IN_PROCESS_URL, ROOT, InProcess, in_process
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
@@ -292,7 +292,7 @@ def test_clock_change_comparison_has_something_to_compare(changes: InProcess) ->
 @pytest.fixture(scope="module")
 def bundled() -> InProcess:
     """The bundled data/ (its national and local layers) on the day issue 12 was filed."""
-    return in_process(ROOT / "data", today=date(2026, 11, 25))
+    return in_process(ROOT / "data", today=date(2026, 11, 25), base_url=IN_PROCESS_URL)
 
 
 def all_api_occurrences(

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 import recurring_ical_events
-from conftest import ROOT, in_process
+from conftest import IN_PROCESS_URL, ROOT, in_process
 from icalendar import Calendar
 
 from calendar_service import agenda
@@ -36,7 +36,10 @@ SAMPLE_DAYS = [date(2026, 1, 1), date(2026, 7, 20), date(2027, 8, 9), date(2028,
 
 @pytest.fixture(scope="module")
 def catalog() -> Catalog:
-    return compile_catalog(load(DATA, today=COMPILED_ON), today=COMPILED_ON)
+    # data/ names no base URL (links follow the address served): give the one tests use.
+    return compile_catalog(
+        load(DATA, today=COMPILED_ON), today=COMPILED_ON, base_url=IN_PROCESS_URL
+    )
 
 
 def _days() -> list[date]:
@@ -101,7 +104,7 @@ def _feed_count(body: bytes, day: date) -> int:
 
 @pytest.mark.parametrize("day", SAMPLE_DAYS, ids=str)
 def test_home_page_and_schools_feed_show_what_is_counted(catalog: Catalog, day: date) -> None:
-    served = in_process(DATA, today=day)
+    served = in_process(DATA, today=day, base_url=IN_PROCESS_URL)
     assert _home_page_count(served.get("/").text, day) == home_count(catalog, day)
     feed = served.get("/feeds/schools.ics")
     assert feed.status_code == 200

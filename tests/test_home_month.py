@@ -88,3 +88,15 @@ def test_a_bad_or_out_of_range_month_is_refused_naming_the_parameter(
     response = site.get(f"/?month={month}")
     assert 400 <= response.status_code < 500, month
     assert "month" in response.text
+
+
+def test_a_one_off_event_long_past_stays_findable_though_the_feeds_drop_it(
+    later_site: InProcess,
+) -> None:
+    """Served in June 2027, the deadline of 1 March 2025 is more than `past_days` (366) ago:
+    the feeds leave it out, the month's page and the API still find it."""
+    assert "kindness-challenge-deadline" not in later_site.get("/calendar.ics").text
+    assert "kindness-challenge-deadline" in _events_starting_in(later_site, "2025-03", 31)
+    assert "kindness-challenge-deadline" in _events_listed(later_site.get("/?month=2025-03").text)
+    listed = later_site.get("/api/events?limit=500").json()["events"]
+    assert "kindness-challenge-deadline" in {event["id"] for event in listed}
