@@ -9,10 +9,11 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from calendar_service import __version__
+from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status
 from calendar_service.provenance import occurrences_between
@@ -239,10 +240,17 @@ def validate(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     series = sum(1 for event in data.events if event.data.recurrence is not None)
+    # The version a server started now with this environment reports at /version.json.
+    service = ServiceSettings.from_env()
+    served = served_url(service.host, service.port)  # what `serve` with these settings links to
+    identity = identity_of(data.settings, service.base_url, service.uid_domain, served)
+    today = today or datetime.now(UTC).date()
     print(
         f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
         f"in {len({event.source for event in data.events})} files, "
-        f"{len(data.settings.feeds)} feeds, version {data.version}"
+        f"{len(data.settings.feeds)} feeds, "
+        f"version {snapshot_version(data.version, identity, today)} "
+        f"(on {today} at {identity.base_url}; calendar-service {__version__})"
     )
     if args.strict and data.warnings:
         print(f"strict: {len(data.warnings)} warning(s) above count as errors", file=sys.stderr)
