@@ -63,7 +63,11 @@ TABLE_YEARS = (2026, 2027)
 
 def national_series_table(data_dir: Path) -> str:
     """The README's table of the national series, generated from the data: each series'
-    organiser, usual date in words, its dates in TABLE_YEARS, status and source."""
+    organiser, usual date in words, its dates in TABLE_YEARS, status and source.
+
+    The README links to nothing outside the repository, so organisers are named and sources
+    given by their site's name; the full source URL is in the data file.
+    """
     years = " | ".join(str(year) for year in TABLE_YEARS)
     lines = [
         f"| series | organiser | usual date | {years} | status | source |",
@@ -73,12 +77,12 @@ def national_series_table(data_dir: Path) -> str:
     for event in sorted(national, key=lambda item: item.data.title.casefold()):
         data = event.data
         organiser = data.organiser
-        who = _cell(organiser.name, organiser.url) if organiser else ""
+        who = _cell(organiser.name) if organiser else ""
         rule = data.recurrence.rule if data.recurrence else None
         usual = rule.describe() if rule else "one date"
         dates = " | ".join(_dates_in(event, year) for year in TABLE_YEARS)
-        source = _cell(_host(data.source), data.source) if data.source else "(none)"
-        title = _cell(data.title, None)
+        source = f"`{_host(data.source)}`" if data.source else "(none)"
+        title = _cell(data.title)
         lines.append(f"| {title} | {who} | {usual} | {dates} | {data.status.value} | {source} |")
     return "\n".join(lines) + "\n"
 
@@ -92,10 +96,9 @@ def _dates_in(event: Event, year: int) -> str:
     )
 
 
-def _cell(text: str, url: str | None) -> str:
-    """Text for a Markdown table cell, a link if there is a URL."""
-    text = text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
-    return f"[{text}]({url})" if url else text
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
 
 
 def _host(url: str) -> str:
