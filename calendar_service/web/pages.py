@@ -35,6 +35,8 @@ ASSETS = (
     ("/static/embed-frame.js", "embed-frame.js", JAVASCRIPT),
     ("/static/calendar.css", "calendar.css", CSS),
 )
+# Each category's colour from calendar.yaml: data, so per snapshot rather than an asset.
+CATEGORIES_CSS = "/categories.css"
 router = APIRouter(include_in_schema=False)
 
 
@@ -164,6 +166,14 @@ def theme_css(request: Request) -> Response:
         raise ApiError(422, "give accent as six hex digits", parameter="accent")
     css = views.accent_css(options.accent)
     return page(request, snapshot, options.accent, lambda: css, None, CSS)
+
+
+@router.get(CATEGORIES_CSS)
+def categories_css(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    css = views.categories_css(snapshot.catalog.settings.vocabularies)
+    return page(request, snapshot, None, lambda: css, None, CSS)
 
 
 def _asset_route(rendered: Rendered) -> Callable[[Request], Response]:
