@@ -23,7 +23,8 @@ from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
-from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
+from calendar_service.web.refusals import refusal
+from calendar_service.web.responses import ApiError, CanonicalRedirect
 from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
@@ -32,7 +33,7 @@ DOCS_CDN = "https://cdn.jsdelivr.net"
 
 
 class UrlLengthLimit:
-    """Refuse over-long URLs with a JSON 414 before any routing or parsing."""
+    """Refuse over-long URLs with a 414 before any routing or parsing (HTML on a page)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,7 +42,7 @@ class UrlLengthLimit:
         if scope["type"] == "http":
             length = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
             if length > MAX_URL_BYTES:
-                response = error_response(414, f"the URL is longer than {MAX_URL_BYTES} bytes")
+                response = refusal(scope, 414, f"the URL is longer than {MAX_URL_BYTES} bytes")
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -89,7 +90,7 @@ def create_app(service: CalendarService) -> FastAPI:
 
 
 def _error_handlers(app: FastAPI) -> None:
-    """Every refusal in the one JSON error shape; never a traceback."""
+    """Every refusal as the one JSON error shape, or an HTML page on a page; no traceback."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ExpansionBusy, _busy)
     app.add_exception_handler(CanonicalRedirect, _canonical)
@@ -110,12 +111,12 @@ def _middleware(app: FastAPI) -> None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return exc.response()
+    return refusal(request.scope, exc.status, exc.message, exc.parameter, exc.allowed)
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ExpansionBusy)
-    response = error_response(503, exc.message)
+    response = refusal(request.scope, 503, exc.message)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -127,7 +128,7 @@ async def _canonical(request: Request, exc: Exception) -> Response:
 
 async def _query_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QueryError)
-    return error_response(422, exc.message, exc.parameter, exc.allowed)
+    return refusal(request.scope, 422, exc.message, exc.parameter, exc.allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -136,7 +137,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     location = [str(part) for part in first.get("loc", ())]
     parameter = location[-1] if location else None
     message = str(first.get("msg", "invalid request"))
-    return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
+    return refusal(
+        request.scope, 422, f"{parameter}: {message}" if parameter else message, parameter
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -147,18 +150,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
         allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
-        response = error_response(
-            405, f"{request.method[:20]} is not answered here", allowed=allowed
+        response = refusal(
+            request.scope, 405, f"{request.method[:20]} is not answered here", allowed=allowed
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return error_response(exc.status_code, message)
+    return refusal(request.scope, exc.status_code, message)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Never show a traceback or echo input; the log has the details.
     log.exception("unexpected error on %s", request.url.path)
-    return error_response(500, "internal error; it has been logged")
+    return refusal(request.scope, 500, "internal error; it has been logged")
 
 
 def docs() -> Response:

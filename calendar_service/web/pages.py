@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.routing import compile_path
 
 from calendar_service import __released__, agenda, fields
 from calendar_service.search import Window, check_range
@@ -38,6 +40,14 @@ ASSETS = (
 # Each category's colour from calendar.yaml: data, so per snapshot rather than an asset.
 CATEGORIES_CSS = "/categories.css"
 router = APIRouter(include_in_schema=False)
+# The paths of pages a person reads: a refusal there is an HTML page (web/refusals.py).
+PAGE_PATHS: list[re.Pattern[str]] = []
+
+
+def page_route(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """`router.get` for a page people read, so that its refusals come as HTML too."""
+    PAGE_PATHS.append(compile_path(path)[0])
+    return router.get(path)
 
 
 def security_headers(frame_ancestors: str) -> dict[str, str]:
@@ -94,7 +104,7 @@ def _embedding(request: Request) -> str:
     return service_of(request).settings.embed_frame_ancestors
 
 
-@router.get("/")
+@page_route("/")
 def home(request: Request) -> Response:
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog)
@@ -103,7 +113,7 @@ def home(request: Request) -> Response:
     return page(request, snapshot, query, render, _site(request))
 
 
-@router.get("/subscribe")
+@page_route("/subscribe")
 def subscribe(request: Request) -> Response:
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog)
@@ -114,7 +124,7 @@ def subscribe(request: Request) -> Response:
     return page(request, snapshot, query, render, _site(request))
 
 
-@router.get("/feeds/{name}/subscribe")
+@page_route("/feeds/{name}/subscribe")
 def feed_subscribe(request: Request, name: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
@@ -123,7 +133,7 @@ def feed_subscribe(request: Request, name: str) -> Response:
     return page(request, snapshot, None, render, _site(request))
 
 
-@router.get("/events/{event_id}")
+@page_route("/events/{event_id}")
 def event_page(request: Request, event_id: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
@@ -133,7 +143,7 @@ def event_page(request: Request, event_id: str) -> Response:
     return page(request, snapshot, None, render, _site(request))
 
 
-@router.get("/embed")
+@page_route("/embed")
 def embed(request: Request) -> Response:
     snapshot = snapshot_of(request)
     catalog = snapshot.catalog
@@ -147,7 +157,7 @@ def embed(request: Request) -> Response:
     return page(request, snapshot, (query, options), render, _embedding(request))
 
 
-@router.get("/feeds/{name}/embed")
+@page_route("/feeds/{name}/embed")
 def feed_embed(request: Request, name: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())

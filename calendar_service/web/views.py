@@ -279,6 +279,32 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
     )
 
 
+ERROR_HEADINGS = {
+    404: "Page not found",
+    405: "Not answered here",
+    414: "Link too long",
+    422: "This link asks for something we cannot show",
+}
+
+
+def render_error(
+    catalog: Catalog,
+    status: int,
+    message: str,
+    parameter: str | None = None,
+    allowed: Sequence[str] = (),
+) -> str:
+    """The error page a person sees: what was wrong, what is allowed, a link home."""
+    heading = ERROR_HEADINGS.get(status, "Something went wrong" if status >= 500 else "Refused")
+    return TEMPLATES.get_template("error.html").render(
+        **_common(catalog),
+        heading=heading,
+        message=message[:1:].upper() + message[1:],
+        parameter=parameter,
+        allowed=list(allowed)[:50],
+    )
+
+
 def render_event(catalog: Catalog, event_id: str) -> str:
     """An event's page: details, upcoming dates, add-to-calendar links, JSON-LD."""
     entry = catalog.events[event_id]
