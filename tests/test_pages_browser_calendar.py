@@ -182,3 +182,33 @@ def test_axe_clean_when_narrow_and_zoomed(
     finally:
         created.close()
     assert failures == [], "\n".join(failures)
+
+
+def test_checkboxes_line_up_with_labels_that_wrap(browser: Browser, server: Server) -> None:
+    # At 800px the form is a 16rem column beside the results, where long labels wrap.
+    created = browser.new_context(viewport={"width": 800, "height": 900})
+    try:
+        page = created.new_page()
+        page.goto(server.url + "/")
+        rows = page.eval_on_selector_all(
+            ".filters .check",
+            """checks => checks.map(check => {
+                 const box = check.querySelector("input").getBoundingClientRect();
+                 const label = check.querySelector("label");
+                 const range = document.createRange();
+                 range.selectNodeContents(label);
+                 const line = range.getClientRects()[0];  // the label's first line of text
+                 const lines = Math.round(label.getBoundingClientRect().height /
+                                          parseFloat(getComputedStyle(label).lineHeight));
+                 return [label.textContent, lines, box.top, line.top, line.bottom, box.right,
+                         label.getBoundingClientRect().left];
+               })""",
+        )
+        assert any(lines > 1 for _, lines, *_ in rows), "no label wraps at 800px"
+        for text, _, box_top, line_top, line_bottom, box_right, label_left in rows:
+            # The box sits on the label's first line, beside it, however many lines follow.
+            box_middle, line_middle = box_top + 10, (line_top + line_bottom) / 2  # 20px box
+            assert abs(box_middle - line_middle) <= 3, text
+            assert box_right <= label_left, text
+    finally:
+        created.close()
