@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__released__ = "2026-11-01"  # the release's day: the Last-Modified of the static assets
+__released__ = "2026-11-25"  # the release's day: the Last-Modified of the static assets
 
 _PUBLIC = {
     "load": "calendar_service.loading",

@@ -24,7 +24,7 @@ from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.refusals import refusal
-from calendar_service.web.responses import ApiError, CanonicalRedirect
+from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
@@ -116,7 +116,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 async def _busy(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ExpansionBusy)
-    response = refusal(request.scope, 503, exc.message)
+    response = error_response(503, exc.message)
     response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -150,8 +150,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
         allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
-        response = refusal(
-            request.scope, 405, f"{request.method[:20]} is not answered here", allowed=allowed
+        # JSON even on a page: no link a person follows sends another method.
+        response = error_response(
+            405, f"{request.method[:20]} is not answered here", allowed=allowed
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
@@ -161,7 +162,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Never show a traceback or echo input; the log has the details.
     log.exception("unexpected error on %s", request.url.path)
-    return refusal(request.scope, 500, "internal error; it has been logged")
+    return error_response(500, "internal error; it has been logged")
 
 
 def docs() -> Response:

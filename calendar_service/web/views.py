@@ -299,7 +299,10 @@ def render_error(
     return TEMPLATES.get_template("error.html").render(
         **_common(catalog),
         heading=heading,
-        message=message[:1:].upper() + message[1:],
+        # A sentence starts with a capital, unless it starts with the parameter's own name.
+        message=message
+        if parameter and message.startswith(parameter)
+        else message[:1].upper() + message[1:],
         parameter=parameter,
         allowed=list(allowed)[:50],
     )
