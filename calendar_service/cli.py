@@ -6,15 +6,19 @@ import argparse
 import functools
 import json
 import signal
+import socket
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from calendar_service import __version__
-from calendar_service.loading import DataInvalid, load, stamp
-from calendar_service.model import CalendarSettings, EventFile
+from calendar_service.compiling import identity_of, snapshot_version
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
+from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
+from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
 STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a port in use)
@@ -22,7 +26,11 @@ STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a 
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="data directory (env CALENDAR_DATA_DIR, default ./data)")
-    parser.add_argument("--base-url", help="public URL of the service (env CALENDAR_BASE_URL)")
+    parser.add_argument(
+        "--base-url",
+        help="public URL of the service (env CALENDAR_BASE_URL; default: base_url in "
+        "calendar.yaml, else the address served)",
+    )
     parser.add_argument("--uid-domain", help="domain of event UIDs (env CALENDAR_UID_DOMAIN)")
 
 
@@ -48,6 +56,55 @@ def configuration_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+# The national awareness layer, apart from a partnership's own dates (events/local/).
+NATIONAL_LAYER = f"{EVENTS_DIR}/national/"
+TABLE_YEARS = (2026, 2027)
+
+
+def national_series_table(data_dir: Path) -> str:
+    """The README's table of the national series, generated from the data: each series'
+    organiser, usual date in words, its dates in TABLE_YEARS, status and source.
+
+    The README links to nothing outside the repository, so organisers are named and sources
+    given by their site's name; the full source URL is in the data file.
+    """
+    years = " | ".join(str(year) for year in TABLE_YEARS)
+    lines = [
+        f"| series | organiser | usual date | {years} | status | source |",
+        "|---|---|---|" + "---|" * len(TABLE_YEARS) + "---|---|",
+    ]
+    national = [event for event in load(data_dir).events if event.source.startswith(NATIONAL_LAYER)]
+    for event in sorted(national, key=lambda item: item.data.title.casefold()):
+        data = event.data
+        organiser = data.organiser
+        who = _cell(organiser.name) if organiser else ""
+        rule = data.recurrence.rule if data.recurrence else None
+        usual = rule.describe() if rule else "one date"
+        dates = " | ".join(_dates_in(event, year) for year in TABLE_YEARS)
+        source = f"`{_host(data.source)}`" if data.source else "(none)"
+        title = _cell(data.title)
+        lines.append(f"| {title} | {who} | {usual} | {dates} | {data.status.value} | {source} |")
+    return "\n".join(lines) + "\n"
+
+
+def _dates_in(event: Event, year: int) -> str:
+    """An event's dates in a year, a provisional or cancelled one marked so."""
+    found = occurrences_between(event.data, date(year, 1, 1), date(year, 12, 31))
+    marks = {Status.CONFIRMED: "", Status.PROVISIONAL: " (provisional)"}
+    return ", ".join(
+        f"{item.day.day} {item.day:%b}{marks.get(item.status, ' (cancelled)')}" for item in found
+    )
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0].removeprefix("www.")
+
+
 def _settings(args: argparse.Namespace) -> ServiceSettings:
     """The environment's settings with the command's options over them (an option wins)."""
     options = ("data_dir", "base_url", "uid_domain", "host", "port", "workers")
@@ -56,11 +113,30 @@ def _settings(args: argparse.Namespace) -> ServiceSettings:
     )
 
 
+def listen(host: str, port: int, backlog: int) -> socket.socket:
+    """Bind the address `serve` listens on, before the data is read: the port, resolved.
+
+    As uvicorn binds (IPv6 for an address with a colon); the socket is handed to it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # for the worker processes
+    return sock
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Validate, then run uvicorn; every worker compiles the same snapshot.
+    """Bind, validate, then run uvicorn; every worker compiles the same snapshot.
 
     One worker serves the snapshot built here; several workers each build their own
     (from the same files, so the same bytes) after this process has checked the data.
+    The socket is bound first so that links can name the port actually served (port 0
+    included) when no base URL is configured.
     """
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -77,21 +153,41 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if args.no_watch:
         settings = settings.with_options(watch=False)
+    try:
+        sock = listen(settings.host, settings.port, settings.backlog)
+    except OSError as exc:
+        print(
+            f"calendar-service: cannot listen on {settings.host}:{settings.port}: {exc}",
+            file=sys.stderr,
+        )
+        return STARTUP_FAILURE
+    served = served_url(settings.host, sock.getsockname()[1])
     # Settings are handed over as arguments, never through the environment: one worker
     # serves the app built here, several each call the factory with the same settings.
-    application: object = functools.partial(create_app_for_settings, settings)
+    application: object = functools.partial(create_app_for_settings, settings, served)
     try:
         if settings.workers == 1:
-            service = CalendarService.open(settings)
-            warnings = service.snapshot.catalog.warnings
+            service = CalendarService.open(settings, served_url=served)
+            catalog = service.snapshot.catalog
+            warnings, base = catalog.warnings, catalog.identity.base_url
             application = service.app()
         else:
-            warnings = load(settings.data_dir).warnings
+            loaded = load(settings.data_dir)
+            warnings = loaded.warnings
+            base = choose_base(settings.base_url, loaded.settings.base_url, served)
     except DataInvalid as exc:
+        sock.close()
         print(f"calendar-service: refusing to start: {exc}", file=sys.stderr)
         return 1
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    print(f"calendar-service: serving on {served}; links start with {base}", file=sys.stderr)
+    if base == served and settings.host in LOOPBACK_FOR:
+        print(
+            f"calendar-service: listening on every interface ({settings.host or '0.0.0.0'}) "
+            "with no base URL: links name this machine only; set --base-url",
+            file=sys.stderr,
+        )
     # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
     # with the default handler a single-process server then died by SIGTERM instead of
     # exiting 0 as it does with --workers N.
@@ -116,11 +212,11 @@ def serve(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     if settings.workers == 1:
-        server.run()
+        server.run(sockets=[sock])
         if not server.started:
             return STARTUP_FAILURE
     else:  # as uvicorn.run does, which takes only an import string for several workers
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        Multiprocess(config, sockets=[sock]).run()
     return 0
 
 
@@ -129,22 +225,38 @@ def _exit_quietly(signum: int, frame: object) -> None:
 
 
 def validate(args: argparse.Namespace) -> int:
-    """Check a data directory; list every error, or summarise what it holds."""
+    """Check a data directory; list every error, or summarise what it holds.
+
+    Warnings (unstamped changes, dates near today without a source or still provisional)
+    are printed; with --strict they fail the check.
+    """
     try:
-        data = load(Path(args.data_dir))
+        today = date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print(f"calendar-service validate: --date {args.date!r} is not YYYY-MM-DD", file=sys.stderr)
+        return 2
+    try:
+        data = load(Path(args.data_dir), today=today)
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     series = sum(1 for event in data.events if event.data.recurrence is not None)
+    # The version a server started now with this environment reports at /version.json.
+    service = ServiceSettings.from_env()
+    served = served_url(service.host, service.port)  # what `serve` with these settings links to
+    identity = identity_of(data.settings, service.base_url, service.uid_domain, served)
+    today = today or datetime.now(UTC).date()
     print(
         f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
         f"in {len({event.source for event in data.events})} files, "
-        f"{len(data.settings.feeds)} feeds, version {data.version}"
+        f"{len(data.settings.feeds)} feeds, "
+        f"version {snapshot_version(data.version, identity, today)} "
+        f"(on {today} at {identity.base_url}; calendar-service {__version__})"
     )
     if args.strict and data.warnings:
-        print("strict: unstamped changes; run `calendar-service stamp`", file=sys.stderr)
+        print(f"strict: {len(data.warnings)} warning(s) above count as errors", file=sys.stderr)
         return 1
     return 0
 
@@ -190,6 +302,13 @@ def build(args: argparse.Namespace) -> int:
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except BaseUrlMissing as exc:
+        # A static site has no served address to fall back on: its links must be public.
+        print(
+            f"calendar-service build: the export needs the address it will be published at; {exc}",
+            file=sys.stderr,
+        )
+        return 1
     except (ExportError, ValueError) as exc:
         print(f"calendar-service build: {exc}", file=sys.stderr)
         return 1
@@ -216,7 +335,10 @@ def parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate", help="check a data directory, listing every error")
     check.add_argument("data_dir", metavar="DATA_DIR")
-    check.add_argument("--strict", action="store_true", help="also fail on unstamped changes")
+    check.add_argument("--strict", action="store_true", help="also fail on any warning")
+    check.add_argument(
+        "--date", help="the day to judge dates against, YYYY-MM-DD (default today, local time)"
+    )
     check.set_defaults(handler=validate)
 
     record = commands.add_parser("stamp", help="record revisions of changed events")

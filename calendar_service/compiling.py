@@ -32,7 +32,9 @@ from calendar_service.model import (
     occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
-from calendar_service.recurrence import index_reach, rule_starts
+from calendar_service.recurrence import index_reach
+from calendar_service.series import rule_starts
+from calendar_service.urls import choose_base
 
 ICS_TYPE = "text/calendar; charset=utf-8"
 COMPILE_BATCH = 500  # events rendered and expanded together
@@ -110,23 +112,6 @@ class Catalog:
     def day_began(self) -> datetime:
         """Midnight UTC of the snapshot's day: what depends on the day is no older."""
         return datetime.combine(self.compiled_on, time(), UTC)
-
-    def occurrences(
-        self, start: datetime, end: datetime, query: Filter | None = None
-    ) -> list[Occurrence]:
-        """Occurrences overlapping [start, end): from the index, or expanded on demand.
-
-        Callers bound the window. Outside the horizon only the events passing `query` are
-        expanded, from components built again for the purpose: the snapshot does not
-        keep every event's components, which would triple its memory.
-        """
-        if self.index.covers(start, end):
-            return self.index.between(start, end)
-        chosen = self.events.values() if query is None else self.matching(query)
-        entries = [entry for entry in chosen if entry.may_occur(start, end)]
-        zone = self.settings.zone
-        suffix = "@" + self.identity.uid_domain
-        return expand(self.calendar_of(entries), start, end, zone, suffix, self.facts)
 
     def calendar_of(self, entries: Iterable[EventEntry]) -> Calendar:
         """An icalendar Calendar of these events with the VTIMEZONE, for expansion."""
@@ -209,25 +194,46 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def identity_of(
+    settings: CalendarSettings,
+    base_url: str | None,
+    uid_domain: str | None,
+    served_url: str | None = None,
+) -> ics.Identity:
+    """The public base URL and UID domain: the service's settings over `calendar.yaml`,
+    over the address served (urls.choose_base)."""
+    return ics.Identity(
+        base_url=choose_base(base_url, settings.base_url, served_url),
+        uid_domain=uid_domain or settings.uid_domain,
+    )
+
+
+def snapshot_version(data_version: str, identity: ics.Identity, today: date) -> str:
+    """The version `/version.json` reports and `validate` prints: it changes with the data
+    files, the base URL and UID domain (they are in every feed) and the day compiled."""
+    source = f"{data_version}|{identity.base_url}|{identity.uid_domain}|{today}"
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 def compile_catalog(
     loaded: LoadedData,
     *,
     base_url: str | None = None,
+    served_url: str | None = None,
     uid_domain: str | None = None,
     today: date | None = None,
     previous: Catalog | None = None,
 ) -> Catalog:
     """Build the snapshot: components, index and feeds. Deterministic for a given day.
 
+    Absolute links start with `base_url` (configured), else calendar.yaml's `base_url`,
+    else `served_url` (where `serve` listens); BaseUrlMissing if there is none of them.
     With the `previous` snapshot, events whose content and revision did not change keep
     their rendered VEVENTs and occurrences: a reload after one edit renders one event.
     The result is the same as compiling from scratch (tested).
     """
     settings = loaded.settings
-    identity = ics.Identity(
-        base_url=(base_url or settings.base_url).rstrip("/"),
-        uid_domain=uid_domain or settings.uid_domain,
-    )
+    identity = identity_of(settings, base_url, uid_domain, served_url)
     today = today or datetime.now(UTC).date()
     facts = MappingProxyType(
         {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
@@ -244,11 +250,10 @@ def compile_catalog(
     day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
-    version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
     return Catalog(
         settings=settings,
         identity=identity,
-        version=hashlib.sha256(version_source.encode()).hexdigest()[:16],
+        version=snapshot_version(loaded.version, identity, today),
         compiled_on=today,
         loaded_at=datetime.now(UTC),
         events=MappingProxyType(entries),

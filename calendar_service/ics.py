@@ -195,9 +195,8 @@ def _until_value(data: EventData, zone: ZoneInfo) -> date | datetime | None:
 def rrule(data: EventData, zone: ZoneInfo) -> vRecur | None:
     """The event's RRULE as published, or None if it has no rule.
 
-    The one writer of RRULEs for people and programs: an all-day UNTIL is a DATE, a timed
-    one the end of its last day in `zone`, in UTC. (`recurrence.rule_text` is for dateutil's
-    expansion only.)
+    The one writer of RRULEs: an all-day UNTIL is a DATE, a timed one the end of its last
+    day in `zone`, in UTC.
     """
     recurrence = data.recurrence
     if recurrence is None or recurrence.rule is None:

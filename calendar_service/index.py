@@ -128,6 +128,8 @@ def expand(
                 title=override.title if override and override.title else series.title,
                 note=override.note if override else None,
                 original_start=original,
+                source=override.source if override else None,
+                checked=override.checked if override else None,
             )
         )
     occurrences.sort(key=lambda item: sort_key(item, zone))

@@ -4,15 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import quote, urlencode
 
 from calendar_service.ics import Identity
 from calendar_service.model import EventData, Occurrence
 
+# None of these forms is documented by Google or Microsoft; they are the ones reported working.
+#
+# Google, subscribe: `calendar/r?cid=` with the feed as webcal://. Google answers an https://
+# cid with "This email address isn't associated with an active Google Calendar account",
+# and webcal:// works for a feed served over https (Google fetches it from its own servers,
+# so the feed must be public): https://github.com/calagator/calagator/issues/556,
+# https://github.com/add2cal/add-to-calendar-button/issues/252 (the library then rewrote
+# https to webcal for Google), https://github.com/JEvents/JEvents/pull/329.
+# Google, one event: `calendar/render?action=TEMPLATE`,
+# https://github.com/InteractionDesignFoundation/add-event-to-calendar-docs (services/google.md).
 GOOGLE_TEMPLATE = "https://calendar.google.com/calendar/render"
 GOOGLE_SUBSCRIBE = "https://calendar.google.com/calendar/r"
-OUTLOOK_COMPOSE = "https://outlook.office.com/calendar/0/deeplink/compose"
-OUTLOOK_SUBSCRIBE = "https://outlook.office.com/calendar/0/addfromweb"
+# Outlook on the web lives on two hosts: outlook.live.com for personal Outlook.com (Hotmail,
+# Live) accounts, outlook.office.com for work or school (Microsoft 365) accounts; each
+# refuses the other kind. Subscribe: `calendar/0/addfromweb?url=&name=` on either host,
+# as add2cal/add-to-calendar-button builds it (src/generators/outlook.ts, "outlookcom" and
+# "ms365"); https://github.com/commonpike/add-to-calendar-buttons/pull/17 ("office365 ...
+# doesn't work for basic accounts on live.com"). One event: `calendar/0/deeplink/compose`
+# with startdt/enddt in UTC (a date alone for all-day), services/outlook-web.md in
+# InteractionDesignFoundation/add-event-to-calendar-docs and its pull request 10.
+OutlookAccount = Literal["personal", "work"]
+OUTLOOK_HOSTS: dict[OutlookAccount, str] = {
+    "personal": "https://outlook.live.com",
+    "work": "https://outlook.office.com",
+}
+OUTLOOK_SUBSCRIBE = "/calendar/0/addfromweb"
+OUTLOOK_COMPOSE = "/calendar/0/deeplink/compose"
 DETAILS_LIMIT = 1000  # long query strings are truncated by some browsers and proxies
 
 
@@ -26,9 +50,31 @@ def google_subscribe(url: str) -> str:
     return f"{GOOGLE_SUBSCRIBE}?{urlencode({'cid': webcal(url)})}"
 
 
-def outlook_subscribe(url: str, name: str) -> str:
-    """Outlook.com / Microsoft 365 "subscribe from web" link."""
-    return f"{OUTLOOK_SUBSCRIBE}?{urlencode({'url': url, 'name': name})}"
+def outlook_subscribe(url: str, name: str, account: OutlookAccount = "work") -> str:
+    """Outlook on the web's "subscribe from web" link, for one kind of account."""
+    return f"{OUTLOOK_HOSTS[account]}{OUTLOOK_SUBSCRIBE}?{urlencode({'url': url, 'name': name})}"
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeLinks:
+    """Every way to subscribe to one feed, as the pages offer them."""
+
+    feed: str  # the https (or http) address itself, for copying
+    webcal: str
+    google: str
+    outlook_personal: str
+    outlook_work: str
+
+    @classmethod
+    def of(cls, feed: str, name: str) -> SubscribeLinks:
+        """The links for the feed at absolute URL `feed`, named `name` in Outlook."""
+        return cls(
+            feed=feed,
+            webcal=webcal(feed),
+            google=google_subscribe(feed),
+            outlook_personal=outlook_subscribe(feed, name, "personal"),
+            outlook_work=outlook_subscribe(feed, name, "work"),
+        )
 
 
 def _details(event: EventData, page: str) -> str:
@@ -93,12 +139,16 @@ class AddLinks:
             f"&dates={_q(_google_dates(occurrence))}{self.google_rest}"
         )
 
-    def outlook(self, occurrence: Occurrence) -> str:
-        """Outlook on the web's compose link for one occurrence."""
+    def outlook(self, occurrence: Occurrence, account: OutlookAccount = "work") -> str:
+        """Outlook on the web's compose link for one occurrence, for one kind of account.
+
+        The API's `links.outlook` is the work-or-school one, as it has always been.
+        """
         start, end = _outlook_times(occurrence)
         all_day = "true" if occurrence.all_day else "false"
         return (
-            f"{OUTLOOK_COMPOSE}?path=%2Fcalendar%2Faction%2Fcompose&rru=addevent"
+            f"{OUTLOOK_HOSTS[account]}{OUTLOOK_COMPOSE}"
+            "?path=%2Fcalendar%2Faction%2Fcompose&rru=addevent"
             f"&subject={self._title(occurrence)}&startdt={_q(start)}&enddt={_q(end)}"
             f"&allday={all_day}{self.outlook_rest}"
         )

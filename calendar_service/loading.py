@@ -23,13 +23,15 @@ from calendar_service.documents import (
     parse_yaml,
 )
 from calendar_service.fields import FIELDS
+from calendar_service.local_times import check_local_times
 from calendar_service.model import (
     CalendarSettings,
     Event,
     EventData,
     EventFile,
 )
-from calendar_service.recurrence import check_expansion, check_local_times, check_recurrence
+from calendar_service.provenance import provenance_problems
+from calendar_service.recurrence import check_expansion, check_recurrence
 from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
 from calendar_service.values import (
     MAX_SEQUENCE,
@@ -54,6 +56,7 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
+STAMP_ADVICE = "run `calendar-service stamp` to record its revision"  # ends unstamped warnings
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +148,19 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
+# Fields added after events were first stamped: hashed only when given, so that a new
+# version of the model does not make every stamped event look changed (and restamped).
+HASHED_WHEN_GIVEN = ("source", "checked")
+
+
 def content_hash(event: EventData) -> str:
     """A hash of an event's meaning, independent of file layout and key order."""
-    text = json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    meaning = event.model_dump(mode="json")
+    for part in (meaning, *meaning["overrides"]):
+        for name in HASHED_WHEN_GIVEN:
+            if part.get(name) is None:
+                part.pop(name, None)
+    text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
@@ -167,14 +180,25 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
 
     located: list[tuple[EventData, str, int]] = []  # event, file, line
     seen: dict[str, str] = {}
+    # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
+    local_today = today or datetime.now(settings.zone if settings else UTC).date()
+    provenance: list[str] = []
     for name, raw in contents.items():
         if name in (SETTINGS_FILE, REVISIONS_FILE):
             continue
         doc, found = _load_events(name, raw, errors)
         for event, index in found:
             assert doc is not None
-            errors.extend(_check_event(event, name, doc, ("events", index), settings, seen))
+            problems = list(_check_event(event, name, doc, ("events", index), settings, seen))
+            errors.extend(problems)
             located.append((event, name, doc.line_of(("events", index)) or 1))
+            if not problems:  # a well-formed event; its rule is asked about one year only
+                for path, message in provenance_problems(event, local_today):
+                    full = ("events", index, *path)
+                    about = f"event {event.id!r}: {message}"
+                    provenance.append(
+                        str(DataError(name, doc.line_of(full), field_path(full), about))
+                    )
         # The document (every value's line) is dropped here, one file at a time.
 
     if settings is not None and loaded_settings is not None:
@@ -189,7 +213,7 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
         raise DataInvalid(errors)
 
     stamp_day = today or datetime.now(UTC).date()
-    events, warnings = [], []
+    events, warnings = [], provenance
     for event, name, line in located:
         digest_value = content_hash(event)
         known = revisions.get(event.id)
@@ -202,10 +226,7 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
             if sequence > MAX_SEQUENCE:
                 errors.append(_sequence_exhausted(event.id, name, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
-            warnings.append(
-                f"{name}:{line}: event {event.id!r} {state}; "
-                "run `calendar-service stamp` to record its revision"
-            )
+            warnings.append(f"{name}:{line}: event {event.id!r} {state}; {STAMP_ADVICE}")
         events.append(Event(event, name, line, sequence, modified, digest_value))
     if errors:
         raise DataInvalid(errors)

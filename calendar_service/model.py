@@ -110,7 +110,10 @@ class CalendarSettings(Strict):
     organisation: Line
     timezone: str = "Europe/London"
     language: str = Field(default="en-GB", pattern=r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
-    base_url: Url
+    base_url: Url | None = Field(
+        default=None,
+        description="Public URL of the service; without it, links name the address served.",
+    )
     uid_domain: str = Field(pattern=r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
     refresh_hours: int = Field(default=6, ge=1, le=168)
     past_days: int = Field(
@@ -184,6 +187,13 @@ class Override(Strict):
     status: Status | None = None
     title: Line | None = None
     note: Text | None = Field(default=None, description="Added to this occurrence's description.")
+    source: Url | None = Field(
+        default=None,
+        description="The organiser's page stating this occurrence's date, if not the event's.",
+    )
+    checked: date | None = Field(
+        default=None, description="The day this occurrence's date was last checked at its source."
+    )
 
 
 class Recurrence(Strict):
@@ -214,6 +224,12 @@ class EventData(Strict):
     organiser: Organiser | None = None
     location: Location | None = None
     url: Url | None = Field(default=None, description="Booking or information page.")
+    source: Url | None = Field(
+        default=None, description="The organiser's page the dates were checked against."
+    )
+    checked: date | None = Field(
+        default=None, description="The day the dates were last checked against the source."
+    )
     cost: Line | None = None
     status: Status = Status.CONFIRMED
     start: When = Field(description="YYYY-MM-DD for all day, YYYY-MM-DDTHH:MM for a timed event.")
@@ -326,6 +342,8 @@ class Occurrence:
     title: str
     note: str | None = None
     original_start: date | datetime | None = None  # the rule's start, when overridden
+    source: str | None = None  # its override's; the event's applies where None
+    checked: date | None = None  # its override's; the event's applies where None
 
     @property
     def key(self) -> str:

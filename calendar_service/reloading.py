@@ -55,15 +55,22 @@ def collection_paused() -> Iterator[None]:
 
 
 def build(
-    settings: ServiceSettings, today: date | None = None, previous: Catalog | None = None
+    settings: ServiceSettings,
+    today: date | None = None,
+    previous: Catalog | None = None,
+    served_url: str | None = None,
 ) -> Catalog:
-    """Load and compile the data directory (reusing what `previous` has unchanged)."""
+    """Load and compile the data directory (reusing what `previous` has unchanged).
+
+    `served_url` is where `serve` listens: the links' base when none is configured.
+    """
     try:
         with collection_paused():
             loaded = load(settings.data_dir, today=today)
             return compile_catalog(
                 loaded,
                 base_url=settings.base_url,
+                served_url=served_url,
                 uid_domain=settings.uid_domain,
                 today=today,
                 previous=previous,
@@ -133,13 +140,16 @@ class LiveCatalog:
         on_swap: Callable[[Catalog], None] | None = None,
         identity: DirectoryIdentity | None = None,
         stamps: tuple[Stamp, ...] = (),
+        served_url: str | None = None,
     ) -> None:
         """Hold `catalog`, built on `today()`; `open` is how a live catalog is made.
 
         `on_swap(catalog)` runs in the reloading thread before each new snapshot is served;
-        `identity` and `stamps` are how the data directory looked before `catalog` was read.
+        `identity` and `stamps` are how the data directory looked before `catalog` was read;
+        `served_url` is where `serve` listens (the links' base when none is configured).
         """
         self.settings = settings
+        self.served_url = served_url
         self._today = today or (lambda: datetime.now(UTC).date())
         self.on_swap = on_swap
         self._catalog = catalog
@@ -169,20 +179,27 @@ class LiveCatalog:
         *,
         today: Callable[[], date] | None = None,
         on_swap: Callable[[Catalog], None] | None = None,
+        served_url: str | None = None,
     ) -> LiveCatalog:
         """Look at the data directory, build the first snapshot, keep the collector off it.
 
         Invalid data raises DataInvalid: a server refuses to start. `on_swap` also sees the
-        first snapshot, before this returns.
+        first snapshot, before this returns. `served_url`: see `build`.
         """
         clock = today or (lambda: datetime.now(UTC).date())
         identity, stamps = _look(settings)  # before reading: a change meanwhile is seen later
-        catalog = build(settings, clock())
+        catalog = build(settings, clock(), served_url=served_url)
         if on_swap is not None:
             on_swap(catalog)
         keep_collector_off_snapshot()
         return cls(
-            settings, catalog, today=clock, on_swap=on_swap, identity=identity, stamps=stamps
+            settings,
+            catalog,
+            today=clock,
+            on_swap=on_swap,
+            identity=identity,
+            stamps=stamps,
+            served_url=served_url,
         )
 
     @property
@@ -201,7 +218,12 @@ class LiveCatalog:
                 before = data_stamps(self.settings.data_dir)
                 self._tried_on = self._today()
                 try:
-                    catalog = build(self.settings, self._tried_on, previous=self._catalog)
+                    catalog = build(
+                        self.settings,
+                        self._tried_on,
+                        previous=self._catalog,
+                        served_url=self.served_url,
+                    )
                 except DataInvalid as exc:
                     self._refused(str(exc))
                     log.error("reload refused, still serving %s: %s", self._catalog.version, exc)

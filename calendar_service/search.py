@@ -150,7 +150,11 @@ class Page:
 
 
 def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> list[Occurrence]:
-    """Occurrences in the window that pass the filter, in order."""
+    """Occurrences in the window that pass the filter, in order.
+
+    Past events stay findable here (the API, a month's page) however long ago they ended;
+    only the feeds drop them, `past_days` after their last date (EventEntry.current).
+    """
     verdicts: dict[str, bool] = {}
     events = catalog.events
     chosen = []
@@ -158,7 +162,7 @@ def matching_occurrences(catalog: Catalog, query: Filter, window: Window) -> lis
         verdict = verdicts.get(occurrence.event_id)
         if verdict is None:
             entry = events.get(occurrence.event_id)
-            verdict = entry is not None and entry.current and query.matches(entry.keys)
+            verdict = entry is not None and query.matches(entry.keys)
             verdicts[occurrence.event_id] = verdict
         if verdict and query.matches_status(occurrence.status):
             chosen.append(occurrence)
@@ -220,13 +224,24 @@ def _expand_in(
     parts: tuple[Part, ...],
 ) -> list[list[Occurrence]]:
     """Within a place in the pool: refuse a query over the budget, else expand it there."""
+    job = expansion_job(catalog, query, window, parts)
+    if job is None:
+        return [[] for _ in parts]
+    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
+
+
+def expansion_job(
+    catalog: Catalog, query: Filter, window: Window, parts: tuple[Part, ...]
+) -> Job | None:
+    """What a worker expands for these parts: the series passing the filter that can reach
+    them; None when none can. QueryError when the cost is over the budget."""
     entries = [
         entry
         for entry in catalog.matching(query)
         if any(entry.may_occur(part.start, part.end) for part in parts)
     ]
     if not entries:
-        return [[] for _ in parts]
+        return None
     first = parts[0].start.date()
     last = (parts[-1].end - timedelta(microseconds=1)).date()
     cost = estimate(entries, first, last)
@@ -243,14 +258,13 @@ def _expand_in(
             f"{MAX_EXPANDED_OCCURRENCES:,}): narrow the filter or keep the window in that range",
             [indexed],
         )
-    job = Job(
+    return Job(
         calendar=ics.assemble(catalog.header, catalog.timezone, (e.vevents for e in entries)),
         parts=parts,
         zone=catalog.settings.zone,
         uid_suffix="@" + catalog.identity.uid_domain,
         facts={entry.event.id: catalog.facts[entry.event.id] for entry in entries},
     )
-    return [unpickled(chunks) for chunks in pool.run(run_job, job)]
 
 
 def search(catalog: Catalog, query: Filter, window: Window, limit: int, cursor: str | None) -> Page:
@@ -307,9 +321,9 @@ def next_occurrence(catalog: Catalog, event_id: str, today: date) -> Occurrence 
 def list_events(
     catalog: Catalog, query: Filter, limit: int, cursor: str | None
 ) -> tuple[list[EventEntry], str | None, int]:
-    """Events passing the filter, in id order, a page at a time."""
+    """Events passing the filter, in id order, a page at a time; past ones too."""
     after = decode_cursor(cursor, (str,))
-    chosen = [entry for entry in catalog.matching(query) if entry.current]
+    chosen = catalog.matching(query)
     ids = [entry.event.id for entry in chosen]
     position = bisect_right(ids, after[0]) if after is not None else 0
     page = chosen[position : position + limit]

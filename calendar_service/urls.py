@@ -1,22 +1,67 @@
-"""Every URL the service publishes, built in one place.
+"""Every URL the service publishes, built in one place, and the base they all start with.
 
 Each method gives a path relative to the site ("/…"); only `absolute` adds the base URL.
 Call sites choose on purpose: absolute in ICS, JSON, JSON-LD, subscribe links, the widget's
 outward links and the embed snippet (they are read away from the site); relative for
 navigation inside the site, month paging, theme.css and the export's list of URLs.
+
+The base comes from configuration, else from the address `serve` actually listens on
+(`choose_base`); never from a request's Host header, which any client can set and which
+would end up in responses cached for everyone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode
+
+from calendar_service.errors import CalendarServiceError
 
 if TYPE_CHECKING:
     from calendar_service.query import Filter
 
 FeedSuffix = Literal[".ics", ".json", "/subscribe", "/embed"]
+# Listening on every interface names no address a client can use: links then name this
+# machine's loopback address, which works in a browser on the same machine (README).
+LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
+
+
+class BaseUrlMissing(CalendarServiceError):
+    """No base URL is configured and there is no served address to fall back on."""
+
+
+def served_url(host: str, port: int) -> str:
+    """The base URL of `http://host:port` as a client reaches it (the real, bound port).
+
+    An unspecified address (0.0.0.0, ::) becomes the loopback address of its family;
+    an IPv6 address is bracketed.
+    """
+    host = LOOPBACK_FOR.get(host, host)
+    try:
+        bracketed = ipaddress.ip_address(host).version == 6
+    except ValueError:  # a name, such as localhost
+        bracketed = False
+    return f"http://[{host}]:{port}" if bracketed else f"http://{host}:{port}"
+
+
+def choose_base(configured: str | None, calendar_yaml: str | None, served: str | None) -> str:
+    """The base of every absolute link, without a trailing slash.
+
+    `--base-url` or `CALENDAR_BASE_URL` (`configured`) wins over `base_url` in
+    calendar.yaml, which wins over the address served. BaseUrlMissing when none is given
+    (the static export has no served address).
+    """
+    base = configured or calendar_yaml or served
+    if not base:
+        raise BaseUrlMissing(
+            "no base URL: give --base-url, CALENDAR_BASE_URL or base_url in calendar.yaml "
+            "(the public address, such as https://calendar.example.org)"
+        )
+    return base.rstrip("/")
 
 
 def _query(pairs: Sequence[tuple[str, str]]) -> str:
@@ -34,9 +79,10 @@ class Urls:
         """A path from this class as an absolute URL under the base."""
         return self.base_url + path
 
-    def home(self, query: Filter | None = None) -> str:
-        """The home page, with the whole filter (status too)."""
-        return "/" + _query(query.items() if query is not None else [])
+    def home(self, query: Filter | None = None, month: date | None = None) -> str:
+        """The home page, with the whole filter (status too); given a month, that month's."""
+        pairs = list(query.items()) if query is not None else []
+        return "/" + _query([*pairs, ("month", f"{month:%Y-%m}")] if month else pairs)
 
     def subscribe(self, query: Filter) -> str:
         """The subscribe page of the filter's event-level part."""

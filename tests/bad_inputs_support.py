@@ -27,7 +27,7 @@ VALID = FIXTURES / "valid"
 BAD_EVENTS = FIXTURES / "bad_events"
 RELOAD_SECONDS = 15.0
 REPEAT = re.compile(rb"@@REPEAT:(.):(\d+)@@")
-OUTSIDE_HOSTS = {"calendar.google.com", "outlook.office.com", "schema.org"}
+OUTSIDE_HOSTS = {"calendar.google.com", "outlook.live.com", "outlook.office.com", "schema.org"}
 ABSOLUTE_URL = re.compile(r"(?:https?|webcal)://[^\s\"'<>\\)]+")
 
 

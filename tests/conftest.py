@@ -20,9 +20,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from calendar_service.reloading import LiveCatalog
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.app import create_app
+from calendar_service.web.service import CalendarService
 
 T = TypeVar("T")
 
@@ -71,12 +70,7 @@ def wait_until(condition: Callable[[], T], what: str, timeout: float = 15.0) -> 
 def service_app(settings: ServiceSettings, *, today: date | None = None) -> FastAPI:
     """The application over `settings` in this process, on a fixed day when given."""
     fixed: Callable[[], date] | None = None if today is None else (lambda: today)
-    try:
-        from calendar_service.web.service import CalendarService  # type: ignore[import-not-found]
-    except ImportError:  # before the service object (issue 10): the app over a LiveCatalog
-        return create_app(LiveCatalog(settings, today=fixed))
-    app: FastAPI = CalendarService.open(settings, today=fixed).app()
-    return app
+    return CalendarService.open(settings, today=fixed).app()
 
 
 IN_PROCESS_URL = "http://testserver"

@@ -13,9 +13,12 @@ from conftest import BUNDLED_DATA
 from hypothesis import HealthCheck, assume, settings
 from hypothesis import strategies as st
 
+from calendar_service import expansion
 from calendar_service.compiling import Catalog, compile_catalog
 from calendar_service.loading import load
 from calendar_service.model import EventData, Occurrence, Vocabularies
+from calendar_service.query import Filter
+from calendar_service.search import Window, expansion_job
 
 TODAY = date(2026, 1, 15)
 LONDON = ZoneInfo("Europe/London")
@@ -190,3 +193,13 @@ def instant(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.combine(value, time(), LONDON)
+
+
+def expanded_beyond(catalog: Catalog, start: datetime, end: datetime) -> list[Occurrence]:
+    """What the expansion worker finds over [start, end), run in this process: the
+    series it is given (those that can reach the window) and its own expansion code."""
+    window = Window(start.date(), end.date())
+    job = expansion_job(catalog, Filter(), window, (expansion.Part(start, end),))
+    if job is None:
+        return []
+    return [found for chunks in expansion.run(job) for found in expansion.unpickled(chunks)]

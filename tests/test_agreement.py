@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import recurring_ical_events
-from conftest import FIXTURES, InProcess, in_process
+from conftest import FIXTURES, IN_PROCESS_URL, ROOT, InProcess, in_process
 from ical.calendar_stream import IcsCalendarStream
 from icalendar import Calendar
 
@@ -38,6 +38,21 @@ WINDOWS = {
 }
 
 Key = tuple[str, str]
+
+
+def api_starts(items: list[dict[str, Any]]) -> list[tuple[str, datetime]]:
+    """The API's occurrences as (event id, start instant), sorted, as the parsers give them."""
+    return sorted(
+        (
+            item["event_id"],
+            instant(
+                datetime.fromisoformat(item["start"])
+                if "T" in item["start"]
+                else date.fromisoformat(item["start"])
+            ),
+        )
+        for item in items
+    )
 
 
 def feed(client: InProcess, params: list[tuple[str, str]]) -> str:
@@ -130,17 +145,7 @@ def test_ical_package_expands_the_feed_to_the_api_occurrences_of_2026(
     found = calendar.timeline_tz(LONDON).overlapping(date(2026, 1, 1), date(2027, 1, 1))
     from_ical = sorted((str(item.uid).split("@", 1)[0], instant(item.dtstart)) for item in found)
     items = api_occurrences(client, params, date(2026, 1, 1), date(2026, 12, 31))
-    from_api = sorted(
-        (
-            item["event_id"],
-            instant(
-                datetime.fromisoformat(item["start"])
-                if "T" in item["start"]
-                else date.fromisoformat(item["start"])
-            ),
-        )
-        for item in items
-    )
+    from_api = api_starts(items)
     assert from_api
     assert from_ical == from_api
 
@@ -284,3 +289,49 @@ def test_clock_change_comparison_has_something_to_compare(changes: InProcess) ->
         "2032-03-28T00:30:00+00:00",
         "2032-03-28T01:30:00+00:00",
     ) in later
+
+
+# --- The bundled calendar (data/), 2026 to 2028 ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bundled() -> InProcess:
+    """The bundled data/ (its national and local layers) on the day issue 12 was filed."""
+    return in_process(ROOT / "data", today=date(2026, 11, 25), base_url=IN_PROCESS_URL)
+
+
+def all_api_occurrences(
+    client: InProcess, params: list[tuple[str, str]], first: date, last: date
+) -> list[dict[str, Any]]:
+    """Every page of the API's occurrences in the window, following the cursor."""
+    query = [*params, ("from", first.isoformat()), ("to", last.isoformat()), ("limit", "500")]
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        response = client.get(
+            "/api/occurrences", params=[*query, *([("cursor", cursor)] if cursor else [])]
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["occurrences"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+
+
+@pytest.mark.parametrize("name", ["everything", "schools"])
+def test_ical_package_and_recurring_ical_events_agree_on_the_bundled_data_2026_to_2028(
+    bundled: InProcess, name: str
+) -> None:
+    params = FILTERS[name]
+    first, last = date(2026, 1, 1), date(2028, 12, 31)
+    text = feed(bundled, params)
+    expanded = recurring_ical_events.of(Calendar.from_ical(text)).between(*bounds(first, last))
+    from_rie = sorted((str(c["UID"]).split("@", 1)[0], instant(c["DTSTART"].dt)) for c in expanded)
+    timeline = IcsCalendarStream.calendar_from_ics(text).timeline_tz(LONDON)
+    found = timeline.overlapping(first, last + timedelta(days=1))
+    from_ical = sorted((str(item.uid).split("@", 1)[0], instant(item.dtstart)) for item in found)
+    items = all_api_occurrences(bundled, params, first, last)
+    from_api = api_starts(items)
+    assert from_api
+    assert from_ical == from_rie == from_api

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-from conftest import BUNDLED_DATA
+from conftest import BUNDLED_DATA, service_app
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -48,16 +48,7 @@ ROUND_TRIPS = settings(
 
 def build_app(data: Path) -> FastAPI:
     """The app over `data` on a fixed day, as the service builds it."""
-    service_settings = ServiceSettings(data_dir=data, watch=False)
-    try:
-        from calendar_service.web.service import CalendarService  # type: ignore[import-not-found]
-    except ImportError:
-        from calendar_service.reloading import LiveCatalog
-        from calendar_service.web.app import create_app
-
-        return create_app(LiveCatalog(service_settings, today=lambda: DAY))
-    app: FastAPI = CalendarService.open(service_settings, today=lambda: DAY).app()
-    return app
+    return service_app(ServiceSettings(data_dir=data, watch=False), today=DAY)
 
 
 class Client:

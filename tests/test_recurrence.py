@@ -22,13 +22,12 @@ from calendar_service.model import EventData
 from calendar_service.recurrence import (
     COSTLIEST_SHOWN,
     EXPANSION_BUDGET,
-    Series,
     check_recurrence,
     expansion_cost,
     index_reach,
-    rule_text,
 )
 from calendar_service.rules import WEEKDAYS
+from calendar_service.series import Series
 
 VALID = FIXTURES / "valid"
 TODAY = date(2026, 11, 25)
@@ -91,6 +90,23 @@ def series(draw: st.DrawFn) -> EventData:
     assert event.recurrence is not None and event.recurrence.rule is not None
     assume(event.recurrence.rule.unreachable(first) is None)
     return event
+
+
+def rule_text(event: EventData) -> str | None:
+    """The rule as dateutil's rrulestr reads it beside a naive start (the oracle here):
+    an all-day UNTIL a DATE, a timed one the local end of its day. The feed's own RRULE
+    (ics.rrule_text) has a UTC UNTIL, which a naive start cannot be compared with."""
+    recurrence = event.recurrence
+    if recurrence is None or recurrence.rule is None:
+        return None
+    parts = []
+    for key, value in recurrence.rule.ical().items():
+        text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        parts.append(f"{key}={text}")
+    until = recurrence.rule.until
+    if until is not None:
+        parts.append(f"UNTIL={until:%Y%m%d}" if event.all_day else f"UNTIL={until:%Y%m%d}T235959")
+    return ";".join(parts)
 
 
 def naive(value: date | datetime) -> datetime:

@@ -131,7 +131,7 @@ def test_two_services_in_one_process_never_share_a_cache(service: CalendarServic
 def pages_key() -> object:
     from calendar_service.query import Filter
 
-    return Filter()
+    return (Filter(), None)  # the home page's filter and month (none: upcoming dates)
 
 
 def test_derived_values_are_computed_once_per_snapshot(service: CalendarService) -> None:

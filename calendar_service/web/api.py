@@ -70,6 +70,11 @@ class EventFields(BaseModel):
     organiser: dict[str, Any] | None
     location: dict[str, Any] | None
     url: str | None
+    source: str | None = Field(
+        description="The organiser's page the dates were checked against; for an occurrence, "
+        "its own year's page where the data gives one"
+    )
+    checked: str | None = Field(description="The day (YYYY-MM-DD) they were last checked there")
     cost: str | None
     event_page: str
     event_ics: str
@@ -81,8 +86,10 @@ class OccurrenceOut(EventFields):
     end: str
     last_day: str | None
     all_day: bool
-    status: str
-    note: str | None
+    status: str = Field(description="confirmed, provisional (not yet announced) or cancelled")
+    note: str | None = Field(
+        description="This occurrence's own text: a year's theme, or why it is provisional"
+    )
     links: Links
 
 
@@ -192,12 +199,29 @@ def refuse_if_busy(catalog: Catalog, window: Window) -> None:
 
 def cached_json(request: Request, snapshot: Published, body: Callable[[], Any]) -> Response:
     """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip."""
-    key = ("api", request.url.path, request.scope.get("query_string", b""))
     last_modified = snapshot.everything.last_modified
     rendered = snapshot.rendered(
-        key, lambda: Rendered.of(json_bytes(body()), JSON_TYPE, last_modified)
+        _api_key(request), lambda: Rendered.of(json_bytes(body()), JSON_TYPE, last_modified)
     )
     return rendered_response(request, rendered, max_age=service_of(request).settings.page_max_age)
+
+
+async def cached_json_in_thread(
+    request: Request, snapshot: Published, body: Callable[[], Any]
+) -> Response:
+    """`cached_json`, built in a worker thread on a miss; a hit is answered on the loop.
+
+    A hop to a worker thread and back costs more than answering from the cache does, and
+    a hit has no slow build to keep off the loop.
+    """
+    rendered = snapshot.cache.get(_api_key(request))
+    if rendered is None:
+        return await run_in_threadpool(cached_json, request, snapshot, body)
+    return rendered_response(request, rendered, max_age=service_of(request).settings.page_max_age)
+
+
+def _api_key(request: Request) -> tuple[str, str, bytes]:
+    return ("api", request.url.path, request.scope.get("query_string", b""))
 
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
@@ -234,7 +258,7 @@ async def occurrences(request: Request) -> Response:
             ],
         }
 
-    return await run_in_threadpool(cached_json, request, snapshot, body)
+    return await cached_json_in_thread(request, snapshot, body)
 
 
 @router.get(
@@ -303,4 +327,4 @@ async def facet_counts(request: Request) -> Response:
         counts = facets(catalog, query, window)
         return {"from": window.first.isoformat(), "to": window.last.isoformat(), **counts}
 
-    return await run_in_threadpool(cached_json, request, snapshot, body)
+    return await cached_json_in_thread(request, snapshot, body)

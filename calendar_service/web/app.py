@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,7 +20,7 @@ from calendar_service import __version__
 from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import api, feeds, pages
+from calendar_service.web import api, apidocs, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
@@ -29,7 +28,6 @@ from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
 MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 naming them
-DOCS_CDN = "https://cdn.jsdelivr.net"
 
 
 class UrlLengthLimit:
@@ -85,7 +83,7 @@ def create_app(service: CalendarService) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.include_router(apidocs.router)
     return app
 
 
@@ -165,30 +163,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal error; it has been logged")
 
 
-def docs() -> Response:
-    """Swagger UI from its CDN, which starts with an inline script; nothing else may."""
-    page = get_swagger_ui_html(openapi_url="/openapi.json", title="calendar-service API")
-    page.headers.update(
-        {
-            "Content-Security-Policy": (
-                f"default-src 'none'; script-src 'unsafe-inline' {DOCS_CDN}; "
-                f"style-src 'unsafe-inline' {DOCS_CDN}; img-src 'self' data: "
-                "https://fastapi.tiangolo.com; connect-src 'self'; "
-                "base-uri 'none'; frame-ancestors 'none'"
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        }
-    )
-    return page
-
-
 def configure_logging() -> None:
     """Our log lines (reloads, refused data) beside uvicorn's, on standard error."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
-def create_app_for_settings(settings: ServiceSettings) -> FastAPI:
-    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot."""
+def create_app_for_settings(settings: ServiceSettings, served_url: str | None = None) -> FastAPI:
+    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot.
+
+    `served_url`: the address the parent bound, the links' base when none is configured.
+    """
     configure_logging()
-    return CalendarService.open(settings).app()
+    return CalendarService.open(settings, served_url=served_url).app()

@@ -36,6 +36,7 @@ ASSETS = (
     ("/embed.js", "embed.js", JAVASCRIPT),
     ("/static/embed-frame.js", "embed-frame.js", JAVASCRIPT),
     ("/static/calendar.css", "calendar.css", CSS),
+    ("/static/copy.js", "copy.js", JAVASCRIPT),
 )
 # Each category's colour from calendar.yaml: data, so per snapshot rather than an asset.
 CATEGORIES_CSS = "/categories.css"
@@ -107,10 +108,13 @@ def _embedding(request: Request) -> str:
 @page_route("/")
 def home(request: Request) -> Response:
     snapshot = snapshot_of(request)
-    query = read_filter(request, snapshot.catalog)
-    require_canonical(request, query.items())
-    render = lambda: views.render_home(snapshot.catalog, query)  # noqa: E731
-    return page(request, snapshot, query, render, _site(request))
+    query = read_filter(request, snapshot.catalog, "month")
+    month = views.parse_month(query_params(request))  # a month's archive, past or future
+    if month is not None:
+        check_range(views.month_window(month), snapshot.catalog.compiled_on, "month")
+    require_canonical(request, [*query.items(), *([("month", f"{month:%Y-%m}")] if month else [])])
+    render = lambda: views.render_home(snapshot.catalog, query, month)  # noqa: E731
+    return page(request, snapshot, (query, month), render, _site(request))
 
 
 @page_route("/subscribe")

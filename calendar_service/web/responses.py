@@ -78,6 +78,11 @@ class ResponseCache:
                 self._cache.setdefault(key, rendered)
         return rendered
 
+    def get(self, key: Hashable) -> Rendered | None:
+        """The response kept for a key, or None; never builds."""
+        with self._lock:
+            return self._cache.get(key)
+
     @property
     def bytes(self) -> int:
         """The bytes kept now."""

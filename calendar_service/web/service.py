@@ -14,7 +14,6 @@ from collections.abc import Callable, Hashable
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import httpx
 from fastapi import Request
 
 from calendar_service import capacity
@@ -26,6 +25,7 @@ from calendar_service.urls import Urls
 from calendar_service.web.responses import Rendered, ResponseCache
 
 if TYPE_CHECKING:
+    import httpx
     from fastapi import FastAPI
 
 T = TypeVar("T")
@@ -100,14 +100,25 @@ class CalendarService:
 
     @classmethod
     def open(
-        cls, settings: ServiceSettings, *, today: Callable[[], date] | None = None
+        cls,
+        settings: ServiceSettings,
+        *,
+        today: Callable[[], date] | None = None,
+        served_url: str | None = None,
     ) -> CalendarService:
-        """Load, compile and publish the data directory; DataInvalid if it is not valid."""
+        """Load, compile and publish the data directory; DataInvalid if it is not valid.
+
+        `served_url` is the address `serve` listens on, the links' base when no base URL is
+        configured; without both, BaseUrlMissing.
+        """
         # The first Published is made inside open(), before the collector is kept off the
         # snapshot, so that it is frozen with it; the list carries it out of the callback.
         published: list[Published] = []
         live = LiveCatalog.open(
-            settings, today=today, on_swap=lambda catalog: published.append(Published(catalog))
+            settings,
+            today=today,
+            on_swap=lambda catalog: published.append(Published(catalog)),
+            served_url=served_url,
         )
         service = cls(settings, live, published[-1])
         live.on_swap = service._publish  # later snapshots replace the Published whole
@@ -140,6 +151,8 @@ class CalendarService:
     @property
     def client(self) -> httpx.AsyncClient:
         """A new HTTP client that calls the application in this process (no socket)."""
+        import httpx  # here: with it come rich and pygments, megabytes a server never uses
+
         transport = httpx.ASGITransport(app=self.app())
         return httpx.AsyncClient(transport=transport, base_url=CLIENT_BASE)
 

@@ -72,6 +72,8 @@ def event_fields(entry: EventEntry, catalog: Catalog) -> dict[str, Any]:
             else None
         ),
         "url": data.url,
+        "source": data.source,
+        "checked": data.checked.isoformat() if data.checked else None,
         "cost": data.cost,
         "event_page": urls.absolute(urls.event(data.id)),
         "event_ics": urls.absolute(urls.event_ics(data.id)),
@@ -104,6 +106,9 @@ def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dic
         "all_day": occurrence.all_day,
         "status": occurrence.status.value,
         "note": occurrence.note,
+        # Where this date was checked: the override's (that year's page), else the event's.
+        "source": occurrence.source or fields["source"],
+        "checked": occurrence.checked.isoformat() if occurrence.checked else fields["checked"],
         "links": {
             "event_page": fields["event_page"],
             "ics": fields["event_ics"],

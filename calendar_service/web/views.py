@@ -18,7 +18,7 @@ from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import Occurrence, Vocabularies
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
-from calendar_service.search import Window, matching_occurrences
+from calendar_service.search import Window, matching_occurrences, query_range
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 from calendar_service.web.shapes import event_json, uncached
 
@@ -127,18 +127,7 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
         accent = accent.removeprefix("#").lower()
         if not re.fullmatch(r"[0-9a-f]{6}", accent):
             raise QueryError("accent", "accent must be six hex digits, like 1d70b8", ["RRGGBB"])
-    month_text = single_value(params, "month")
-    month = None
-    if month_text is not None:
-        problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
-        if not re.fullmatch(r"\d{4}-\d{2}", month_text):
-            raise problem
-        try:
-            month = date(int(month_text[:4]), int(month_text[5:]), 1)
-        except ValueError:
-            raise problem from None
-        if not MIN_YEAR <= month.year <= MAX_YEAR:
-            raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
+    month = parse_month(params)
     return EmbedOptions(
         view=_choice(params, "view", ("list", "month")),  # type: ignore[arg-type]
         limit=limit,
@@ -148,6 +137,29 @@ def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
         scheme=_choice(params, "scheme", ("light", "dark")),  # type: ignore[arg-type]
         month=month,
     )
+
+
+def parse_month(params: Mapping[str, Sequence[str]]) -> date | None:
+    """The `month` parameter (YYYY-MM) as its first day, if given; the embed's and home's."""
+    month_text = single_value(params, "month")
+    if month_text is None:
+        return None
+    problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
+    if not re.fullmatch(r"\d{4}-\d{2}", month_text):
+        raise problem
+    try:
+        month = date(int(month_text[:4]), int(month_text[5:]), 1)
+    except ValueError:
+        raise problem from None
+    if not MIN_YEAR <= month.year <= MAX_YEAR:
+        raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
+    return month
+
+
+def month_window(month: date) -> Window:
+    """The days of a month, as a window whose errors name the `month` parameter."""
+    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return Window(month, last, "month", "month")
 
 
 def accent_css(accent: str) -> str:
@@ -231,12 +243,25 @@ def _common(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def render_home(catalog: Catalog, query: Filter) -> str:
-    """The home page: filter form, subscribe box, upcoming events by month."""
-    chosen = upcoming(catalog, query)
+def render_home(catalog: Catalog, query: Filter, month: date | None = None) -> str:
+    """The home page: filter form, subscribe box, upcoming events by month; or, given a
+    month (past or future), the occurrences starting in it, with the months beside linked."""
     urls = catalog.identity.urls
+    if month is None:
+        chosen = upcoming(catalog, query)
+        shown = catalog.compiled_on.replace(day=1)
+    else:
+        window = month_window(month)
+        found = matching_occurrences(catalog, query, window)
+        chosen = [item for item in found if agenda.first_day(item) >= month]
+        shown = month
+    earliest, latest = query_range(catalog.compiled_on)
+    previous = (shown - timedelta(days=1)).replace(day=1)
+    following = month_window(shown).last + timedelta(days=1)
     feed = urls.absolute(urls.calendar(query))
-    past_groups = [] if chosen else agenda.by_month(past(catalog, query, HOME_ITEMS))
+    # Nothing ahead (not a chosen month): the latest past dates, so a finished series shows.
+    nothing_ahead = month is None and not chosen
+    past_groups = agenda.by_month(past(catalog, query, HOME_ITEMS)) if nothing_ahead else []
     name = catalog.settings.name
     if not query.event_level().is_empty:
         name = f"{name} ({query.event_level().describe(catalog.settings.vocabularies)})"
@@ -247,10 +272,14 @@ def render_home(catalog: Catalog, query: Filter) -> str:
         more=max(0, len(chosen) - HOME_ITEMS),
         past_groups=past_groups,
         subscribe_url=urls.subscribe(query),
-        webcal=links.webcal(feed),
-        google=links.google_subscribe(feed),
-        outlook=links.outlook_subscribe(feed, name),
+        subscribe_links=links.SubscribeLinks.of(feed, name),
         feeds=catalog.feeds,
+        month=month,
+        previous_month=previous if previous >= earliest else None,
+        previous_url=urls.home(query, previous) if previous >= earliest else None,
+        next_month=following if month is not None and following <= latest else None,
+        next_url=urls.home(query, following) if following <= latest else None,
+        upcoming_url=urls.home(query),
     )
 
 
@@ -269,10 +298,7 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
         query=query,
         home_url=urls.home(query),
         name=name,
-        feed=url,
-        webcal=links.webcal(url),
-        google=links.google_subscribe(url),
-        outlook=links.outlook_subscribe(url, name),
+        links=links.SubscribeLinks.of(url, name),
         count=sum(1 for entry in catalog.matching(query) if entry.current),
         embed_snippet=embed_snippet(catalog, query),
         refresh_hours=catalog.settings.refresh_hours,
@@ -327,7 +353,8 @@ def render_event(catalog: Catalog, event_id: str) -> str:
         ended=ended,
         rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
         google=add.google(following) if following else None,
-        outlook=add.outlook(following) if following else None,
+        outlook_personal=add.outlook(following, "personal") if following else None,
+        outlook_work=add.outlook(following, "work") if following else None,
         json_ld=json_ld(catalog, event_id, following),
     )
 

@@ -1,0 +1,126 @@
+"""An event's rule as dateutil expands it, asked about any date near that date."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
+
+from calendar_service.model import EventData
+from calendar_service.rules import WEEKDAYS, Frequency
+
+
+def as_naive(value: date | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.combine(value, time())
+
+
+def day_of(value: date | datetime) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+_FREQUENCIES = {
+    Frequency.DAILY: DAILY,
+    Frequency.WEEKLY: WEEKLY,
+    Frequency.MONTHLY: MONTHLY,
+    Frequency.YEARLY: YEARLY,
+}
+
+
+class Series:
+    """An event's rule as dateutil expands it (recurring-ical-events uses dateutil), asked
+    about any date at the cost of a period or two.
+
+    dateutil walks every period from DTSTART, so asking whether 2200-12-31 is an occurrence
+    of a daily rule from 1970 walked 84,000 days. A rule means the same started again at the
+    beginning of any period its walk visits, once the defaults it takes from DTSTART (the
+    weekday, the day of the month, the month) are written out; so a question is answered
+    from the period it is about. A rule with a count is walked from its start: the count
+    runs from there.
+    """
+
+    def __init__(self, event: EventData) -> None:
+        assert event.recurrence is not None and event.recurrence.rule is not None
+        rule = self.rule = event.recurrence.rule
+        self.all_day = event.all_day
+        self.start = start = as_naive(event.start)
+        by_weekday = [_weekday(code) for code in rule.by_weekday]
+        by_month, by_month_day = list(rule.by_month), list(rule.by_month_day)
+        # dateutil's defaults from DTSTART, written out (see rrule.__init__).
+        if not by_month_day and not by_weekday:
+            if rule.frequency == Frequency.YEARLY:
+                by_month = by_month or [start.month]
+                by_month_day = [start.day]
+            elif rule.frequency == Frequency.MONTHLY:
+                by_month_day = [start.day]
+            elif rule.frequency == Frequency.WEEKLY:
+                by_weekday = [_weekday(WEEKDAYS[start.weekday()])]
+        self._options = {
+            "freq": _FREQUENCIES[rule.frequency],
+            "interval": rule.interval,
+            "count": rule.count,
+            "until": None if rule.until is None else datetime.combine(rule.until, time(23, 59, 59)),
+            "bymonth": by_month or None,
+            "bymonthday": by_month_day or None,
+            "byweekday": by_weekday or None,
+            "bysetpos": list(rule.by_set_position) or None,
+        }
+        self._from_start = rrule(dtstart=start, **self._options)  # type: ignore[arg-type]
+
+    def _near(self, value: datetime) -> rrule:
+        """The rule started at the last period beginning, at or before `value`, that the
+        walk from the start visits."""
+        rule, start = self.rule, self.start
+        if rule.count is not None or value <= start:
+            return self._from_start
+        if rule.frequency == Frequency.DAILY:
+            days = (value.date() - start.date()).days
+            anchor = start + timedelta(days=days // rule.interval * rule.interval)
+        elif rule.frequency == Frequency.WEEKLY:
+            first_week = start.date() - timedelta(days=start.weekday())
+            weeks = (value.date() - first_week).days // 7
+            day = first_week + timedelta(weeks=weeks // rule.interval * rule.interval)
+            anchor = datetime.combine(day, start.time())
+        elif rule.frequency == Frequency.MONTHLY:
+            months = (value.year - start.year) * 12 + value.month - start.month
+            index = start.month - 1 + months // rule.interval * rule.interval
+            anchor = datetime.combine(
+                date(start.year + index // 12, index % 12 + 1, 1), start.time()
+            )
+        else:
+            years = (value.year - start.year) // rule.interval * rule.interval
+            anchor = datetime.combine(date(start.year + years, 1, 1), start.time())
+        if anchor <= start:
+            return self._from_start
+        return rrule(dtstart=anchor, **self._options)  # type: ignore[arg-type]
+
+    def _kind(self, value: datetime) -> date | datetime:
+        return value.date() if self.all_day else value
+
+    def gives(self, value: date | datetime) -> bool:
+        """Whether the rule gives an occurrence starting at `value`."""
+        moment = as_naive(value)
+        return moment >= self.start and moment in self._near(moment)
+
+    def after(self, value: date | datetime, *, inclusive: bool = False) -> date | datetime | None:
+        """The first occurrence the rule gives after `value` (or at it, if inclusive)."""
+        moment = as_naive(value)
+        found = self._near(moment).after(moment, inc=inclusive)
+        return None if found is None else self._kind(found)
+
+    def between(self, first: date | datetime, last: date | datetime) -> list[date | datetime]:
+        """The occurrences the rule gives from `first` to `last`, both included."""
+        begin, end = as_naive(first), as_naive(last)
+        return [self._kind(value) for value in self._near(begin).between(begin, end, inc=True)]
+
+
+def _weekday(code: str) -> weekday:
+    ordinal = code[:-2]
+    return weekday(WEEKDAYS.index(code[-2:]), int(ordinal) if ordinal else None)
+
+
+def rule_starts(event: EventData, limit: date) -> list[date | datetime]:
+    """Starts the rule gives up to `limit` (a walk from the start: callers bound `limit`)."""
+    recurrence = event.recurrence
+    if recurrence is None or recurrence.rule is None:
+        return []
+    return Series(event).between(event.start, datetime.combine(limit, time.max))
