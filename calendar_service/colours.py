@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import webcolors
+# The CSS colour keywords (CSS Color Module Level 3's extended list, 147 names), as the
+# ICS COLOR property takes them (RFC 7986); pydantic, already a dependency, carries the table.
+from pydantic.color import COLORS_BY_NAME
 
 NEAR_BLACK = "0b0c0c"  # the text colour of the pages
 WHITE = "ffffff"
@@ -17,10 +19,8 @@ def hex_digits(colour: str) -> str | None:
     """
     if colour.startswith("#"):
         return colour[1:].lower()
-    try:
-        return str(webcolors.name_to_hex(colour)).removeprefix("#").lower()
-    except ValueError:
-        return None
+    rgb = COLORS_BY_NAME.get(colour)
+    return None if rgb is None else "".join(f"{channel:02x}" for channel in rgb[:3])
 
 
 def relative_luminance(colour: str) -> float:

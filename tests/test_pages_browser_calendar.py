@@ -6,14 +6,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import webcolors
 import yaml
 from conftest import BUNDLED_DATA, Server
 from embed_browser_support import AXE, AXE_TAGS, Watched, _unavailable
 from embed_browser_support import browser as browser
 from embed_browser_support import context as context
-
-from calendar_service.colours import AA_TEXT, contrast
+from pages_support import CSS_COLOURS, wcag_contrast
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page
@@ -104,9 +102,9 @@ def test_category_colours_from_calendar_yaml_with_aa_text(
                 "el => { const s = getComputedStyle(el); return [s.backgroundColor, s.color]; }"
             )
             background, text = _rgb(colours[0]), _rgb(colours[1])
-            expected = webcolors.name_to_hex(categories[key.group(1)]["color"]).lstrip("#")
+            expected = CSS_COLOURS[categories[key.group(1)]["color"]]
             assert background == expected, key.group(1)
-            assert contrast(background, text) >= AA_TEXT, (key.group(1), background, text)
+            assert wcag_contrast(background, text) >= 4.5, (key.group(1), background, text)
             seen.add(key.group(1))
     assert {"awareness-week", "programme"} <= seen, seen
 

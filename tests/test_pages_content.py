@@ -7,11 +7,11 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import webcolors
 import yaml
 from conftest import BUNDLED_DATA, InProcess, in_process
 from hypothesis import given
 from hypothesis import strategies as st
+from pages_support import CSS_COLOURS, wcag_contrast
 
 from calendar_service import agenda
 from calendar_service.colours import text_on
@@ -21,21 +21,6 @@ LONDON = ZoneInfo("Europe/London")
 CATEGORIES = yaml.safe_load((BUNDLED_DATA / "calendar.yaml").read_text())["vocabularies"][
     "categories"
 ]
-
-
-def _wcag_contrast(first: str, second: str) -> float:
-    """WCAG 2.2 contrast ratio, written out here independently of the service's."""
-
-    def luminance(colour: str) -> float:
-        def linear(byte: str) -> float:
-            value = int(byte, 16) / 255
-            return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
-
-        red, green, blue = (linear(colour[i : i + 2]) for i in (0, 2, 4))
-        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-    high, low = sorted((luminance(first), luminance(second)), reverse=True)
-    return (high + 0.05) / (low + 0.05)
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +109,13 @@ def test_categories_css_gives_each_colour_text_that_meets_aa(client: InProcess) 
     rules = {key: (bg, fg) for key, bg, fg in re.findall(rule, response.text)}
     assert set(rules) == {key for key, term in CATEGORIES.items() if term.get("color")}
     for key, (background, text) in rules.items():
-        assert background == webcolors.name_to_hex(CATEGORIES[key]["color"]).lstrip("#")
-        assert _wcag_contrast(background, text) >= 4.5, key
+        assert background == CSS_COLOURS[CATEGORIES[key]["color"]]
+        assert wcag_contrast(background, text) >= 4.5, key
 
 
 @given(st.from_regex(r"[0-9a-f]{6}", fullmatch=True))
 def test_text_on_any_colour_meets_aa(background: str) -> None:
-    assert _wcag_contrast(background, text_on(background)) >= 4.5
+    assert wcag_contrast(background, text_on(background)) >= 4.5
 
 
 # Embed heading and badges ------------------------------------------------------------------
