@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,10 +24,12 @@ from calendar_service.documents import (
 from calendar_service.fields import FIELDS
 from calendar_service.local_times import check_local_times
 from calendar_service.model import (
+    HASH_DIGITS,
     CalendarSettings,
     Event,
     EventData,
     EventFile,
+    content_hash,
 )
 from calendar_service.provenance import provenance_problems
 from calendar_service.recurrence import check_expansion, check_recurrence
@@ -55,7 +56,6 @@ __all__ = [
 
 
 M = TypeVar("M", bound=BaseModel)
-HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
 STAMP_ADVICE = "run `calendar-service stamp` to record its revision"  # ends unstamped warnings
 
 
@@ -146,22 +146,6 @@ def _load_events(
                 found.append((EventData.model_validate(item), index))
         return doc, found
     return doc, [(event, index) for index, event in enumerate(model.events)]
-
-
-# Fields added after events were first stamped: hashed only when given, so that a new
-# version of the model does not make every stamped event look changed (and restamped).
-HASHED_WHEN_GIVEN = ("source", "checked")
-
-
-def content_hash(event: EventData) -> str:
-    """A hash of an event's meaning, independent of file layout and key order."""
-    meaning = event.model_dump(mode="json")
-    for part in (meaning, *meaning["overrides"]):
-        for name in HASHED_WHEN_GIVEN:
-            if part.get(name) is None:
-                part.pop(name, None)
-    text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
 def load(root: Path, *, today: date | None = None) -> LoadedData:
