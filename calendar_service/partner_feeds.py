@@ -301,14 +301,15 @@ def read_feed(
     zones = calendar.walk("VTIMEZONE")
     by_uid = {override.uid: override for override in overrides}
     events: list[Event] = []
-    occurrences = 0
+    occurrences = skipped = 0
     for uid, master in masters.items():
         changed = exceptions.pop(uid, [])
         reader = _EventReader(source, zone, uid, master, changed, zones, today)
         try:
             mapped = reader.read(by_uid.get(uid), settings)
-        except _Skipped as skipped:
-            problems.append(f"event {_short(uid)!r}: {skipped}")
+        except _Skipped as problem:
+            problems.append(f"event {_short(uid)!r}: {problem}")
+            skipped += 1
             continue
         if mapped is None:
             continue  # filtered out or hidden: not a problem
@@ -318,6 +319,9 @@ def read_feed(
         occurrences += count
     for uid in exceptions:
         problems.append(f"event {_short(uid)!r}: a changed occurrence without its series; left out")
+    if masters and not events and skipped:
+        # Nothing usable where events were: a broken feed must not replace a good copy.
+        raise FeedRejected(f"none of its {len(masters)} event(s) could be read; {problems[-1]}")
     if len(events) > source.max_events:
         raise FeedRejected(
             f"{len(events):,} events, more than the {source.max_events:,} this source may add"
@@ -400,6 +404,7 @@ class _NotOurRule(Exception):
     """The series cannot be kept as our rule; it is expanded into dates instead."""
 
 
+_SUB_DAILY = {"HOURLY", "MINUTELY", "SECONDLY", "BYHOUR", "BYMINUTE", "BYSECOND"}
 _RULE_PARTS = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYMONTH", "BYMONTHDAY", "BYDAY", "BYSETPOS"}
 _STATUS = {"TENTATIVE": Status.PROVISIONAL, "CANCELLED": Status.CANCELLED}
 _WEEKDAY = re.compile(WEEKDAY_PATTERN)
@@ -567,6 +572,14 @@ class _EventReader:
         master = self.master
         if "RRULE" not in master and "RDATE" not in master:
             return self._valid(fields), 1
+        for rule in _rules(master):
+            if _SUB_DAILY & {str(rule.get("FREQ", [""])[0]).upper(), *map(str.upper, rule)}:
+                # More than one occurrence a day: not an event series people subscribe to,
+                # and expanding it would cost thousands of occurrences a year.
+                raise _Skipped(
+                    "its RRULE repeats within a day (FREQ or BY of hours, minutes or seconds);"
+                    " only daily, weekly, monthly and yearly series are imported"
+                )
         try:
             return self._as_rule(fields)
         except _NotOurRule:
@@ -613,10 +626,11 @@ class _EventReader:
         start, end = self._times(component)
         status = _STATUS.get(str(component.get("STATUS", "")).upper(), Status.CONFIRMED)
         title = plain_line(str(component.get("SUMMARY", ""))) or fields["title"]
+        length = _length(fields["start"], fields["end"])
         return {
             "occurrence": occurrence,
             "start": start if start != occurrence else None,
-            "end": end,
+            "end": end if _length(start, end) != length else None,
             "status": status if status != fields["status"] else None,
             "title": title if title != fields["title"] else None,
         }
@@ -728,9 +742,8 @@ def _bounded(master: Component, stop: date) -> Component:
     """A copy of the series whose rule ends by `stop`: the expander then never walks further,
     whatever the rule (a rule that never matches would walk to the year 9999)."""
     bounded = copy.deepcopy(master)
-    rules = bounded.get("RRULE")
     start = master.decoded("DTSTART")
-    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+    for rule in _rules(bounded):
         limit: date | datetime = stop
         if isinstance(start, datetime):  # UNTIL is UTC for a zoned start, floating otherwise
             limit = datetime.combine(stop, time(), UTC if start.tzinfo is not None else None)
@@ -742,11 +755,16 @@ def _bounded(master: Component, stop: date) -> Component:
 
 def _goes_on(master: Component, stop: date) -> bool:
     """Whether the series' rule may give occurrences after `stop`."""
-    rules = master.get("RRULE")
-    for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+    for rule in _rules(master):
         if "COUNT" not in rule and ("UNTIL" not in rule or _day(rule["UNTIL"][0]) > stop):
             return True
     return False
+
+
+def _rules(component: Component) -> list[Any]:
+    """Every RRULE of a component (RFC 5545 deprecates more than one; some feeds have it)."""
+    found = component.get("RRULE")
+    return found if isinstance(found, list) else [found] if found is not None else []
 
 
 def _date_values(component: Component, name: str) -> list[Any]:
