@@ -11,12 +11,15 @@ import copy
 import hashlib
 import html
 import itertools
+import os
 import re
+import stat
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -229,6 +232,62 @@ class ImportedFeed:
     events: tuple[Event, ...]
     occurrences: int
     problems: tuple[str, ...]  # one line each: events skipped, limited or changed
+    rejected: str | None = None  # why nothing of the feed is used, if so
+
+
+def fetched_copy(directory: Path, source_id: str) -> bytes | None:
+    """The last good copy of a source's feed, `<directory>/<id>.ics`, None if there is none.
+
+    Only a regular file is read, at most MAX_FEED_BYTES (a larger one reads as rejected).
+    """
+    path = directory / f"{source_id}.ics"
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise FeedRejected(f"{path} is not a regular file")
+        return file.read(MAX_FEED_BYTES + 1)
+
+
+def import_sources(
+    sources: SourcesFile,
+    directory: Path,
+    settings: CalendarSettings,
+    taken: set[str],
+    today: date | None = None,
+) -> tuple[list[Event], list[ImportedFeed], list[bytes]]:
+    """Every source's events from its last good copy in `directory`, and a report of each.
+
+    A source whose copy is missing, unreadable or rejected adds nothing and is reported;
+    it never stops the others or the local data. An imported id already `taken` (by a local
+    event) is left out. Also returns the bodies read, for the data's version.
+    """
+    events: list[Event] = []
+    reports: list[ImportedFeed] = []
+    bodies: list[bytes] = []
+    for source in sources.sources:
+        try:
+            body = fetched_copy(directory, source.id)
+            if body is None:
+                reports.append(ImportedFeed(source.id, (), 0, (), "not fetched yet"))
+                continue
+            bodies.append(body)
+            feed = read_feed(source, body, settings, sources.overrides_of(source.id), today=today)
+        except (FeedRejected, OSError) as exc:
+            reports.append(ImportedFeed(source.id, (), 0, (), str(exc)))
+            continue
+        kept = [event for event in feed.events if event.id not in taken]
+        clashes = [
+            f"event id {event.id!r} is a local event's; left out"
+            for event in feed.events
+            if event.id in taken
+        ]
+        taken.update(event.id for event in kept)
+        events += kept
+        reports.append(replace(feed, events=tuple(kept), problems=(*feed.problems, *clashes)))
+    return events, reports, bodies
 
 
 def decode_feed(body: bytes) -> tuple[str, str | None]:
