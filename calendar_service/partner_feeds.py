@@ -370,6 +370,10 @@ def read_feed(
             problems.append(f"event {_short(uid)!r}: {problem}")
             skipped += 1
             continue
+        except Exception as exc:  # a value icalendar cannot decode: someone else's data
+            problems.append(f"event {_short(uid)!r}: cannot be read: {_short(str(exc))}")
+            skipped += 1
+            continue
         if mapped is None:
             continue  # filtered out or hidden: not a problem
         event, count = mapped
