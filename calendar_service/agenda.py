@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import calendar as _calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calendar_service.model import Occurrence
+from calendar_service.model import Occurrence, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +54,30 @@ def last_day(occurrence: Occurrence) -> date:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSession:
+    """A date an event's rule gives on which it holds no session, as pages show it."""
+
+    event_id: str
+    title: str
+    skipped: Skipped
+
+    @property
+    def day(self) -> date:
+        return self.skipped.day
+
+    @property
+    def text(self) -> str:
+        return f"No session: {self.skipped.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class GridDay:
     """One cell of the month grid."""
 
     day: date
     in_month: bool
     occurrences: list[Occurrence]
+    no_sessions: tuple[NoSession, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +105,11 @@ class MonthGrid:
         return (self.first + timedelta(days=32)).replace(day=1)
 
 
-def month_grid(year: int, month: int, occurrences: list[Occurrence]) -> MonthGrid:
-    """Place each occurrence on every day it covers within the grid."""
+def month_grid(
+    year: int, month: int, occurrences: list[Occurrence], no_sessions: Sequence[NoSession] = ()
+) -> MonthGrid:
+    """Place each occurrence on every day it covers within the grid, and each date a
+    series skips on its day."""
     weeks = _calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
     cells: dict[date, list[Occurrence]] = {day: [] for week in weeks for day in week}
     for occurrence in occurrences:
@@ -96,10 +118,19 @@ def month_grid(year: int, month: int, occurrences: list[Occurrence]) -> MonthGri
         while day <= min(last, weeks[-1][-1]):
             cells[day].append(occurrence)
             day += timedelta(days=1)
+    skipped: dict[date, list[NoSession]] = {}
+    for notice in no_sessions:
+        skipped.setdefault(notice.day, []).append(notice)
     return MonthGrid(
         year,
         month,
-        [[GridDay(day, day.month == month, cells[day]) for day in week] for week in weeks],
+        [
+            [
+                GridDay(day, day.month == month, cells[day], tuple(skipped.get(day, ())))
+                for day in week
+            ]
+            for week in weeks
+        ],
     )
 
 

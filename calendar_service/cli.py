@@ -14,7 +14,7 @@ from pathlib import Path
 
 from calendar_service import __version__
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
-from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
@@ -268,6 +268,7 @@ def schema(args: argparse.Namespace) -> int:
     schemas = {
         "calendar.schema.json": CalendarSettings.model_json_schema(),
         "events.schema.json": EventFile.model_json_schema(),
+        "terms.schema.json": TermCalendar.model_json_schema(),
     }
     if args.out is None:
         print(json.dumps(schemas[f"{args.kind}.schema.json"], indent=2))
@@ -341,8 +342,8 @@ def parser() -> argparse.ArgumentParser:
     site.set_defaults(handler=build)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
-    export.add_argument("--kind", choices=("events", "calendar"), default="events")
-    export.add_argument("--out", help="write both schemas into this directory")
+    export.add_argument("--kind", choices=("events", "calendar", "terms"), default="events")
+    export.add_argument("--out", help="write every schema into this directory")
     export.set_defaults(handler=schema)
     return main
 

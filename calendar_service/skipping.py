@@ -36,6 +36,16 @@ BANK_HOLIDAY_COUNTRY, BANK_HOLIDAY_SUBDIVISION = "GB", "ENG"
 MAX_SKIPPED = MAX_COUNT  # skipped dates one series may list (each is written as an EXDATE)
 
 
+def describe(skip: Skip, term_names: Mapping[str, str]) -> str:
+    """The skip in words, after a rule's: "not on bank holidays or in the school holidays
+    of County Durham schools"; `term_names` gives each term calendar's name by id."""
+    parts = ["on bank holidays"] if skip.bank_holidays else []
+    if skip.school_holidays is not None:
+        name = term_names.get(skip.school_holidays, skip.school_holidays)
+        parts.append(f"in the school holidays of {name}")
+    return "not " + " or ".join(parts)
+
+
 class SkipProblem(ValueError):
     """Why a recurrence's skip cannot be applied, with the field it is about."""
 
