@@ -18,8 +18,15 @@ from skipping_support import SESSIONS, SKIPPED, TERM_TIME, day
 
 from calendar_service import ics
 from calendar_service.loading import load
-from calendar_service.model import UNSKIPPED, CalendarSettings, Event, EventData, TermCalendar
-from calendar_service.skipping import SkipProblem, TermDays, schedule
+from calendar_service.model import (
+    UNSKIPPED,
+    CalendarSettings,
+    Event,
+    EventData,
+    Override,
+    TermCalendar,
+)
+from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 
 LONDON = ZoneInfo("Europe/London")
 IDENTITY = ics.Identity("https://calendar.test.example", "calendar.test.example")
@@ -210,3 +217,21 @@ def expand(event: Event) -> list[date]:
         calendar.add_component(component)
     found = recurring_ical_events.of(calendar).between(date(2025, 1, 1), date(2028, 1, 1))
     return sorted(day(item.start) for item in found)
+
+
+def test_an_override_of_a_skipped_date_is_refused_naming_why(loaded: dict[str, Event]) -> None:
+    event = loaded["monday-parents-group"]
+    changed = event.data.model_copy(
+        update={
+            "overrides": [
+                Override(occurrence=datetime(2026, 2, 16, 10), note="Moved"),
+                Override(occurrence=datetime(2026, 2, 23, 10), note="Held"),
+            ]
+        }
+    )
+    assert skip_problems(changed, event.schedule) == [
+        (
+            ("overrides", 0, "occurrence"),
+            "2026-02-16 10:00:00 is skipped (February half term): there is no session to change",
+        )
+    ]
