@@ -9,10 +9,11 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from calendar_service import __version__
+from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
 from calendar_service.provenance import occurrences_between
@@ -62,7 +63,11 @@ TABLE_YEARS = (2026, 2027)
 
 def national_series_table(data_dir: Path) -> str:
     """The README's table of the national series, generated from the data: each series'
-    organiser, usual date in words, its dates in TABLE_YEARS, status and source."""
+    organiser, usual date in words, its dates in TABLE_YEARS, status and source.
+
+    The README links to nothing outside the repository, so organisers are named and sources
+    given by their site's name; the full source URL is in the data file.
+    """
     years = " | ".join(str(year) for year in TABLE_YEARS)
     lines = [
         f"| series | organiser | usual date | {years} | status | source |",
@@ -72,12 +77,12 @@ def national_series_table(data_dir: Path) -> str:
     for event in sorted(national, key=lambda item: item.data.title.casefold()):
         data = event.data
         organiser = data.organiser
-        who = _cell(organiser.name, organiser.url) if organiser else ""
+        who = _cell(organiser.name) if organiser else ""
         rule = data.recurrence.rule if data.recurrence else None
         usual = rule.describe() if rule else "one date"
         dates = " | ".join(_dates_in(event, year) for year in TABLE_YEARS)
-        source = _cell(_host(data.source), data.source) if data.source else "(none)"
-        title = _cell(data.title, None)
+        source = f"`{_host(data.source)}`" if data.source else "(none)"
+        title = _cell(data.title)
         lines.append(f"| {title} | {who} | {usual} | {dates} | {data.status.value} | {source} |")
     return "\n".join(lines) + "\n"
 
@@ -91,10 +96,9 @@ def _dates_in(event: Event, year: int) -> str:
     )
 
 
-def _cell(text: str, url: str | None) -> str:
-    """Text for a Markdown table cell, a link if there is a URL."""
-    text = text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
-    return f"[{text}]({url})" if url else text
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return text.replace("|", "\\|").replace("[", "\\[").replace("]", "\\]")
 
 
 def _host(url: str) -> str:
@@ -239,10 +243,17 @@ def validate(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     series = sum(1 for event in data.events if event.data.recurrence is not None)
+    # The version a server started now with this environment reports at /version.json.
+    service = ServiceSettings.from_env()
+    served = served_url(service.host, service.port)  # what `serve` with these settings links to
+    identity = identity_of(data.settings, service.base_url, service.uid_domain, served)
+    today = today or datetime.now(UTC).date()
     print(
         f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
         f"in {len({event.source for event in data.events})} files, "
-        f"{len(data.settings.feeds)} feeds, version {data.version}"
+        f"{len(data.settings.feeds)} feeds, "
+        f"version {snapshot_version(data.version, identity, today)} "
+        f"(on {today} at {identity.base_url}; calendar-service {__version__})"
     )
     if args.strict and data.warnings:
         print(f"strict: {len(data.warnings)} warning(s) above count as errors", file=sys.stderr)

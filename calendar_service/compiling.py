@@ -229,6 +229,27 @@ def _day(value: date | datetime) -> date:
     return value.date() if isinstance(value, datetime) else value
 
 
+def identity_of(
+    settings: CalendarSettings,
+    base_url: str | None,
+    uid_domain: str | None,
+    served_url: str | None = None,
+) -> ics.Identity:
+    """The public base URL and UID domain: the service's settings over `calendar.yaml`,
+    over the address served (urls.choose_base)."""
+    return ics.Identity(
+        base_url=choose_base(base_url, settings.base_url, served_url),
+        uid_domain=uid_domain or settings.uid_domain,
+    )
+
+
+def snapshot_version(data_version: str, identity: ics.Identity, today: date) -> str:
+    """The version `/version.json` reports and `validate` prints: it changes with the data
+    files, the base URL and UID domain (they are in every feed) and the day compiled."""
+    source = f"{data_version}|{identity.base_url}|{identity.uid_domain}|{today}"
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
 def compile_catalog(
     loaded: LoadedData,
     *,
@@ -247,10 +268,7 @@ def compile_catalog(
     The result is the same as compiling from scratch (tested).
     """
     settings = loaded.settings
-    identity = ics.Identity(
-        base_url=choose_base(base_url, settings.base_url, served_url),
-        uid_domain=uid_domain or settings.uid_domain,
-    )
+    identity = identity_of(settings, base_url, uid_domain, served_url)
     today = today or datetime.now(UTC).date()
     facts = MappingProxyType(
         {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
@@ -267,11 +285,10 @@ def compile_catalog(
     day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
     current = [entry for entry in entries.values() if entry.current]
-    version_source = f"{loaded.version}|{identity.base_url}|{identity.uid_domain}|{today}"
     return Catalog(
         settings=settings,
         identity=identity,
-        version=hashlib.sha256(version_source.encode()).hexdigest()[:16],
+        version=snapshot_version(loaded.version, identity, today),
         compiled_on=today,
         loaded_at=datetime.now(UTC),
         events=MappingProxyType(entries),

@@ -107,47 +107,61 @@ def test_event_json_rrule_is_the_feed_s(client: InProcess) -> None:
     assert event["recurrence"]["skip"] == {"bank_holidays": True, "school_holidays": "testshire"}
 
 
-class _Cells(HTMLParser):
-    """Each month-grid cell's text by its data-date (the standard library's parser)."""
+class _Grid(HTMLParser):
+    """The month grid read with the standard library's parser: each day cell's text by its
+    data-date, and each bar's first day with its text."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cells: dict[str, str] = {}
-        self._current: str | None = None
+        self.bars: list[tuple[str, str]] = []
+        self._cell: str | None = None
+        self._bar: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "td":
-            self._current = dict(attrs).get("data-date")
-            if self._current:
-                self.cells[self._current] = ""
+        found = dict(attrs)
+        if tag == "td" and found.get("data-date"):
+            self._cell = found["data-date"]
+            self.cells[self._cell or ""] = ""
+        if tag == "a" and found.get("data-first") and self._cell is None:
+            self._bar = found["data-first"]
+            self.bars.append((self._bar or "", ""))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "td":
-            self._current = None
+            self._cell = None
+        if tag == "a":
+            self._bar = None
 
     def handle_data(self, data: str) -> None:
-        if self._current:
-            self.cells[self._current] += data
+        if self._cell:
+            self.cells[self._cell] += data
+        elif self._bar:
+            first, text = self.bars[-1]
+            self.bars[-1] = (first, text + data)
 
 
-def month_cells(client: InProcess, month: str) -> dict[date, str]:
+def month_grid(client: InProcess, month: str) -> _Grid:
     response = client.get("/embed", params={"view": "month", "month": month})
     assert response.status_code == 200, response.text
-    parser = _Cells()
-    parser.feed(response.text)
-    return {date.fromisoformat(key): " ".join(text.split()) for key, text in parser.cells.items()}
+    grid = _Grid()
+    grid.feed(response.text)
+    return grid
 
 
 @pytest.mark.parametrize("month", ["2026-02", "2026-03", "2026-04"])
 def test_month_view_shows_each_session_and_no_session_with_its_reason(
     client: InProcess, month: str
 ) -> None:
-    cells = month_cells(client, month)
-    sessions = [when for when in SESSIONS["monday-parents-group"] if when in cells]
-    assert sessions
-    for session in sessions:
-        assert "Monday parents group" in cells[session]
-        assert "No session" not in cells[session]
+    grid = month_grid(client, month)
+    cells = {date.fromisoformat(key): " ".join(text.split()) for key, text in grid.cells.items()}
+    bars = {
+        date.fromisoformat(first) for first, text in grid.bars if "Monday parents group" in text
+    }
+    in_view = {when for when in cells if when.weekday() == 0}
+    sessions = set(SESSIONS["monday-parents-group"])
+    assert bars == in_view & sessions
+    assert bars
     shown = 0
     for event_id, skipped in SKIPPED.items():
         for when, reason in skipped.items():
@@ -155,6 +169,7 @@ def test_month_view_shows_each_session_and_no_session_with_its_reason(
                 shown += 1
                 assert f"No session: {reason}" in cells[when], (event_id, when, cells[when])
     assert shown
+    assert not [text for when, text in cells.items() if "No session" in text and when in sessions]
 
 
 def test_event_page_lists_no_session_between_the_upcoming_dates(client: InProcess) -> None:

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -21,18 +20,18 @@ from calendar_service import __version__
 from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import api, feeds, pages
+from calendar_service.web import api, apidocs, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
+from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
 MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 naming them
-DOCS_CDN = "https://cdn.jsdelivr.net"
 
 
 class UrlLengthLimit:
-    """Refuse over-long URLs with a JSON 414 before any routing or parsing."""
+    """Refuse over-long URLs with a 414 before any routing or parsing (HTML on a page)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,7 +40,7 @@ class UrlLengthLimit:
         if scope["type"] == "http":
             length = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
             if length > MAX_URL_BYTES:
-                response = error_response(414, f"the URL is longer than {MAX_URL_BYTES} bytes")
+                response = refusal(scope, 414, f"the URL is longer than {MAX_URL_BYTES} bytes")
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -84,12 +83,12 @@ def create_app(service: CalendarService) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(api.router)
     app.include_router(pages.router)
-    app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
+    app.include_router(apidocs.router)
     return app
 
 
 def _error_handlers(app: FastAPI) -> None:
-    """Every refusal in the one JSON error shape; never a traceback."""
+    """Every refusal as the one JSON error shape, or an HTML page on a page; no traceback."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ExpansionBusy, _busy)
     app.add_exception_handler(CanonicalRedirect, _canonical)
@@ -110,7 +109,7 @@ def _middleware(app: FastAPI) -> None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return exc.response()
+    return refusal(request.scope, exc.status, exc.message, exc.parameter, exc.allowed)
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
@@ -127,7 +126,7 @@ async def _canonical(request: Request, exc: Exception) -> Response:
 
 async def _query_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QueryError)
-    return error_response(422, exc.message, exc.parameter, exc.allowed)
+    return refusal(request.scope, 422, exc.message, exc.parameter, exc.allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -136,7 +135,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     location = [str(part) for part in first.get("loc", ())]
     parameter = location[-1] if location else None
     message = str(first.get("msg", "invalid request"))
-    return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
+    return refusal(
+        request.scope, 422, f"{parameter}: {message}" if parameter else message, parameter
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -147,36 +148,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
         allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
+        # JSON even on a page: no link a person follows sends another method.
         response = error_response(
             405, f"{request.method[:20]} is not answered here", allowed=allowed
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return error_response(exc.status_code, message)
+    return refusal(request.scope, exc.status_code, message)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Never show a traceback or echo input; the log has the details.
     log.exception("unexpected error on %s", request.url.path)
     return error_response(500, "internal error; it has been logged")
-
-
-def docs() -> Response:
-    """Swagger UI from its CDN, which starts with an inline script; nothing else may."""
-    page = get_swagger_ui_html(openapi_url="/openapi.json", title="calendar-service API")
-    page.headers.update(
-        {
-            "Content-Security-Policy": (
-                f"default-src 'none'; script-src 'unsafe-inline' {DOCS_CDN}; "
-                f"style-src 'unsafe-inline' {DOCS_CDN}; img-src 'self' data: "
-                "https://fastapi.tiangolo.com; connect-src 'self'; "
-                "base-uri 'none'; frame-ancestors 'none'"
-            ),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        }
-    )
-    return page
 
 
 def configure_logging() -> None:
