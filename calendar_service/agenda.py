@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import calendar as _calendar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from calendar_service.model import Occurrence
+from calendar_service.model import Occurrence, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +57,30 @@ def last_day(occurrence: Occurrence) -> date:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSession:
+    """A date an event's rule gives on which it holds no session, as pages show it."""
+
+    event_id: str
+    title: str
+    skipped: Skipped
+
+    @property
+    def day(self) -> date:
+        return self.skipped.day
+
+    @property
+    def text(self) -> str:
+        return f"No session: {self.skipped.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class GridDay:
     """One day of the month grid, with how many occurrences touch it."""
 
     day: date
     in_month: bool
     count: int
+    no_sessions: tuple[NoSession, ...] = ()  # series that skip this day, with why
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +159,12 @@ class MonthGrid:
         return (self.first + timedelta(days=32)).replace(day=1)
 
 
-def _week(days: list[date], month: int, occurrences: list[Occurrence]) -> Week:
+def _week(
+    days: list[date],
+    month: int,
+    occurrences: list[Occurrence],
+    no_sessions: Mapping[date, tuple[NoSession, ...]],
+) -> Week:
     """Cut each occurrence to the week and stack the bars, first fit, longest first."""
     monday, sunday = days[0], days[-1]
     bars: list[Bar] = []
@@ -170,14 +194,23 @@ def _week(days: list[date], month: int, occurrences: list[Occurrence]) -> Week:
     for bar in bars:
         for column in range(bar.column, bar.column + bar.span):
             counts[column] += 1
-    grid_days = [GridDay(day, day.month == month, counts[i]) for i, day in enumerate(days)]
+    grid_days = [
+        GridDay(day, day.month == month, counts[i], no_sessions.get(day, ()))
+        for i, day in enumerate(days)
+    ]
     return Week(grid_days, [Lane(lane) for lane in lanes])
 
 
-def month_grid(year: int, month: int, occurrences: list[Occurrence]) -> MonthGrid:
-    """Lay out a month: per week, one bar per occurrence across the days it covers there."""
+def month_grid(
+    year: int, month: int, occurrences: list[Occurrence], no_sessions: Sequence[NoSession] = ()
+) -> MonthGrid:
+    """Lay out a month: per week, one bar per occurrence across the days it covers there;
+    on each day, the series that skip it."""
     weeks = _calendar.Calendar(firstweekday=0).monthdatescalendar(year, month)
-    return MonthGrid(year, month, [_week(days, month, occurrences) for days in weeks])
+    skipped: dict[date, tuple[NoSession, ...]] = {}
+    for notice in no_sessions:
+        skipped[notice.day] = (*skipped.get(notice.day, ()), notice)
+    return MonthGrid(year, month, [_week(days, month, occurrences, skipped) for days in weeks])
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
-from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
 from calendar_service.partner_feeds import SourcesFile
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
@@ -281,6 +281,7 @@ def schema(args: argparse.Namespace) -> int:
         "calendar.schema.json": CalendarSettings.model_json_schema(),
         "events.schema.json": EventFile.model_json_schema(),
         "sources.schema.json": SourcesFile.model_json_schema(),
+        "terms.schema.json": TermCalendar.model_json_schema(),
     }
     if args.out is None:
         print(json.dumps(schemas[f"{args.kind}.schema.json"], indent=2))
@@ -354,7 +355,9 @@ def parser() -> argparse.ArgumentParser:
     site.set_defaults(handler=build)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
-    export.add_argument("--kind", choices=("events", "calendar", "sources"), default="events")
+    export.add_argument(
+        "--kind", choices=("events", "calendar", "sources", "terms"), default="events"
+    )
     export.add_argument("--out", help="write every schema into this directory")
     export.set_defaults(handler=schema)
     return main

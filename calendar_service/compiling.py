@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
@@ -29,6 +29,8 @@ from calendar_service.model import (
     Event,
     FeedDefinition,
     Occurrence,
+    Skipped,
+    TermCalendar,
     occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
@@ -76,6 +78,24 @@ class Feed:
     file: FeedFile
 
 
+@dataclass(frozen=True, slots=True)
+class TermFeed:
+    """A term calendar's school year as a subscribable feed: terms, half terms, closures."""
+
+    calendar_id: str
+    calendar: TermCalendar
+    file: FeedFile
+
+    @property
+    def title(self) -> str:
+        return term_feed_title(self.calendar)
+
+
+def term_feed_title(calendar: TermCalendar) -> str:
+    """A term calendar's feed name, as calendars list it."""
+    return f"School terms: {calendar.name}"
+
+
 @dataclass(frozen=True)
 class Catalog:
     """An immutable snapshot of the calendar: requests only ever read one of these."""
@@ -93,6 +113,21 @@ class Catalog:
     index: OccurrenceIndex
     facts: Mapping[str, SeriesFacts]  # per event: title, status, overrides
     warnings: tuple[str, ...] = ()
+    term_feeds: Mapping[str, TermFeed] = field(default_factory=dict)  # by term calendar id
+
+    def skipped_between(
+        self, query: Filter, first: date, last: date
+    ) -> list[tuple[EventEntry, Skipped]]:
+        """The dates from `first` to `last` (inclusive) on which a matching event's rule
+        holds no session, in order: what pages show as "No session: <reason>"."""
+        found = [
+            (entry, skipped)
+            for entry in self.events.values()
+            if entry.event.schedule.skipped and query.matches(entry.keys)
+            for skipped in entry.event.schedule.skipped
+            if first <= skipped.day <= last
+        ]
+        return sorted(found, key=lambda pair: (str(pair[1].start), pair[0].event.id))
 
     def matching(self, query: Filter) -> list[EventEntry]:
         """Events passing the event-level part of a filter, in id order."""
@@ -153,7 +188,7 @@ def last_end(event: Event, reach: date) -> date | None:
     """The day after the series' last occurrence ends; None when it may go on after `reach`
     (endless, or not over by then). The rule is expanded no further than `reach`, as far as
     compiling expands it, a cost the loader has bounded."""
-    data = event.data
+    data = event.timing  # a count run on past skipped days ends on its until
     recurrence = data.recurrence
     spans: list[tuple[date | datetime, timedelta]] = [(data.start, data.duration)]
     if recurrence is not None:
@@ -264,6 +299,7 @@ def compile_catalog(
         index=index,
         facts=facts,
         warnings=loaded.warnings,
+        term_feeds=MappingProxyType(_term_feeds(loaded, settings, identity)),
     )
 
 
@@ -351,6 +387,25 @@ def _named_feeds(
         feeds[definition.name] = Feed(
             definition, query, render_feed(header, timezone, chosen, day_began)
         )
+    return feeds
+
+
+def _term_feeds(
+    loaded: LoadedData, settings: CalendarSettings, identity: ics.Identity
+) -> dict[str, TermFeed]:
+    """Each term calendar's feed: all-day events only, so no VTIMEZONE."""
+    feeds = {}
+    for calendar_id, calendar in sorted(loaded.terms.items()):
+        title = term_feed_title(calendar)
+        description = (
+            f"Terms, half terms and closure days of {calendar.authority}'s schools, from "
+            f"{calendar.source}. Inset days are set by each school and are not included."
+        )
+        header = ics.feed_header(settings, title, description)
+        body = ics.render_components(ics.term_components(calendar_id, calendar, identity))
+        modified = datetime.combine(calendar.checked, time(), UTC)
+        file = FeedFile(ics.assemble(header, b"", [body]), modified)
+        feeds[calendar_id] = TermFeed(calendar_id, calendar, file)
     return feeds
 
 

@@ -78,7 +78,7 @@ def per_day(rule: Rule) -> float:
 
 def occurrences_between(entry: EventEntry, first: date, last: date) -> int:
     """At most how many occurrences the series has from `first` to `last` (inclusive)."""
-    data = entry.event.data
+    data = entry.event.timing
     recurrence = data.recurrence
     if recurrence is None:
         return 1

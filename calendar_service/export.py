@@ -59,6 +59,7 @@ def urls(catalog: Catalog) -> Iterator[str]:
     suffixes: tuple[FeedSuffix, ...] = (".ics", ".json", "/embed", "/subscribe")
     for name in catalog.feeds:
         yield from (site.named_feed(name, suffix) for suffix in suffixes)
+    yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
     for event_id in catalog.events:
         yield from (site.event(event_id), site.event_ics(event_id))
 

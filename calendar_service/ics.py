@@ -28,8 +28,11 @@ from calendar_service.model import (
     Event,
     EventData,
     Override,
+    SchoolYear,
+    TermCalendar,
     occurrence_duration,
 )
+from calendar_service.skipping import half_term_name
 from calendar_service.urls import Urls
 from calendar_service.zones import clock_changes
 
@@ -231,13 +234,15 @@ def event_components(event: Event, settings: CalendarSettings, identity: Identit
     master.add("STATUS", data.status.ics)
     recurrence = data.recurrence
     if recurrence is not None:
-        rule = rrule(data, zone)
+        # A counted rule that skips days is published with the until of its last session.
+        rule = rrule(event.timing, zone)
         if rule is not None:
             master.add("RRULE", rule)
         if recurrence.extra_dates:
             master.add("RDATE", [_local(value, zone) for value in recurrence.extra_dates])
-        if recurrence.excluded_dates:
-            master.add("EXDATE", [_local(value, zone) for value in recurrence.excluded_dates])
+        excluded = sorted({*recurrence.excluded_dates, *event.schedule.starts})
+        if excluded:
+            master.add("EXDATE", [_local(value, zone) for value in excluded])
     components = [master]
     for override in sorted(data.overrides, key=lambda item: str(item.occurrence)):
         components.append(_override_component(event, override, settings, identity))
@@ -264,6 +269,69 @@ def _override_component(
     component.add("DTEND", start + length)
     status = override.status or data.status
     component.add("STATUS", status.ics)
+    return component
+
+
+# --- Term calendars ------------------------------------------------------------------------
+
+
+def term_components(calendar_id: str, calendar: TermCalendar, identity: Identity) -> list[VEvent]:
+    """A term calendar as all-day VEVENTs: each term, half term and closure day.
+
+    UIDs name the calendar, the school year and the term's place in it, so a corrected
+    date updates the same event in subscribers' calendars. The dates' stamp is the day
+    they were last checked at the authority's page.
+    """
+    checked = datetime.combine(calendar.checked, time(), UTC)
+    components = []
+    for year in calendar.years:
+        for number, term in enumerate(year.terms, start=1):
+            spans = [(f"term-{number}", term.name, term.start, term.end)]
+            if term.half_term is not None:
+                half = term.half_term
+                spans.append((f"half-term-{number}", half_term_name(half), half.start, half.end))
+            for key, title, first, last in spans:
+                uid = f"{calendar_id}-{year.year}-{key}"
+                components.append(
+                    _term_day(uid, title, first, last, calendar, year, identity, checked)
+                )
+        for closure in year.closures:
+            uid = f"{calendar_id}-{year.year}-closure-{closure.date:%Y%m%d}"
+            title = f"Schools closed: {closure.name}"
+            day = closure.date
+            components.append(_term_day(uid, title, day, day, calendar, year, identity, checked))
+    return components
+
+
+def _term_day(
+    uid: str,
+    title: str,
+    first: date,
+    last: date,
+    calendar: TermCalendar,
+    year: SchoolYear,
+    identity: Identity,
+    checked: datetime,
+) -> VEvent:
+    """One all-day span of a term calendar (DTEND the day after `last`, exclusive)."""
+    component = VEvent()
+    component.add("UID", f"terms-{uid}@{identity.uid_domain}")
+    component.add("DTSTAMP", checked)
+    component.add("LAST-MODIFIED", checked)
+    component.add("SUMMARY", text(f"{title} ({calendar.name})"))
+    source = year.source or calendar.source
+    lines = [f"School year {year.year}, as {calendar.authority} publishes it: {source}"]
+    if year.status == "provisional":
+        lines.insert(0, "Provisional: the authority has not yet confirmed these dates.")
+    if year.note:
+        lines.append(year.note)
+    component.add("DESCRIPTION", text("\n".join(lines)))
+    component.add("DTSTART", first)
+    component.add("DTEND", last + timedelta(days=1))
+    component.add("STATUS", "TENTATIVE" if year.status == "provisional" else "CONFIRMED")
+    component.add("TRANSP", "TRANSPARENT")
+    component.add("CLASS", "PUBLIC")
+    component.add("URL", source)
     return component
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import yaml
@@ -25,10 +26,13 @@ from calendar_service.fields import FIELDS
 from calendar_service.local_times import check_local_times
 from calendar_service.model import (
     HASH_DIGITS,
+    UNSKIPPED,
     CalendarSettings,
     Event,
     EventData,
     EventFile,
+    Schedule,
+    TermCalendar,
     content_hash,
 )
 from calendar_service.partner_feeds import (
@@ -40,11 +44,13 @@ from calendar_service.partner_feeds import (
 )
 from calendar_service.provenance import provenance_problems
 from calendar_service.recurrence import check_expansion, check_recurrence
+from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 from calendar_service.sources import (
     EVENTS_DIR,
     REVISIONS_FILE,
     SETTINGS_FILE,
     SOURCES_FILE,
+    TERMS_DIR,
     read_data_files,
 )
 from calendar_service.values import (
@@ -54,6 +60,7 @@ from calendar_service.values import (
     SequenceNumber,
     Strict,
     UtcMoment,
+    is_slug,
 )
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "REVISIONS_FILE",
     "SETTINGS_FILE",
     "SOURCES_FILE",
+    "TERMS_DIR",
     "DataError",
     "DataInvalid",
     "LoadedData",
@@ -83,6 +91,7 @@ class LoadedData:
     version: str  # content hash of every input file (and every fetched feed read)
     warnings: tuple[str, ...] = ()
     imports: tuple[ImportedFeed, ...] = ()  # per partner feed: what it added, what not
+    terms: Mapping[str, TermCalendar] = field(default_factory=dict)  # by id: the file stem
 
 
 # --- Validation ---------------------------------------------------------------------------
@@ -183,22 +192,32 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
     )
     settings = loaded_settings[0] if loaded_settings else None
 
-    located: list[tuple[EventData, str, int]] = []  # event, file, line
+    terms = _load_terms(contents, errors)
+    term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
+    located: list[tuple[EventData, str, int]] = []  # event as published, file, line
+    written: list[tuple[EventData, Schedule]] = []  # event as written, what its skip makes
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
     provenance: list[str] = []
     for name, raw in contents.items():
-        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE):
+        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE) or name.startswith(
+            f"{TERMS_DIR}/"
+        ):
             continue
         doc, found = _load_events(name, raw, errors)
         for event, index in found:
             assert doc is not None
-            problems = list(_check_event(event, name, doc, ("events", index), settings, seen))
+            problems: list[DataError] = []
+            sessions = _check_event(
+                event, name, doc, ("events", index), settings, seen, term_days, problems
+            )
             errors.extend(problems)
-            located.append((event, name, doc.line_of(("events", index)) or 1))
+            published = sessions.published(event)
+            located.append((published, name, doc.line_of(("events", index)) or 1))
+            written.append((event, sessions))
             if not problems:  # a well-formed event; its rule is asked about one year only
-                for path, message in provenance_problems(event, local_today):
+                for path, message in provenance_problems(published, local_today):
                     full = ("events", index, *path)
                     about = f"event {event.id!r}: {message}"
                     provenance.append(
@@ -220,8 +239,8 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], provenance
-    for event, name, line in located:
-        digest_value = content_hash(event)
+    for (event, sessions), (_, name, line) in zip(written, located, strict=True):
+        digest_value = content_hash(event, sessions)
         known = revisions.get(event.id)
         if known is not None and known.hash == digest_value:
             sequence, modified = known.sequence, known.modified
@@ -233,7 +252,7 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
                 errors.append(_sequence_exhausted(event.id, name, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
             warnings.append(f"{name}:{line}: event {event.id!r} {state}; {STAMP_ADVICE}")
-        events.append(Event(event, name, line, sequence, modified, digest_value))
+        events.append(Event(event, name, line, sequence, modified, digest_value, sessions))
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -245,7 +264,14 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
             digest.update(body + b"\0")
     events.sort(key=lambda item: item.id)
     version = digest.hexdigest()[:16]
-    return LoadedData(settings, tuple(events), version, tuple(warnings), tuple(imports))
+    return LoadedData(
+        settings,
+        tuple(events),
+        version,
+        tuple(warnings),
+        tuple(imports),
+        MappingProxyType(terms),
+    )
 
 
 def read_sources(root: Path) -> list[SourceConfig]:
@@ -278,6 +304,29 @@ def _read_sources(
     return sources
 
 
+def _load_terms(contents: Mapping[str, bytes], errors: list[DataError]) -> dict[str, TermCalendar]:
+    """The term calendars under terms/, by id: the file's name without .yaml."""
+    terms: dict[str, TermCalendar] = {}
+    where: dict[str, str] = {}
+    for name, raw in contents.items():
+        if not name.startswith(f"{TERMS_DIR}/"):
+            continue
+        key = PurePosixPath(name).stem
+        if key in where:
+            message = f"term calendar {key!r} is already given by {where[key]}"
+            errors.append(DataError(name, None, "", message))
+            continue
+        where[key] = name
+        if not is_slug(key):
+            message = "a term calendar's file name is its id: lower-case letters, digits and -"
+            errors.append(DataError(name, None, "", message))
+            continue
+        loaded = _load_model(TermCalendar, name, raw, errors)
+        if loaded is not None:
+            terms[key] = loaded[0]
+    return terms
+
+
 def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
     return DataError(
         name,
@@ -295,23 +344,38 @@ def _check_event(
     base: FieldPath,
     settings: CalendarSettings | None,
     seen: dict[str, str],
-) -> Iterator[DataError]:
-    """Checks across fields and files: unique ids, vocabularies, local times, recurrence."""
+    terms: Mapping[str, TermDays],
+    errors: list[DataError],
+) -> Schedule:
+    """Checks across fields and files: unique ids, vocabularies, local times, recurrence
+    and the days it skips. Records problems in `errors`; returns what the skip makes of
+    the rule (UNSKIPPED when it cannot be applied)."""
 
     def located(path: FieldPath, message: str) -> DataError:
         full = (*base, *path)
         return DataError(name, doc.line_of(full), field_path(full), message)
 
     if event.id in seen:
-        yield located(("id",), f"duplicate id {event.id!r}, already used at {seen[event.id]}")
+        errors.append(
+            located(("id",), f"duplicate id {event.id!r}, already used at {seen[event.id]}")
+        )
     else:
         seen[event.id] = f"{name}:{doc.line_of(base)}"
     if settings is not None:
-        yield from _check_vocabulary(event, settings, name, doc, base)
+        errors.extend(_check_vocabulary(event, settings, name, doc, base))
         for path, message in check_local_times(event, settings.zone):
-            yield located(path, message)
-    for path, message in check_recurrence(event):
-        yield located(path, message)
+            errors.append(located(path, message))
+    try:
+        sessions = schedule(event, terms)
+    except SkipProblem as problem:
+        errors.append(located(("recurrence", *problem.path), str(problem)))
+        sessions = UNSKIPPED
+    # Excluded dates and overrides are checked against the rule as published.
+    for path, message in check_recurrence(sessions.published(event)):
+        errors.append(located(path, message))
+    for path, message in skip_problems(event, sessions):
+        errors.append(located(path, message))
+    return sessions
 
 
 def _check_vocabulary(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, create_model, field_validator, model_validator
@@ -19,6 +19,7 @@ from calendar_service.values import (
     MAX_COUNT,
     MAX_LIST,
     MAX_SPAN_DAYS,
+    Day,
     Email,
     FieldProblem,
     Line,
@@ -198,17 +199,43 @@ class Override(Strict):
     )
 
 
+class Skip(Strict):
+    """Days a recurrence's rule holds no session on (see skipping.py for what follows)."""
+
+    bank_holidays: bool = Field(default=False, description="Skip England and Wales bank holidays.")
+    school_holidays: Slug | None = Field(
+        default=None,
+        description="Skip the school holidays of this term calendar (a file stem in terms/).",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> Skip:
+        if not self.bank_holidays and self.school_holidays is None:
+            raise ValueError("give bank_holidays: true or school_holidays: <term calendar>")
+        return self
+
+
 class Recurrence(Strict):
     """How an event repeats: a rule, extra dates and excluded dates."""
 
     rule: Rule | None = None
     extra_dates: list[When] = Field(default=[], max_length=MAX_COUNT)
     excluded_dates: list[When] = Field(default=[], max_length=MAX_COUNT)
+    skip: Skip | None = Field(
+        default=None,
+        description="Days the rule skips: a count then still gives that many sessions.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> Recurrence:
         if self.rule is None and not self.extra_dates:
             raise ValueError("give a rule or extra_dates")
+        if self.skip is not None:
+            if self.rule is None:
+                raise FieldProblem(("skip",), "skipping days needs a rule")
+            # Each skipped date is written out (EXDATE), so the series must end.
+            if self.rule.count is None and self.rule.until is None:
+                raise FieldProblem(("skip",), "a rule that skips days needs a count or an until")
         return self
 
 
@@ -317,13 +344,61 @@ HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apar
 HASHED_WHEN_GIVEN = ("source", "checked")
 
 
-def content_hash(event: EventData) -> str:
-    """A hash of an event's meaning, independent of file layout and key order."""
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A date the rule gives on which no session is held, and why."""
+
+    start: date | datetime  # as the rule gives it: a date, or a local time without zone
+    reason: str  # "February half term", "Easter Monday"
+
+    @property
+    def day(self) -> date:
+        return self.start.date() if isinstance(self.start, datetime) else self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """What a recurrence's skip makes of its rule: the dates skipped and, for a count that
+    had to run on past them, the day of the last session held (published as UNTIL)."""
+
+    skipped: tuple[Skipped, ...] = ()
+    until: date | None = None
+
+    @property
+    def starts(self) -> tuple[date | datetime, ...]:
+        """The rule's starts that are skipped (each written as an EXDATE)."""
+        return tuple(item.start for item in self.skipped)
+
+    def published(self, data: EventData) -> EventData:
+        """The event as its feeds state it: a count run on past skipped days becomes an
+        until (RFC 5545 counts dates before EXDATE removes any)."""
+        recurrence = data.recurrence
+        if self.until is None or recurrence is None or recurrence.rule is None:
+            return data
+        rule = recurrence.rule.model_copy(update={"count": None, "until": self.until})
+        return data.model_copy(update={"recurrence": recurrence.model_copy(update={"rule": rule})})
+
+
+UNSKIPPED = Schedule()
+
+
+def content_hash(event: EventData, found: Schedule = UNSKIPPED) -> str:
+    """A hash of an event's meaning, independent of file layout and key order.
+
+    The days its recurrence skips are part of its meaning: a change to a term calendar
+    changes the sessions, and so the events' revisions.
+    """
     meaning = event.model_dump(mode="json")
     for part in (meaning, *meaning["overrides"]):
         for name in HASHED_WHEN_GIVEN:
             if part.get(name) is None:
                 part.pop(name, None)
+    recurrence = meaning.get("recurrence")
+    if recurrence is not None and recurrence.get("skip") is None:
+        recurrence.pop("skip", None)  # added after events were first stamped
+    if found.skipped:
+        meaning["skipped"] = [[str(item.start), item.reason] for item in found.skipped]
+        meaning["published_until"] = str(found.until)
     text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
@@ -338,10 +413,16 @@ class Event:
     sequence: int
     modified: datetime  # UTC
     content_hash: str
+    schedule: Schedule = UNSKIPPED
 
     @property
     def id(self) -> str:
         return self.data.id
+
+    @property
+    def timing(self) -> EventData:
+        """The event's dates as published: `data` with the rule its feeds write."""
+        return self.schedule.published(self.data)
 
     @property
     def revision(self) -> tuple[str, int, datetime]:
@@ -378,3 +459,111 @@ def start_instant(value: date | datetime, zone: ZoneInfo) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=zone)
     return datetime.combine(value, time(), zone)
+
+
+# --- Term calendars (data/terms/<id>.yaml) ---------------------------------------------------
+
+SCHOOL_YEAR_PATTERN = r"^\d{4}-\d{2}$"
+
+
+class DateSpan(Strict):
+    """Days from `start` to `end`, both included."""
+
+    start: Day
+    end: Day
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateSpan:
+        if self.end < self.start:
+            raise FieldProblem(("end",), f"{self.end} is before start {self.start}")
+        return self
+
+    def __contains__(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+class SchoolTerm(DateSpan):
+    """One term: its first and last day, and its half term if it has one."""
+
+    name: Line
+    half_term: DateSpan | None = None
+
+    @model_validator(mode="after")
+    def _half_term_inside(self) -> SchoolTerm:
+        half = self.half_term
+        if half is not None and not (self.start < half.start and half.end < self.end):
+            raise FieldProblem(
+                ("half_term",), f"must lie inside the term ({self.start} to {self.end})"
+            )
+        return self
+
+
+class Closure(Strict):
+    """A day the authority closes all its schools."""
+
+    date: Day
+    name: Line
+
+
+class SchoolYear(Strict):
+    """One school year of a term calendar."""
+
+    year: str = Field(pattern=SCHOOL_YEAR_PATTERN, description="The school year, YYYY-YY.")
+    status: Literal["confirmed", "provisional"] = Field(
+        description="provisional while the authority has not yet published the dates."
+    )
+    source: Url | None = Field(default=None, description="This year's page, if not the calendar's.")
+    note: Text = ""
+    terms: list[SchoolTerm] = Field(min_length=1, max_length=6)
+    closures: list[Closure] = Field(default=[], max_length=MAX_LIST)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> SchoolYear:
+        first = int(self.year[:4])
+        if self.year[5:] != f"{(first + 1) % 100:02d}":
+            raise FieldProblem(("year",), f"must be {first}-{(first + 1) % 100:02d}, one year on")
+        if self.terms[0].start.year != first:
+            raise FieldProblem(
+                ("terms", 0, "start"), f"the school year {self.year} starts in {first}"
+            )
+        if self.terms[-1].end.year != first + 1:
+            last = len(self.terms) - 1
+            raise FieldProblem(
+                ("terms", last, "end"), f"the school year {self.year} ends in {first + 1}"
+            )
+        for index in range(1, len(self.terms)):
+            if self.terms[index].start <= self.terms[index - 1].end:
+                raise FieldProblem(
+                    ("terms", index, "start"), "terms must follow one another, in order"
+                )
+        for index, closure in enumerate(self.closures):
+            if not self.terms[0].start <= closure.date <= self.terms[-1].end:
+                raise FieldProblem(
+                    ("closures", index, "date"), f"is outside the school year {self.year}"
+                )
+        return self
+
+    @property
+    def span(self) -> DateSpan:
+        """From the first term's first day to the last term's last day."""
+        return DateSpan(start=self.terms[0].start, end=self.terms[-1].end)
+
+
+class TermCalendar(Strict):
+    """A local authority's school terms, half terms and closure days, year by year."""
+
+    name: Line = Field(description="Shown in feeds and pages, e.g. County Durham schools.")
+    authority: Line
+    source: Url = Field(description="The authority's own page for term dates.")
+    checked: Day = Field(description="The day the dates were last checked at the source.")
+    years: list[SchoolYear] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _consecutive(self) -> TermCalendar:
+        for index in range(1, len(self.years)):
+            before, year = self.years[index - 1].year, self.years[index].year
+            if int(year[:4]) != int(before[:4]) + 1:
+                raise FieldProblem(
+                    ("years", index, "year"), f"must follow {before}: years in order, none missing"
+                )
+        return self

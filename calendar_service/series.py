@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
@@ -92,6 +93,13 @@ class Series:
         if anchor <= start:
             return self._from_start
         return rrule(dtstart=anchor, **self._options)  # type: ignore[arg-type]
+
+    def uncounted(self) -> Iterator[date | datetime]:
+        """Every date the rule gives from its start, as if it had no count (up to its until):
+        for a caller that counts only some of them."""
+        options = {**self._options, "count": None}
+        for value in rrule(dtstart=self.start, **options):  # type: ignore[arg-type]
+            yield self._kind(value)
 
     def _kind(self, value: datetime) -> date | datetime:
         return value.date() if self.all_day else value

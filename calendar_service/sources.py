@@ -11,6 +11,7 @@ from calendar_service.documents import MAX_FILE_BYTES, DataError, DataInvalid, e
 
 SETTINGS_FILE = "calendar.yaml"
 EVENTS_DIR = "events"
+TERMS_DIR = "terms"  # optional: one term calendar per local authority, <id>.yaml
 REVISIONS_FILE = "revisions.yaml"
 SOURCES_FILE = "sources.yaml"  # optional: partner feeds (partner_feeds.py)
 EVENT_SUFFIXES = (".yaml", ".yml")
@@ -35,8 +36,8 @@ class _Checked:
 
 
 def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
-    """The bytes of calendar.yaml, revisions.yaml and sources.yaml (if there) and every events
-    file, by name.
+    """The bytes of calendar.yaml, revisions.yaml and sources.yaml (if there), every term
+    calendar file and every events file, by name.
 
     Nothing is opened before its name, kind, place and size are checked: names must be
     printable UTF-8; links may lead anywhere inside the data directory but not out of it;
@@ -50,7 +51,9 @@ def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
     for optional in (REVISIONS_FILE, SOURCES_FILE):
         if os.path.lexists(root / optional):
             files.append(_check(top, root / optional, optional, errors))
-    files += _event_files(top, root, errors)
+    if os.path.lexists(root / TERMS_DIR):
+        files += _yaml_files(top, root, TERMS_DIR, errors, required=False)
+    files += _yaml_files(top, root, EVENTS_DIR, errors)
     found = [file for file in files if file is not None]
     total = sum(file.size for file in found)
     if total > MAX_DATA_BYTES:
@@ -81,16 +84,18 @@ def _too_much(total: int, files: list[_Checked]) -> DataError:
     )
 
 
-def _event_files(top: Path, root: Path, errors: list[DataError]) -> list[_Checked | None]:
-    """Every *.yaml or *.yml under events/, in name order; folder links inside are followed."""
-    folder = _folder(top, root / EVENTS_DIR, f"{EVENTS_DIR}/", errors)
+def _yaml_files(
+    top: Path, root: Path, kind: str, errors: list[DataError], *, required: bool = True
+) -> list[_Checked | None]:
+    """Every *.yaml or *.yml under `kind`/, in name order; folder links inside are followed."""
+    folder = _folder(top, root / kind, f"{kind}/", errors)
     if folder is None:
-        if not os.path.lexists(root / EVENTS_DIR):
-            errors.append(DataError(f"{EVENTS_DIR}/", None, "", "no *.yaml event files found"))
+        if not os.path.lexists(root / kind):
+            errors.append(DataError(f"{kind}/", None, "", "no *.yaml event files found"))
         return []
     found: list[_Checked | None] = []
     visited: set[Path] = set()
-    pending = [(folder, EVENTS_DIR)]
+    pending = [(folder, kind)]
     while pending:
         directory, prefix = pending.pop()
         if directory in visited:
@@ -112,8 +117,8 @@ def _event_files(top: Path, root: Path, errors: list[DataError]) -> list[_Checke
             elif entry.name.endswith(EVENT_SUFFIXES) and not entry.name.startswith("."):
                 # Editors' temporary and hidden files are never data.
                 found.append(_check(top, Path(entry.path), name, errors))
-    if not found:
-        errors.append(DataError(f"{EVENTS_DIR}/", None, "", "no *.yaml event files found"))
+    if not found and required:
+        errors.append(DataError(f"{kind}/", None, "", "no *.yaml event files found"))
     return sorted(found, key=lambda file: PurePosixPath(file.name).parts if file else ())
 
 

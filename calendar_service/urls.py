@@ -96,6 +96,10 @@ class Urls:
         """A named feed from calendar.yaml: its ICS, JSON, subscribe page or embed."""
         return f"/feeds/{name}{suffix}"
 
+    def term_feed(self, calendar_id: str) -> str:
+        """A term calendar's school year as ICS: terms, half terms and closure days."""
+        return f"/feeds/terms/{calendar_id}.ics"
+
     def event(self, event_id: str) -> str:
         """An event's page."""
         return f"/events/{event_id}"

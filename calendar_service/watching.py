@@ -18,7 +18,7 @@ from typing import Any
 
 from watchfiles import watch
 
-from calendar_service.loading import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE
+from calendar_service.loading import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, TERMS_DIR
 
 log = logging.getLogger("calendar_service.reload")
 DEBOUNCE_MS = 700  # editors write files in pieces; wait for the writes to settle
@@ -117,16 +117,16 @@ def data_stamps(root: Path) -> tuple[Stamp, ...]:
         found.append((name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns))
 
     top = str(root)
-    for name in (".", SETTINGS_FILE, REVISIONS_FILE, EVENTS_DIR):
+    for name in (".", SETTINGS_FILE, REVISIONS_FILE, EVENTS_DIR, TERMS_DIR):
         add(os.path.join(top, name), name)
-    events = os.path.join(top, EVENTS_DIR)
-    for folder, folders, files in os.walk(events):
-        folders.sort()
-        for name in [*folders, *sorted(files)]:
-            path = os.path.join(folder, name)
-            is_data = name.endswith((".yaml", ".yml")) or name in folders
-            if is_data and not name.startswith("."):
-                add(path, os.path.relpath(path, top))
+    for kind in (EVENTS_DIR, TERMS_DIR):
+        for folder, folders, files in os.walk(os.path.join(top, kind)):
+            folders.sort()
+            for name in [*folders, *sorted(files)]:
+                path = os.path.join(folder, name)
+                is_data = name.endswith((".yaml", ".yml")) or name in folders
+                if is_data and not name.startswith("."):
+                    add(path, os.path.relpath(path, top))
     return tuple(found)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -14,7 +15,7 @@ from urllib.parse import urlencode
 import fastapi.routing
 import httpx
 import pytest
-from conftest import BUNDLED_DATA
+from conftest import BUNDLED_DATA, DATASETS
 from error_page_support import for_people, html_error
 from fastapi import FastAPI
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ from calendar_service.web.responses import http_date
 from calendar_service.web.service import CalendarService
 
 # Values for the path parameters of the routes; a new parameter needs one here.
-PATH_SAMPLES = {"name": "all", "event_id": "time-to-talk-day"}
+PATH_SAMPLES = {"name": "all", "event_id": "time-to-talk-day", "calendar_id": "testshire"}
 # Routes that answer 200 only with a parameter.
 QUERY_SAMPLES = {"/theme.css": "accent=1d70b8"}
 OTHER_METHODS = ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -57,8 +58,12 @@ HOSTILE_DATES = (
 
 
 @pytest.fixture(scope="module")
-def app() -> FastAPI:
-    return CalendarService.open(ServiceSettings(data_dir=BUNDLED_DATA, watch=False)).app()
+def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+    """The bundled data with a term calendar, so that its feed's route answers too."""
+    data = tmp_path_factory.mktemp("protocol") / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    shutil.copytree(DATASETS / "term-time-programmes" / "terms", data / "terms")
+    return CalendarService.open(ServiceSettings(data_dir=data, watch=False)).app()
 
 
 def send(app: FastAPI, method: str, url: str, headers: dict[str, str] | None = None) -> Any:

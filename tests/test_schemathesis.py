@@ -44,6 +44,7 @@ def api_schema(api_client: InProcess) -> schemathesis.BaseSchema:
 OPERATIONS = [
     ("GET", "/calendar.ics"),
     ("GET", "/feeds/{name}.ics"),
+    ("GET", "/feeds/terms/{calendar_id}.ics"),
     ("GET", "/events/{event_id}.ics"),
     ("GET", "/feeds/{name}.json"),
     ("GET", "/healthz"),

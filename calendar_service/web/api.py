@@ -56,6 +56,12 @@ class Links(BaseModel):
     outlook: str
 
 
+class SkippedOut(BaseModel):
+    date: str = Field(description="The day (YYYY-MM-DD) with no session")
+    start: str = Field(description="The start the rule gave, as occurrences write starts")
+    reason: str = Field(description='Why: "February half term", "Easter Monday"')
+
+
 class EventFields(BaseModel):
     """What an event and each of its occurrences share."""
 
@@ -78,6 +84,10 @@ class EventFields(BaseModel):
     cost: str | None
     event_page: str
     event_ics: str
+    skipped: list[SkippedOut] = Field(
+        description="Dates the series' rule gives on which no session is held, with why; "
+        "its occurrences are the sessions held"
+    )
 
 
 class OccurrenceOut(EventFields):
@@ -109,6 +119,9 @@ class RecurrenceOut(BaseModel):
     rrule: str | None
     extra_dates: list[str]
     excluded_dates: list[str]
+    skip: dict[str, Any] | None = Field(
+        description="The days the rule skips: bank_holidays, school_holidays (a term calendar)"
+    )
     overrides: list[dict[str, Any]]
 
 

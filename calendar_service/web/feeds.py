@@ -27,6 +27,9 @@ from calendar_service.web.shapes import Memo, occurrence_json
 
 JSON_TYPE = "application/json"
 FeedName = Annotated[str, Path(description="A named feed from the settings.", examples=["schools"])]
+TermCalendarId = Annotated[
+    str, Path(description="A term calendar: its file's name in terms/.", examples=["durham"])
+]
 EventId = Annotated[str, Path(description="The event's stable id.", examples=["time-to-talk-day"])]
 FEED_JSON_SUMMARY = "A named feed's occurrences as JSON, over the index horizon"
 CALENDAR_SUMMARY = (
@@ -68,6 +71,24 @@ def named_feed(request: Request, name: FeedName) -> Response:
     rendered = snapshot.named_feed(name)
     assert rendered is not None
     return rendered_response(request, rendered, max_age=_max_age(request), filename=f"{name}.ics")
+
+
+@router.get(
+    "/feeds/terms/{calendar_id}.ics",
+    summary="A term calendar's school years: terms, half terms and closure days, all day",
+    response_class=Response,
+    tags=["feeds"],
+)
+def term_feed(request: Request, calendar_id: TermCalendarId) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    rendered = snapshot.term_feed(calendar_id)
+    if rendered is None:
+        allowed = list(snapshot.catalog.term_feeds)
+        message = f"no term calendar {calendar_id[:60]!r}"
+        raise ApiError(404, message, parameter="calendar_id", allowed=allowed)
+    max_age = _max_age(request)
+    return rendered_response(request, rendered, max_age=max_age, filename=f"{calendar_id}.ics")
 
 
 @router.get(

@@ -45,6 +45,7 @@ class Published:
         # Made now, in the reloading thread: the first request after a swap waits for none.
         self.everything = _ics(catalog.everything)
         self._named = {name: _ics(feed.file) for name, feed in catalog.feeds.items()}
+        self._terms = {key: _ics(feed.file) for key, feed in catalog.term_feeds.items()}
         self._derived: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
 
@@ -73,6 +74,10 @@ class Published:
 
     def named_feed(self, name: str) -> Rendered | None:
         return self._named.get(name)
+
+    def term_feed(self, calendar_id: str) -> Rendered | None:
+        """A term calendar's feed; None for an unknown id."""
+        return self._terms.get(calendar_id)
 
     def event_file(self, event_id: str) -> Rendered | None:
         """One event's own calendar, for "add to calendar"; None for an unknown id."""

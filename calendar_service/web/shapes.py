@@ -77,6 +77,16 @@ def event_fields(entry: EventEntry, catalog: Catalog) -> dict[str, Any]:
         "cost": data.cost,
         "event_page": urls.absolute(urls.event(data.id)),
         "event_ics": urls.absolute(urls.event_ics(data.id)),
+        # Dates the rule gives on which no session is held (its occurrences are the held
+        # ones), so that a client can say "no session: February half term".
+        "skipped": [
+            {
+                "date": item.day.isoformat(),
+                "start": _iso(_zoned(item.start, catalog)),
+                "reason": item.reason,
+            }
+            for item in entry.event.schedule.skipped
+        ],
     }
 
 
@@ -138,9 +148,10 @@ def event_json(entry: EventEntry, catalog: Catalog, today: date, memo: Memo) -> 
         if recurrence is None
         else {
             "rule": recurrence.rule.describe() if recurrence.rule else None,
-            "rrule": ics.rrule_text(data, catalog.settings.zone),
+            "rrule": ics.rrule_text(entry.event.timing, catalog.settings.zone),
             "extra_dates": [_iso(value) for value in recurrence.extra_dates],
             "excluded_dates": [_iso(value) for value in recurrence.excluded_dates],
+            "skip": recurrence.skip.model_dump(mode="json") if recurrence.skip else None,
             "overrides": [o.model_dump(mode="json", exclude_none=True) for o in data.overrides],
         },
         "next_occurrence": None if following is None else occurrence_json(following, catalog, memo),

@@ -13,10 +13,11 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from calendar_service import agenda, colours, links
+from calendar_service import agenda, colours, links, skipping
+from calendar_service.agenda import NoSession
 from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
-from calendar_service.model import Occurrence, Vocabularies
+from calendar_service.model import EventData, Occurrence, Vocabularies
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
 from calendar_service.search import Window, matching_occurrences, query_range
 from calendar_service.values import MAX_YEAR, MIN_YEAR
@@ -302,7 +303,32 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
         count=sum(1 for entry in catalog.matching(query) if entry.current),
         embed_snippet=embed_snippet(catalog, query),
         refresh_hours=catalog.settings.refresh_hours,
+        term_feeds=catalog.term_feeds,
     )
+
+
+def no_sessions(catalog: Catalog, query: Filter, first: date, last: date) -> list[NoSession]:
+    """The dates from `first` to `last` on which a matching series holds no session."""
+    return [
+        NoSession(entry.event.id, entry.event.data.title, skipped)
+        for entry, skipped in catalog.skipped_between(query, first, last)
+    ]
+
+
+def _day_of(item: Occurrence | NoSession) -> date:
+    return item.day if isinstance(item, NoSession) else agenda.first_day(item)
+
+
+def rule_text(catalog: Catalog, data: EventData) -> str | None:
+    """An event's rule in words, with the days it skips; None without a rule."""
+    recurrence = data.recurrence
+    if recurrence is None or recurrence.rule is None:
+        return None
+    text = recurrence.rule.describe()
+    if recurrence.skip is not None:
+        names = {key: feed.calendar.name for key, feed in catalog.term_feeds.items()}
+        text += ", " + skipping.describe(recurrence.skip, names)
+    return text
 
 
 ERROR_HEADINGS = {
@@ -335,7 +361,8 @@ def render_error(
 
 
 def render_event(catalog: Catalog, event_id: str) -> str:
-    """An event's page: details, upcoming dates, add-to-calendar links, JSON-LD."""
+    """An event's page: details, upcoming dates (and the dates between them on which the
+    series holds no session), add-to-calendar links, JSON-LD."""
     entry = catalog.events[event_id]
     data = entry.event.data
     today = datetime.combine(catalog.compiled_on, time(), catalog.settings.zone)
@@ -345,13 +372,23 @@ def render_event(catalog: Catalog, event_id: str) -> str:
     # A finished series shows the dates it had (those the index still holds), latest last.
     ended = [] if chosen else index.of_event(event_id, index.start)[-EVENT_PAGE_DATES:]
     add = links.AddLinks.of(data, catalog.identity, catalog.settings.timezone)
+    dates: list[Occurrence | NoSession] = list(chosen)
+    if chosen:
+        last = agenda.first_day(chosen[-1])
+        dates += [
+            NoSession(event_id, data.title, skipped)
+            for skipped in entry.event.schedule.skipped
+            if catalog.compiled_on <= skipped.day <= last
+        ]
+        dates.sort(key=_day_of)
     return TEMPLATES.get_template("event.html").render(
         **_common(catalog),
         entry=entry,
         data=data,
         occurrences=chosen,
+        dates=dates,
+        rule=rule_text(catalog, data),
         ended=ended,
-        rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
         google=add.google(following) if following else None,
         outlook_personal=add.outlook(following, "personal") if following else None,
         outlook_work=add.outlook(following, "work") if following else None,
@@ -382,7 +419,10 @@ def render_embed(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
         # An error about this window names the parameter the embed was given: month.
         window = Window(first, last, "month", "month")
         grid = agenda.month_grid(
-            month.year, month.month, matching_occurrences(catalog, query, window)
+            month.year,
+            month.month,
+            matching_occurrences(catalog, query, window),
+            no_sessions(catalog, query, first, last),
         )
         others = [(key, value) for key, value in options.items() if key != "month"]
         context["grid"] = grid
