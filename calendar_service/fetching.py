@@ -285,10 +285,11 @@ def fetch_source(
     attempt = now or datetime.now(UTC)
     previous = store.status(source.id)
     good = store.last_good(source.id)
-    if previous is None or previous.url != source.url or good is None:
-        # Validators from another URL, or for a copy that is gone, would be answered 304
-        # with nothing to keep: ask for the whole feed.
-        previous = SourceStatus(source.id, source.url)
+    if previous is None or good is None:
+        previous = SourceStatus(source.id, source.url)  # no copy: nothing a 304 could keep
+    elif previous.url != source.url:
+        # Another URL's validators mean nothing here: ask for the whole feed.
+        previous = replace(previous, etag=None, last_modified=None)
     base = replace(previous, url=source.url, last_attempt=attempt)
     try:
         download = _download(source, previous, settings, resolver, limits)
