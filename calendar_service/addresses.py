@@ -33,6 +33,15 @@ def system_resolver(host: str, port: int) -> list[str]:
     return found
 
 
+def is_ip_address(host: str) -> bool:
+    """Whether a URL's host is an address itself rather than a name to resolve."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def address_problem(text: str, *, allow_loopback: bool = False) -> str | None:
     """Why a feed may not be fetched from this address, or None for a public address.
 

@@ -30,7 +30,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from calendar_service import __version__
-from calendar_service.addresses import Resolver, address_problem, system_resolver
+from calendar_service.addresses import (
+    Resolver,
+    address_problem,
+    is_ip_address,
+    system_resolver,
+)
 from calendar_service.errors import CalendarServiceError
 from calendar_service.settings import ServiceSettings
 from calendar_service.values import Slug, is_slug
@@ -414,7 +419,10 @@ def checked_address(
     if not host:
         raise FetchFailed(f"{url}: no host")
     try:
-        addresses = list(resolver(host, url.port or (443 if url.scheme == "https" else 80)))
+        if is_ip_address(host):
+            addresses = [host]  # an address in the URL is itself what is checked
+        else:
+            addresses = list(resolver(host, url.port or (443 if url.scheme == "https" else 80)))
     except OSError as exc:
         raise FetchFailed(f"{host}: cannot resolve ({exc.strerror or exc})") from None
     if not addresses:
