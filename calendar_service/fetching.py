@@ -214,6 +214,7 @@ class FetchStore:
 def _write_atomically(path: Path, content: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
+        os.fchmod(descriptor, 0o644)  # as data files are: readable by a server run as another user
         with os.fdopen(descriptor, "wb") as out:
             out.write(content)
             out.flush()
@@ -430,7 +431,8 @@ def checked_address(
     for address in addresses:
         problem = address_problem(address, allow_loopback=allow_loopback)
         if problem is not None:
-            raise FetchFailed(f"{host} resolves to {address}, {problem}: refused")
+            named = host if address == host else f"{host} resolves to {address}, which"
+            raise FetchFailed(f"{named} is {problem}: refused")
     return addresses[0]
 
 

@@ -123,7 +123,10 @@ def test_one_private_answer_among_public_ones_refuses_the_host(tmp_path: Path) -
     status, seen = fetch(
         "https://partner.example/feed.ics", tmp_path, Resolver(["93.184.215.14", "10.0.0.7"])
     )
-    assert status.last_error is not None and "10.0.0.7, a private address" in status.last_error
+    assert (
+        status.last_error is not None
+        and "10.0.0.7, which is a private address" in status.last_error
+    )
     assert seen == []
 
 
@@ -153,13 +156,13 @@ def test_credentials_in_a_url_are_refused(tmp_path: Path) -> None:
 # Redirect targets the partner server may send: each hop is checked like the first. The
 # server itself is on loopback, so loopback is allowed here and only here (see below).
 REDIRECTS = {
-    "http://10.0.0.1/feed.ics": "10.0.0.1, a private address",
+    "http://10.0.0.1/feed.ics": "10.0.0.1 is a private address",
     "http://169.254.169.254/latest/meta-data/": "a cloud metadata address",
     "http://[fd00:ec2::254]/latest/meta-data/": "a cloud metadata address",
     "http://[fe80::1]/": "a link-local address",
     "http://[::ffff:10.0.0.1]/": "an IPv6 form of 10.0.0.1",
     "http://[::ffff:169.254.169.254]/": "an IPv6 form of 169.254.169.254",
-    "http://internal.partner.example/": "192.168.0.10, a private address",
+    "http://internal.partner.example/": "192.168.0.10, which is a private address",
     "file:///etc/passwd": "the scheme 'file' is refused",
 }
 
@@ -200,6 +203,9 @@ def test_a_host_that_rebinds_is_connected_to_at_the_address_checked(
         resolver,
         loopback_settings(tmp_path),
     )
-    assert status.last_error is not None and "10.0.0.9, a private address" in status.last_error
+    assert (
+        status.last_error is not None
+        and "10.0.0.9, which is a private address" in status.last_error
+    )
     assert resolver.asked == ["partner.example", "partner.example"]
     assert seen == [("127.0.0.1", port)]
