@@ -401,12 +401,10 @@ def _describe(status: SourceStatus) -> str:
         else "no good copy yet"
     )
     if status.last_attempt is None:
-        return f"{status.id}: never fetched"
+        return "never fetched"
     if status.last_error is None:
-        return f"{status.id}: ok, {copy}"
-    return (
-        f"{status.id}: FAILED at {moment(status.last_attempt)}: {status.last_error}; serving {copy}"
-    )
+        return f"ok, {copy}"
+    return f"FAILED at {moment(status.last_attempt)}: {status.last_error}; serving {copy}"
 
 
 def parser() -> argparse.ArgumentParser:
