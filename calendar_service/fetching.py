@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -360,6 +361,7 @@ def _download(
     if previous.last_modified:
         headers["If-Modified-Since"] = previous.last_modified
     url = httpx.URL(source.url)
+    resolver = _within(resolver, limits.connect_timeout)
     for hop in range(limits.max_redirects + 1):
         address = checked_address(url, source, resolver, settings.fetch_allow_loopback)
         remaining = deadline - time.monotonic()
@@ -389,6 +391,32 @@ def _download(
             except httpx.HTTPError as exc:
                 raise FetchFailed(f"{url}: {exc or type(exc).__name__}") from None
     raise AssertionError("unreachable: the last hop returns or raises")
+
+
+def _within(resolver: Resolver, timeout: float) -> Resolver:
+    """`resolver`, given up on after `timeout` seconds (the system's has no deadline)."""
+
+    def resolve(host: str, port: int) -> Sequence[str]:
+        answers: list[Sequence[str] | OSError] = []
+
+        def ask() -> None:
+            try:
+                answers.append(resolver(host, port))
+            except OSError as exc:
+                answers.append(exc)
+
+        # A daemon thread: one stuck in the system resolver is left to finish on its own.
+        asking = threading.Thread(target=ask, name="calendar-resolve", daemon=True)
+        asking.start()
+        asking.join(timeout)
+        if not answers:
+            raise FetchFailed(f"{host}: no DNS answer within {timeout:g} s")
+        answer = answers[0]
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+    return resolve
 
 
 def _next_hop(url: httpx.URL, response: httpx.Response, hop: int, limits: FetchLimits) -> httpx.URL:

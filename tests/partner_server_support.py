@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import ssl
+import subprocess
 import sys
 import threading
 import zlib
@@ -182,20 +184,85 @@ def connections() -> Iterator[list[tuple[str, int]]]:
         _connections.remove(seen)
 
 
-@pytest.fixture
-def partner() -> Iterator[PartnerServer]:
-    """The partner server, serving the fixtures' feeds by name under /feed/."""
+def _serve(tls: ssl.SSLContext | None = None) -> Iterator[PartnerServer]:
     bodies = {path.name: path.read_bytes() for path in FEEDS.glob("*.ics")}
     state = PartnerServer("", bodies)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    scheme = "http"
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+        scheme = "https"
+    state.url = f"{scheme}://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield state
     state.release.set()
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture
+def partner() -> Iterator[PartnerServer]:
+    """The partner server, serving the fixtures' feeds by name under /feed/."""
+    yield from _serve()
+
+
+TLS_HOST = "partner.example"
+
+
+@dataclass
+class Certificates:
+    authority: Path  # the test's own certificate authority, to trust
+    certificate: Path  # for TLS_HOST only, signed by it
+    key: Path
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A certificate authority and a certificate for TLS_HOST, made by openssl for the tests."""
+    folder = tmp_path_factory.mktemp("tls")
+
+    def openssl(*arguments: str) -> None:
+        subprocess.run(["openssl", *arguments], cwd=folder, check=True, capture_output=True)
+
+    openssl(
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=calendar-service test authority",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )  # fmt: skip
+    openssl(
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr",
+        "-subj", f"/CN={TLS_HOST}",
+    )  # fmt: skip
+    (folder / "leaf.ext").write_text(f"subjectAltName=DNS:{TLS_HOST}\n")
+    openssl(
+        "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext",
+    )  # fmt: skip
+    return Certificates(folder / "ca.pem", folder / "leaf.pem", folder / "leaf.key")
+
+
+@dataclass
+class TlsPartner:
+    server: PartnerServer
+    names: list[str | None]  # the server names (SNI) clients sent
+
+
+@pytest.fixture
+def tls_partner(certificates: Certificates) -> Iterator[TlsPartner]:
+    """The partner server over TLS, with a certificate for TLS_HOST; records SNI."""
+    names: list[str | None] = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificates.certificate, certificates.key)
+
+    def record(_socket: ssl.SSLObject, name: str | None, _context: ssl.SSLContext) -> None:
+        names.append(name)
+
+    context.sni_callback = record
+    for server in _serve(context):
+        yield TlsPartner(server, names)
 
 
 def loopback_settings(tmp_path: Path) -> ServiceSettings:
