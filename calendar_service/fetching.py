@@ -368,7 +368,9 @@ def _download(
         if remaining <= 0:
             raise FetchFailed(f"no answer within {limits.total_timeout:g} s")
         timeout = httpx.Timeout(min(remaining, limits.connect_timeout), read=remaining)
-        transport = PinnedTransport(address, allow_loopback=settings.fetch_allow_loopback)
+        transport = PinnedTransport(
+            address, allow_loopback=settings.fetch_allow_loopback, tls=url.scheme == "https"
+        )
         # trust_env=False: a proxy from the environment would connect for us, unchecked.
         with httpx.Client(transport=transport, timeout=timeout, trust_env=False) as client:
             try:

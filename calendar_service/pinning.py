@@ -69,12 +69,13 @@ class _Body(httpx.SyncByteStream):
 class PinnedTransport(httpx.BaseTransport):
     """HTTP/1.1 to one checked address; TLS verified against the URL's host name."""
 
-    def __init__(self, address: str, *, allow_loopback: bool) -> None:
+    def __init__(self, address: str, *, allow_loopback: bool, tls: bool) -> None:
         def check(peer: str) -> str | None:
             return address_problem(peer, allow_loopback=allow_loopback)
 
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            # Made only for https: loading the trusted certificates takes tens of milliseconds.
+            ssl_context=httpx.create_ssl_context() if tls else None,
             max_connections=1,
             retries=0,
             network_backend=_PinnedBackend(address, check),
