@@ -14,15 +14,10 @@ from pathlib import Path
 
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
-from calendar_service.fetching import (
-    FetchStore,
-    SourceConfig,
-    SourceStatus,
-    fetch_all,
-    read_sources,
-)
-from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
+from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load, read_sources, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.partner_feeds import SourceConfig, SourcesFile
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
@@ -291,6 +286,7 @@ def schema(args: argparse.Namespace) -> int:
     schemas = {
         "calendar.schema.json": CalendarSettings.model_json_schema(),
         "events.schema.json": EventFile.model_json_schema(),
+        "sources.schema.json": SourcesFile.model_json_schema(),
     }
     if args.out is None:
         print(json.dumps(schemas[f"{args.kind}.schema.json"], indent=2))
@@ -338,9 +334,11 @@ def fetch_command(args: argparse.Namespace) -> int:
     if not sources:
         print(f"{settings.data_dir}: no partner feeds to fetch (no sources file, or it lists none)")
         return 0
+    base_url, timezone = _calendar_settings(settings.data_dir)
     if settings.base_url is None:  # the User-Agent names where the calendar is published
-        settings = settings.with_options(base_url=_configured_base(settings.data_dir))
-    statuses = fetch_all(sources, FetchStore(settings.fetched_dir), settings)
+        settings = settings.with_options(base_url=base_url)
+    store = FetchStore(settings.fetched_dir)
+    statuses = fetch_all(sources, store, settings, timezone=timezone)
     for status in statuses:
         print(f"{status.id}: {_describe(status)}")
     return 1 if any(status.last_error for status in statuses) else 0
@@ -372,17 +370,18 @@ def _sources(args: argparse.Namespace) -> tuple[ServiceSettings, list[SourceConf
     try:
         settings = _settings(args)
         return settings, read_sources(settings.data_dir)
-    except ValueError as exc:
+    except (ValueError, DataInvalid) as exc:
         print(f"calendar-service {args.command}: {exc}", file=sys.stderr)
         return None
 
 
-def _configured_base(data_dir: Path) -> str | None:
-    """The base URL of calendar.yaml, if the data is valid."""
+def _calendar_settings(data_dir: Path) -> tuple[str | None, str]:
+    """calendar.yaml's base URL and time zone if the data is valid, else none and the default."""
     try:
-        return load(data_dir).settings.base_url
+        calendar = load(data_dir).settings
     except DataInvalid:
-        return None
+        return None, DEFAULT_TIMEZONE
+    return calendar.base_url, calendar.timezone
 
 
 def _status_of(store: FetchStore, source_id: str, url: str) -> SourceStatus:
@@ -451,8 +450,8 @@ def parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=sources_command)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
-    export.add_argument("--kind", choices=("events", "calendar"), default="events")
-    export.add_argument("--out", help="write both schemas into this directory")
+    export.add_argument("--kind", choices=("events", "calendar", "sources"), default="events")
+    export.add_argument("--out", help="write every schema into this directory")
     export.set_defaults(handler=schema)
     return main
 

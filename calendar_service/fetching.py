@@ -6,8 +6,9 @@ allows it), and every address its host resolves to (public ones only, see addres
 the connection then goes to the address that was checked (pinning.py). Downloads are
 bounded in time and size, before and after decompression. A feed that passes is handed to
 `check_feed` (the importer's own parse); only then does it replace the last good copy, which
-is written atomically. Whatever fails is recorded in the source's status, and the last good
-copy stays as it was: one bad source never touches another.
+is written atomically (partner_feeds.py reads it from there). Whatever fails is recorded in
+the source's status, and the last good copy stays as it was: one bad source never touches
+another.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from calendar_service import __version__
 from calendar_service.addresses import (
     Resolver,
@@ -38,8 +36,10 @@ from calendar_service.addresses import (
     system_resolver,
 )
 from calendar_service.errors import CalendarServiceError
+from calendar_service.model import CalendarSettings
+from calendar_service.partner_feeds import MAX_FEED_BYTES, FeedRejected, SourceConfig, check_feed
 from calendar_service.settings import ServiceSettings
-from calendar_service.values import Slug, is_slug
+from calendar_service.values import is_slug
 
 if TYPE_CHECKING:
     import httpx
@@ -49,9 +49,10 @@ CONNECT_TIMEOUT_S = 10.0
 TOTAL_TIMEOUT_S = 30.0  # the whole fetch, every redirect included
 MAX_REDIRECTS = 5
 MAX_DOWNLOAD_BYTES = 5_000_000  # as sent, compressed or not
-MAX_FEED_BYTES = 10_000_000  # after decompression: a gzip bomb stops here
+# After decompression the importer's MAX_FEED_BYTES (the most it parses): a gzip bomb stops there.
 ACCEPTED_ENCODINGS = "gzip"  # decoded here, step by step, within MAX_FEED_BYTES
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+DEFAULT_TIMEZONE = CalendarSettings.model_fields["timezone"].default
 STATUS_SUFFIX = ".json"
 BODY_SUFFIX = ".ics"
 MAX_ERROR_CHARS = 500
@@ -70,58 +71,6 @@ class FetchLimits:
 
 class FetchFailed(CalendarServiceError):
     """One fetch failed: a refused address or scheme, a limit, the network or the status."""
-
-
-# --- Stand-in for partner_feeds.py (14-import) ----------------------------------------------
-# Until partner_feeds.py merges, these four names stand in for its own: the lead replaces
-# this block with `from calendar_service.partner_feeds import SourceConfig, FeedRejected,
-# check_feed, read_sources` (or the names it ends up with). Only what fetching needs is here.
-SOURCES_FILE = "sources.yaml"
-
-
-class SourceConfig(BaseModel):
-    """STAND-IN: one partner feed of the sources file (only the fields fetching reads)."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    id: Slug
-    name: str
-    url: str
-    allow_http: bool = False
-
-
-class FeedRejected(CalendarServiceError):
-    """STAND-IN: the body is not a feed the importer takes."""
-
-
-def check_feed(body: bytes, source: SourceConfig) -> int:
-    """STAND-IN: the number of events in a feed that parses with icalendar, else FeedRejected."""
-    from icalendar import Calendar
-
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise FeedRejected(f"the feed is not UTF-8 (byte {exc.start})") from None
-    try:
-        calendar = Calendar.from_ical(text)
-    except ValueError as exc:
-        raise FeedRejected(f"the feed does not parse as iCalendar: {exc}") from None
-    events = calendar.walk("VEVENT")
-    if not events:
-        raise FeedRejected("the feed holds no VEVENT")
-    return len(events)
-
-
-def read_sources(data_dir: Path) -> list[SourceConfig]:
-    """STAND-IN: the sources of `data_dir/sources.yaml`; none when there is no such file."""
-    path = data_dir / SOURCES_FILE
-    if not path.is_file():
-        return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        return [SourceConfig.model_validate(item) for item in raw.get("sources") or []]
-    except ValidationError as exc:
-        raise ValueError(f"{path}: {exc}") from None
 
 
 # --- Status and the last good copies ---------------------------------------------------------
@@ -256,12 +205,14 @@ def fetch_all(
     resolver: Resolver | None = None,
     now: datetime | None = None,
     limits: FetchLimits | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> list[SourceStatus]:
     """Fetch every source in turn and record each one's status; never raises for a source.
 
     A source whose fetch fails keeps its last good copy byte for byte; the others go on.
     `resolver` turns host names into addresses (the system's by default); `now` stamps the
-    statuses (default: the clock at each fetch).
+    statuses (default: the clock at each fetch); `timezone` is the calendar's, for the
+    importer's check (which rules it keeps as rules), so that what is kept is what loads.
     """
     results = []
     with store.locked():
@@ -274,6 +225,7 @@ def fetch_all(
                     resolver=resolver or system_resolver,
                     now=now,
                     limits=limits or FetchLimits(),
+                    timezone=timezone,
                 )
             )
     return results
@@ -287,6 +239,7 @@ def fetch_source(
     resolver: Resolver,
     now: datetime | None,
     limits: FetchLimits,
+    timezone: str = DEFAULT_TIMEZONE,
 ) -> SourceStatus:
     """One source fetched, checked and recorded; see `fetch_all`."""
     attempt = now or datetime.now(UTC)
@@ -304,7 +257,7 @@ def fetch_source(
             status = replace(base, last_success=attempt, last_error=None)
             store.save(status)
             return status
-        events = check_feed(download.body, source)
+        events = check_feed(download.body, source, timezone=timezone)
     except (FetchFailed, FeedRejected) as exc:
         status = replace(base, last_error=_short(str(exc)))
     except Exception as exc:  # never let one source stop the others
@@ -406,6 +359,8 @@ def _within(resolver: Resolver, timeout: float) -> Resolver:
                 answers.append(resolver(host, port))
             except OSError as exc:
                 answers.append(exc)
+            except (UnicodeError, ValueError) as exc:  # a name no DNS can carry
+                answers.append(OSError(str(exc)))
 
         # A daemon thread: one stuck in the system resolver is left to finish on its own.
         asking = threading.Thread(target=ask, name="calendar-resolve", daemon=True)

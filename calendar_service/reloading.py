@@ -15,14 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from calendar_service.compiling import Catalog, compile_catalog
-from calendar_service.fetching import (
-    FetchStore,
-    SourceStatus,
-    fetch_all,
-    fetched_stamps,
-    read_sources,
-)
-from calendar_service.loading import DataInvalid, load
+from calendar_service.fetching import FetchStore, SourceStatus, fetch_all, fetched_stamps
+from calendar_service.loading import DataInvalid, load, read_sources
 from calendar_service.settings import ServiceSettings
 from calendar_service.watching import (
     SETTLE_STEP_S,
@@ -73,7 +67,7 @@ def build(
     """
     try:
         with collection_paused():
-            loaded = load(settings.data_dir, today=today)
+            loaded = load(settings.data_dir, today=today, fetched=settings.fetched_dir)
             return compile_catalog(
                 loaded,
                 base_url=settings.base_url,
@@ -344,13 +338,16 @@ class LiveCatalog:
         """
         try:
             sources = read_sources(self.settings.data_dir)
-        except ValueError as exc:
+        except DataInvalid as exc:
             log.error("partner feeds not fetched: %s", exc)
             sources = []
         if sources:
             # The User-Agent names where the calendar is published, as its links do.
-            settings = self.settings.with_options(base_url=self._catalog.identity.base_url)
-            for status in fetch_all(sources, FetchStore(self.settings.fetched_dir), settings):
+            catalog = self._catalog
+            settings = self.settings.with_options(base_url=catalog.identity.base_url)
+            store = FetchStore(self.settings.fetched_dir)
+            timezone = catalog.settings.timezone
+            for status in fetch_all(sources, store, settings, timezone=timezone):
                 if status.last_error is not None:
                     log.warning("partner feed %s: %s", status.id, status.last_error)
         if fetched_stamps(self.settings.fetched_dir) == self._fetched:
@@ -378,7 +375,7 @@ class LiveCatalog:
         """(name, status) of every partner feed of the sources file, for /healthz."""
         try:
             sources = read_sources(self.settings.data_dir)
-        except ValueError:
+        except DataInvalid:
             return []
         store = FetchStore(self.settings.fetched_dir)
         return [

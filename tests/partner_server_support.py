@@ -22,12 +22,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import FIXTURES
+from partner_feeds_support import CORPUS, source
 
-from calendar_service.fetching import SourceConfig
+from calendar_service.partner_feeds import SourceConfig
 from calendar_service.settings import ServiceSettings
 
-FEEDS = FIXTURES / "partner-feeds"
+FEEDS = CORPUS  # the importer's corpus, served as partners would serve it
 LAST_MODIFIED = "Sun, 01 Nov 2026 09:00:00 GMT"
 BOMB_BYTES = 200_000_000  # decompressed; about 200 KB as sent
 
@@ -48,10 +48,10 @@ class PartnerServer:
     def hits(self, path: str) -> int:
         return sum(1 for seen, _ in self.requests if urlsplit(seen).path == path)
 
-    def source(self, path: str, source_id: str = "partner", **extra: object) -> SourceConfig:
-        return SourceConfig(
-            id=source_id, name="Partner", url=self.url + path, allow_http=True, **extra
-        )
+    def source(self, path: str, source_id: str = "partner") -> SourceConfig:
+        """A source whose feed is at `path` on this server."""
+        plain = self.url.startswith("http:")
+        return source(id=source_id, url=self.url + path, allow_http=plain)
 
 
 @functools.cache

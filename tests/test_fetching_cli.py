@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from partner_feeds_support import SOURCE_FIELDS
 from partner_server_support import PartnerServer, feed, partner
 
 __all__ = ["partner"]
@@ -16,15 +19,13 @@ __all__ = ["partner"]
 
 def write_sources(data_dir: Path, partner: PartnerServer, *paths: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["sources:"]
-    for number, path in enumerate(paths, 1):
-        lines += [
-            f"  - id: partner-{number}",
-            f"    name: Partner {number}",
-            f"    url: {partner.url}{path}",
-            "    allow_http: true",
-        ]
-    (data_dir / "sources.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    sources = [
+        {**copy.deepcopy(SOURCE_FIELDS), "id": f"partner-{n}", "name": f"Partner {n}"}
+        | {"url": partner.url + path, "allow_http": True}
+        for n, path in enumerate(paths, 1)
+    ]  # copies: shared values would be written as YAML anchors, which data files refuse
+    text = yaml.safe_dump({"sources": sources}, sort_keys=False)
+    (data_dir / "sources.yaml").write_text(text, encoding="utf-8")
 
 
 def run(tmp_path: Path, *arguments: str, loopback: bool = True) -> subprocess.CompletedProcess[str]:
@@ -41,7 +42,7 @@ def run(tmp_path: Path, *arguments: str, loopback: bool = True) -> subprocess.Co
 def test_fetch_keeps_each_feed_and_sources_reports_it(
     partner: PartnerServer, tmp_path: Path
 ) -> None:
-    write_sources(tmp_path / "data", partner, "/feed/normal.ics", "/feed/changed.ics")
+    write_sources(tmp_path / "data", partner, "/feed/normal.ics", "/feed/normal-changed.ics")
     result = run(tmp_path, "fetch")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -49,13 +50,13 @@ def test_fetch_keeps_each_feed_and_sources_reports_it(
     ]
     assert len(result.stdout.splitlines()) == 2
     assert (tmp_path / "fetched" / "partner-1.ics").read_bytes() == feed("normal.ics")
-    assert (tmp_path / "fetched" / "partner-2.ics").read_bytes() == feed("changed.ics")
+    assert (tmp_path / "fetched" / "partner-2.ics").read_bytes() == feed("normal-changed.ics")
     assert partner.requests[0][1]["User-Agent"].startswith("calendar-service/")
 
     listed = run(tmp_path, "sources", "--json")
     assert listed.returncode == 0, listed.stderr
     statuses = {item["id"]: item for item in json.loads(listed.stdout)}
-    assert (statuses["partner-1"]["events"], statuses["partner-2"]["events"]) == (2, 3)
+    assert (statuses["partner-1"]["events"], statuses["partner-2"]["events"]) == (2, 1)
     assert statuses["partner-1"]["name"] == "Partner 1"
     assert statuses["partner-1"]["last_error"] is None
 
@@ -66,15 +67,15 @@ def test_fetch_keeps_each_feed_and_sources_reports_it(
 def test_a_failing_source_fails_the_command_and_keeps_its_copy(
     partner: PartnerServer, tmp_path: Path
 ) -> None:
-    write_sources(tmp_path / "data", partner, "/feed/normal.ics", "/feed/changed.ics")
+    write_sources(tmp_path / "data", partner, "/feed/normal.ics", "/feed/normal-changed.ics")
     assert run(tmp_path, "fetch").returncode == 0
-    del partner.bodies["changed.ics"]
+    del partner.bodies["normal-changed.ics"]
     result = run(tmp_path, "fetch")
     assert result.returncode == 1
     assert "partner-1: ok, 2 event(s)" in result.stdout
     assert "partner-2: FAILED" in result.stdout and "HTTP 404" in result.stdout
-    assert "serving 3 event(s) from" in result.stdout
-    assert (tmp_path / "fetched" / "partner-2.ics").read_bytes() == feed("changed.ics")
+    assert "serving 1 event(s) from" in result.stdout
+    assert (tmp_path / "fetched" / "partner-2.ics").read_bytes() == feed("normal-changed.ics")
     listed = run(tmp_path, "sources").stdout
     assert "partner-2: FAILED" not in listed and "FAILED at" in listed
 

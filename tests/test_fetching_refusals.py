@@ -11,10 +11,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from partner_feeds_support import SOURCE_FIELDS, source
 from partner_server_support import PartnerServer, connections, feed, loopback_settings, partner
 
 from calendar_service.addresses import address_problem
-from calendar_service.fetching import FetchStore, SourceConfig, SourceStatus, fetch_all
+from calendar_service.fetching import FetchStore, SourceStatus, fetch_all
+from calendar_service.partner_feeds import SourceConfig
 from calendar_service.settings import ServiceSettings
 
 __all__ = ["partner"]
@@ -71,10 +73,9 @@ def default_settings(tmp_path: Path) -> ServiceSettings:
 def fetch(
     url: str, tmp_path: Path, resolver: Resolver, settings: ServiceSettings | None = None
 ) -> tuple[SourceStatus, list[tuple[str, int]]]:
-    source = SourceConfig(id="partner", name="Partner", url=url, allow_http=True)
     with connections() as seen:
         [status] = fetch_all(
-            [source],
+            [source(id="partner", url=url, allow_http=True)],
             FetchStore(tmp_path / "fetched"),
             settings or default_settings(tmp_path),
             resolver=resolver,
@@ -135,10 +136,13 @@ def test_one_private_answer_among_public_ones_refuses_the_host(tmp_path: Path) -
     ["http://partner.example/feed.ics", "ftp://partner.example/feed.ics", "file:///etc/passwd"],
 )
 def test_only_https_unless_the_source_allows_http(url: str, tmp_path: Path) -> None:
-    source = SourceConfig(id="partner", name="Partner", url=url)
+    """The sources file refuses these already; the fetcher checks again, whatever it is given."""
+    with pytest.raises(ValueError, match="url"):
+        source(url=url)
+    unchecked = SourceConfig.model_construct(**{**SOURCE_FIELDS, "id": "partner", "url": url})
     with connections() as seen:
         [status] = fetch_all(
-            [source],
+            [unchecked],
             FetchStore(tmp_path / "fetched"),
             default_settings(tmp_path),
             resolver=Resolver(["93.184.215.14"]),

@@ -17,20 +17,24 @@ import httpx
 import pytest
 from conftest import Server, start_server, stop_server, wait_until
 from icalendar import Calendar
+from partner_feeds_support import sources_yaml
 from partner_server_support import PartnerServer, feed, partner
 
 __all__ = ["partner"]
-PATHS = ("/feeds/all.ics", "/api/occurrences?from=2027-01-01&to=2027-03-31", "/healthz")
+MOVED = "Working Together 2023: an introduction (moved)"  # only in normal-changed.ics
+PATHS = (
+    "/feeds/all.ics",
+    "/calendar.ics",
+    "/api/occurrences?from=2027-01-01&to=2027-03-31",
+    "/healthz",
+)
 INTERVAL_HOURS = "0.0003"  # about a second between fetches
 
 
 @pytest.fixture
 def fetching(data_copy: Path, tmp_path: Path, partner: PartnerServer) -> Iterator[Server]:
-    (data_copy / "sources.yaml").write_text(
-        "sources:\n  - id: council-training\n    name: Council training\n"
-        f"    url: {partner.url}/feed/normal.ics\n    allow_http: true\n",
-        encoding="utf-8",
-    )
+    text = sources_yaml(url=f"{partner.url}/feed/normal.ics", allow_http=True)
+    (data_copy / "sources.yaml").write_text(text, encoding="utf-8")
     env = {
         "CALENDAR_FETCHED_DIR": str(tmp_path / "fetched"),
         "CALENDAR_FETCH_ALLOW_LOOPBACK": "1",
@@ -106,19 +110,25 @@ def test_fetching_while_serving_swaps_whole_snapshots_and_keeps_the_last_good_co
         2,
     )
     assert copy.read_bytes() == feed("normal.ics")
+    served = wait_until(
+        lambda: "Neglect: recognising" in (text := fetching.get("/calendar.ics").text) and text,
+        "the imported events served",
+    )
+    assert MOVED not in served
 
     with Load(fetching) as load:
         reloads = source_health(fetching)[0]["reloads"]
-        partner.bodies["normal.ics"] = feed("changed.ics")
+        partner.bodies["normal.ics"] = feed("normal-changed.ics")
         health, changed = wait_until(
             lambda: (
-                (found := source_health(fetching))[1]["events"] == 3
+                (found := source_health(fetching))[1]["events"] == 1
                 and found[0]["reloads"] > reloads
                 and found
             ),
             "the changed feed to be fetched and the snapshot swapped",
         )
-        assert changed["ok"] and copy.read_bytes() == feed("changed.ics")
+        assert changed["ok"] and copy.read_bytes() == feed("normal-changed.ics")
+        assert MOVED in fetching.get("/calendar.ics").text
 
         del partner.bodies["normal.ics"]
         attempt = changed["last_attempt"]
@@ -131,8 +141,9 @@ def test_fetching_while_serving_swaps_whole_snapshots_and_keeps_the_last_good_co
             "a fetch of the removed feed",
         )
         assert "HTTP 404" in broken["last_error"] and not broken["ok"]
-        assert broken["events"] == 3 and broken["last_success"] == changed["last_success"]
-        assert copy.read_bytes() == feed("changed.ics")
+        assert broken["events"] == 1 and broken["last_success"] == changed["last_success"]
+        assert MOVED in fetching.get("/calendar.ics").text  # the last good copy, still served
+        assert copy.read_bytes() == feed("normal-changed.ics")
         assert source_health(fetching)[0]["reloads"] == health["reloads"]  # nothing changed
         wait_until(lambda: load.requests > 50, "requests under load")
     assert load.failures == []

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from partner_feeds_support import source as make_source
 from partner_server_support import (
     TLS_HOST,
     Certificates,
@@ -20,7 +21,7 @@ from partner_server_support import (
     tls_partner,
 )
 
-from calendar_service.fetching import FetchLimits, FetchStore, SourceConfig, fetch_all
+from calendar_service.fetching import FetchLimits, FetchStore, fetch_all
 
 __all__ = ["certificates", "tls_partner"]
 
@@ -29,9 +30,7 @@ def fetch_https(
     host: str, server: TlsPartner, tmp_path: Path
 ) -> tuple[str | None, list[tuple[str, int]]]:
     port = int(server.server.url.rsplit(":", 1)[1])
-    source = SourceConfig(
-        id="partner", name="Partner", url=f"https://{host}:{port}/feed/normal.ics"
-    )
+    source = make_source(id="partner", url=f"https://{host}:{port}/feed/normal.ics")
     with connections() as seen:
         [status] = fetch_all(
             [source],
@@ -82,7 +81,7 @@ def test_a_resolver_that_never_answers_is_given_up_on(tmp_path: Path) -> None:
         release.wait(30)
         return ["93.184.215.14"]
 
-    source = SourceConfig(id="partner", name="Partner", url="https://partner.example/feed.ics")
+    source = make_source(id="partner", url="https://partner.example/feed.ics")
     try:
         with connections() as seen:
             [status] = fetch_all(
