@@ -272,7 +272,9 @@ def fetch_source(
             events=events,
             sha256=hashlib.sha256(download.body).hexdigest(),
         )
-        store.save(status, download.body)
+        unchanged = good is not None and status.sha256 == previous.sha256
+        # The same bytes again (a server without validators): the copy stays, no reload.
+        store.save(status, None if unchanged else download.body)
         return status
     store.save(status)
     return status

@@ -189,3 +189,17 @@ def test_the_default_configuration_refuses_even_the_test_server(
     [status] = fetch_all([partner.source("/feed/normal.ics")], store, settings)
     assert status.last_error is not None and "a loopback address: refused" in status.last_error
     assert partner.requests == []
+
+
+def test_the_same_bytes_again_leave_the_copy_untouched(
+    partner: PartnerServer, tmp_path: Path
+) -> None:
+    """A server without validators sends the whole feed each time: nothing to rebuild."""
+    first, _ = fetch_one(partner.source("/gzipped"), tmp_path)
+    copy = tmp_path / "fetched" / "partner.ics"
+    before = copy.stat()
+    second, _ = fetch_one(partner.source("/gzipped"), tmp_path)
+    assert "If-None-Match" not in partner.requests[1][1]  # it gave no ETag to send back
+    assert second.ok and second.sha256 == first.sha256
+    assert second.last_success != first.last_success
+    assert (copy.stat().st_ino, copy.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
