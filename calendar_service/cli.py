@@ -1,4 +1,4 @@
-"""Console commands: serve, validate, stamp and schema."""
+"""Console commands: serve, validate, stamp, schema, build, fetch and sources."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
-from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
+from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load, read_sources, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
-from calendar_service.partner_feeds import SourcesFile
+from calendar_service.partner_feeds import SourceConfig, SourcesFile
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
@@ -33,6 +34,10 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
         "calendar.yaml, else the address served)",
     )
     parser.add_argument("--uid-domain", help="domain of event UIDs (env CALENDAR_UID_DOMAIN)")
+    parser.add_argument(
+        "--fetched-dir",
+        help="where partner feeds' last good copies are kept (env CALENDAR_FETCHED_DIR, ./fetched)",
+    )
 
 
 # The command-line option of each setting that has one (the rest: environment only).
@@ -44,6 +49,7 @@ OPTIONS = {
     "port": "--port",
     "workers": "--workers",
     "watch": "--no-watch",
+    "fetched_dir": "--fetched-dir",
 }
 
 
@@ -108,7 +114,7 @@ def _host(url: str) -> str:
 
 def _settings(args: argparse.Namespace) -> ServiceSettings:
     """The environment's settings with the command's options over them (an option wins)."""
-    options = ("data_dir", "base_url", "uid_domain", "host", "port", "workers")
+    options = ("data_dir", "base_url", "uid_domain", "fetched_dir", "host", "port", "workers")
     return ServiceSettings.from_env().with_options(
         **{name: getattr(args, name, None) for name in options}
     )
@@ -320,6 +326,87 @@ def build(args: argparse.Namespace) -> int:
     return 0
 
 
+def fetch_command(args: argparse.Namespace) -> int:
+    """Fetch every partner feed of the sources file once (for cron or CI); 1 if any failed."""
+    loaded = _sources(args)
+    if loaded is None:
+        return 2
+    settings, sources = loaded
+    if not sources:
+        print(f"{settings.data_dir}: no partner feeds to fetch (no sources file, or it lists none)")
+        return 0
+    base_url, timezone = _calendar_settings(settings.data_dir)
+    if settings.base_url is None:  # the User-Agent names where the calendar is published
+        settings = settings.with_options(base_url=base_url)
+    store = FetchStore(settings.fetched_dir)
+    statuses = fetch_all(sources, store, settings, timezone=timezone)
+    for status in statuses:
+        print(f"{status.id}: {_describe(status)}")
+    return 1 if any(status.last_error for status in statuses) else 0
+
+
+def sources_command(args: argparse.Namespace) -> int:
+    """List the partner feeds with what their last fetches did (as /healthz shows them)."""
+    loaded = _sources(args)
+    if loaded is None:
+        return 2
+    settings, sources = loaded
+    store = FetchStore(settings.fetched_dir)
+    if args.json:
+        listed = [
+            {"name": source.name, **_status_of(store, source.id, source.url).as_json()}
+            for source in sources
+        ]
+        print(json.dumps(listed, indent=2))
+        return 0
+    if not sources:
+        print(f"{settings.data_dir}: no partner feeds (no sources file, or it lists none)")
+    for source in sources:
+        print(f"{source.id} ({source.name}) {source.url}")
+        print(f"  {_describe(_status_of(store, source.id, source.url))}")
+    return 0
+
+
+def _sources(args: argparse.Namespace) -> tuple[ServiceSettings, list[SourceConfig]] | None:
+    try:
+        settings = _settings(args)
+        return settings, read_sources(settings.data_dir)
+    except (ValueError, DataInvalid) as exc:
+        print(f"calendar-service {args.command}: {exc}", file=sys.stderr)
+        return None
+
+
+def _calendar_settings(data_dir: Path) -> tuple[str | None, str]:
+    """calendar.yaml's base URL and time zone if the data is valid, else none and the default."""
+    try:
+        calendar = load(data_dir).settings
+    except DataInvalid:
+        return None, DEFAULT_TIMEZONE
+    return calendar.base_url, calendar.timezone
+
+
+def _status_of(store: FetchStore, source_id: str, url: str) -> SourceStatus:
+    return store.status(source_id) or SourceStatus(source_id, url)
+
+
+def _describe(status: SourceStatus) -> str:
+    """One line: a source's last fetch, and the copy that is served."""
+
+    def moment(value: datetime | None) -> str:
+        return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+    copy = (
+        f"{status.events} event(s) from {moment(status.last_success)}"
+        if status.sha256
+        else "no good copy yet"
+    )
+    if status.last_attempt is None:
+        return "never fetched"
+    if status.last_error is None:
+        return f"ok, {copy}"
+    return f"FAILED at {moment(status.last_attempt)}: {status.last_error}; serving {copy}"
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="calendar-service", description="Publish reviewed event data as calendars."
@@ -353,6 +440,15 @@ def parser() -> argparse.ArgumentParser:
     site.add_argument("out_dir", metavar="OUT_DIR")
     site.add_argument("--date", help="the day to build for, YYYY-MM-DD (default today, UTC)")
     site.set_defaults(handler=build)
+
+    fetch = commands.add_parser("fetch", help="fetch every partner feed once (cron, CI)")
+    _add_service_options(fetch)
+    fetch.set_defaults(handler=fetch_command)
+
+    listing = commands.add_parser("sources", help="the partner feeds and their last fetches")
+    _add_service_options(listing)
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    listing.set_defaults(handler=sources_command)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
     export.add_argument(

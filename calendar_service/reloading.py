@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from calendar_service.compiling import Catalog, compile_catalog
-from calendar_service.loading import DataInvalid, load
+from calendar_service.fetching import FetchStore, SourceStatus, fetch_all, fetched_stamps
+from calendar_service.loading import DataInvalid, load, read_sources
 from calendar_service.settings import ServiceSettings
 from calendar_service.watching import (
     SETTLE_STEP_S,
@@ -141,12 +142,14 @@ class LiveCatalog:
         identity: DirectoryIdentity | None = None,
         stamps: tuple[Stamp, ...] = (),
         served_url: str | None = None,
+        fetched: tuple[tuple[str, int, int, int], ...] = (),
     ) -> None:
         """Hold `catalog`, built on `today()`; `open` is how a live catalog is made.
 
         `on_swap(catalog)` runs in the reloading thread before each new snapshot is served;
         `identity` and `stamps` are how the data directory looked before `catalog` was read;
-        `served_url` is where `serve` listens (the links' base when none is configured).
+        `served_url` is where `serve` listens (the links' base when none is configured);
+        `fetched` is how the partner feeds' last good copies looked before `catalog` was read.
         """
         self.settings = settings
         self.served_url = served_url
@@ -171,6 +174,8 @@ class LiveCatalog:
         self.last_error: ReloadError | None = None
         self.held: Note | None = None  # a reload waiting for the data to stop changing
         self.reloads = 0
+        self._fetched = fetched
+        self._fetcher: threading.Thread | None = None
 
     @classmethod
     def open(
@@ -188,6 +193,7 @@ class LiveCatalog:
         """
         clock = today or (lambda: datetime.now(UTC).date())
         identity, stamps = _look(settings)  # before reading: a change meanwhile is seen later
+        fetched = fetched_stamps(settings.fetched_dir)
         catalog = build(settings, clock(), served_url=served_url)
         if on_swap is not None:
             on_swap(catalog)
@@ -200,6 +206,7 @@ class LiveCatalog:
             identity=identity,
             stamps=stamps,
             served_url=served_url,
+            fetched=fetched,
         )
 
     @property
@@ -216,6 +223,7 @@ class LiveCatalog:
             deadline = time.monotonic() + HOLD_LIMIT_S
             while True:
                 before = data_stamps(self.settings.data_dir)
+                fetched = fetched_stamps(self.settings.fetched_dir)
                 self._tried_on = self._today()
                 try:
                     catalog = build(
@@ -242,6 +250,7 @@ class LiveCatalog:
                     log.exception("publishing failed, still serving %s", self._catalog.version)
                     return False
             self._catalog = catalog
+            self._fetched = fetched
             self.last_error = None
             self.reloads += 1
             log.info(
@@ -316,6 +325,63 @@ class LiveCatalog:
     def stop(self) -> None:
         self._stop.set()
         self._watcher.join(timeout=5)
+        if self._fetcher is not None:
+            self._fetcher.join(timeout=5)
+
+    # --- Partner feeds ----------------------------------------------------------------------
+
+    def refresh_feeds(self) -> bool:
+        """Fetch every partner feed once; reload if a last good copy changed. True if swapped.
+
+        Compares the copies with how they looked before the served snapshot was read, so a
+        change made by `calendar-service fetch` in another process is picked up too.
+        """
+        try:
+            sources = read_sources(self.settings.data_dir)
+        except DataInvalid as exc:
+            log.error("partner feeds not fetched: %s", exc)
+            sources = []
+        if sources:
+            # The User-Agent names where the calendar is published, as its links do.
+            catalog = self._catalog
+            settings = self.settings.with_options(base_url=catalog.identity.base_url)
+            store = FetchStore(self.settings.fetched_dir)
+            timezone = catalog.settings.timezone
+            for status in fetch_all(sources, store, settings, timezone=timezone):
+                if status.last_error is not None:
+                    log.warning("partner feed %s: %s", status.id, status.last_error)
+        if fetched_stamps(self.settings.fetched_dir) == self._fetched:
+            return False
+        return self.reload("a partner feed changed")
+
+    def start_fetching(self) -> None:
+        """Refresh the partner feeds now and every `fetch_interval_hours`, in a thread."""
+        if self._fetcher is not None or self.settings.fetch_interval_hours <= 0:
+            return
+        interval = self.settings.fetch_interval_hours * 3600
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.refresh_feeds()
+                except Exception:  # never let a fetch end the refreshing
+                    log.exception("refreshing partner feeds failed")
+                self._stop.wait(interval)
+
+        self._fetcher = threading.Thread(target=run, name="calendar-fetch", daemon=True)
+        self._fetcher.start()
+
+    def source_statuses(self) -> list[tuple[str, SourceStatus]]:
+        """(name, status) of every partner feed of the sources file, for /healthz."""
+        try:
+            sources = read_sources(self.settings.data_dir)
+        except DataInvalid:
+            return []
+        store = FetchStore(self.settings.fetched_dir)
+        return [
+            (source.name, store.status(source.id) or SourceStatus(source.id, source.url))
+            for source in sources
+        ]
 
     def watch_status(self) -> WatcherStatus:
         """How changes are being noticed, for /healthz."""

@@ -74,6 +74,12 @@ class ServiceSettings(BaseSettings):
     fetched_dir: Path = Field(
         Path("fetched"), description="where fetched partner feeds and their status are kept"
     )
+    fetch_interval_hours: float = Field(
+        6.0, ge=0, description="hours between `serve`'s fetches of partner feeds; 0: never"
+    )
+    fetch_allow_loopback: bool = Field(
+        False, description="let partner feeds be fetched from loopback (tests' own servers)"
+    )
 
     @classmethod
     def settings_customise_sources(

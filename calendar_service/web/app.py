@@ -48,10 +48,11 @@ class UrlLengthLimit:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Watch the data while the application runs; SIGHUP reloads in the main thread."""
+    """Watch the data and refresh partner feeds while the application runs; SIGHUP reloads."""
     live = app.state.service.live
     if live.settings.watch:
         live.start_watching()
+    live.start_fetching()  # partner feeds, if the sources file lists any and the interval > 0
     if threading.current_thread() is threading.main_thread():
         # Not every platform or loop supports signal handlers; reload still works by watching.
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -139,6 +139,10 @@ def health(request: Request) -> JSONResponse:
         "warnings": list(catalog.warnings),
         "watcher": watcher.as_json(),
         "reload_held": None if held is None else held.as_json(),
+        "sources": [
+            {"name": name, "ok": status.ok, **status.as_json()}
+            for name, status in live.source_statuses()
+        ],
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
