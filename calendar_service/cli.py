@@ -14,10 +14,11 @@ from pathlib import Path
 
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
-from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load
 from calendar_service.model import CalendarSettings, Event, EventFile, Status
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
+from calendar_service.stamping import stamp
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish

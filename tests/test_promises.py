@@ -17,7 +17,8 @@ from conftest import BUNDLED_DATA, DATASETS, in_process
 from icalendar import Calendar
 
 from calendar_service.cli import main
-from calendar_service.loading import load, stamp
+from calendar_service.loading import load
+from calendar_service.stamping import stamp
 
 DAY = date(2026, 11, 25)
 PEOPLE = DATASETS / "organiser-colour-transparent"
