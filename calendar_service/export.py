@@ -55,7 +55,17 @@ def urls(catalog: Catalog) -> Iterator[str]:
     yield from (site.home(), site.calendar(everything), site.subscribe(everything))
     yield from (site.embed(everything), "/version.json")
     yield from (path for path, _name, _kind in ASSETS)
-    suffixes: tuple[FeedSuffix, ...] = (".ics", ".json", "/embed", "/subscribe")
+    yield from (site.syndication(everything, "rss"), site.syndication(everything, "atom"))
+    yield from (site.changes(), site.api_changes())
+    suffixes: tuple[FeedSuffix, ...] = (
+        ".ics",
+        ".json",
+        ".rss",
+        ".atom",
+        "/changes.atom",
+        "/embed",
+        "/subscribe",
+    )
     for name in catalog.feeds:
         yield from (site.named_feed(name, suffix) for suffix in suffixes)
     for event_id in catalog.events:
@@ -63,8 +73,13 @@ def urls(catalog: Catalog) -> Iterator[str]:
 
 
 def file_path(url: str) -> str:
-    """A URL's file under the export: the path itself, `index.html` for a trailing slash."""
-    return url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
+    """A URL's file under the export: the path itself, `index.html` for a trailing slash,
+    `.json` after an API path (deploy/nginx.conf maps them back)."""
+    if url.endswith("/"):
+        return url.lstrip("/") + "index.html"
+    if url.startswith("/api/"):
+        return url.lstrip("/") + ".json"
+    return url.lstrip("/")
 
 
 def _compressible(content_type: str) -> bool:

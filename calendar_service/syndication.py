@@ -20,9 +20,10 @@ from calendar_service.search import Window, matching_occurrences
 MAX_FEED_ENTRIES = 50  # upcoming occurrences in an RSS or Atom feed
 MAX_CHANGE_ENTRIES = 100  # newest changes in a changes feed
 FeedFormat = Literal["rss", "atom"]
+RSS_TYPE, ATOM_TYPE = "application/rss+xml", "application/atom+xml"
 FEED_TYPES: dict[FeedFormat, str] = {
-    "rss": "application/rss+xml; charset=utf-8",
-    "atom": "application/atom+xml; charset=utf-8",
+    "rss": f"{RSS_TYPE}; charset=utf-8",
+    "atom": f"{ATOM_TYPE}; charset=utf-8",
 }
 
 
