@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from calendar_service.agenda import dates_in_words
@@ -89,6 +90,15 @@ def _generator(catalog: Catalog, channel: Channel, updated: datetime) -> FeedGen
     return feed
 
 
+def _identify(entry: FeedEntry, guid: str, kind: FeedFormat) -> None:
+    """RSS's GUID as it is; an Atom id must be a URI, so one made from it. (feedgen's
+    guid() and id() each set both: only the one for the format is called.)"""
+    if kind == "rss":
+        entry.guid(guid, permalink=False)
+    else:
+        entry.id(_urn(guid))
+
+
 def _serialise(feed: FeedGenerator, kind: FeedFormat) -> bytes:
     body: bytes = feed.rss_str(pretty=True) if kind == "rss" else feed.atom_str(pretty=True)
     return body
@@ -114,12 +124,16 @@ def occurrence_feed(
     feed = _generator(catalog, channel, updated)
     changes = latest_changes(catalog.changes)
     for occurrence in chosen:
-        _add_occurrence(feed, catalog, occurrence, changes.get(occurrence.event_id))
+        _add_occurrence(feed, catalog, occurrence, changes.get(occurrence.event_id), kind)
     return Syndicated(_serialise(feed, kind), updated)
 
 
 def _add_occurrence(
-    feed: FeedGenerator, catalog: Catalog, occurrence: Occurrence, change: Change | None
+    feed: FeedGenerator,
+    catalog: Catalog,
+    occurrence: Occurrence,
+    change: Change | None,
+    kind: FeedFormat,
 ) -> None:
     event = catalog.events[occurrence.event_id].event
     data = event.data
@@ -131,8 +145,7 @@ def _add_occurrence(
     category = catalog.settings.vocabularies.categories[data.category].label
     guid = occurrence_guid(catalog, occurrence)
     entry = feed.add_entry(order="append")
-    entry.guid(guid, permalink=False)
-    entry.id(_urn(guid))  # after guid(), which sets the Atom id too: Atom ids are URIs
+    _identify(entry, guid, kind)
     entry.title(f"{occurrence.title}: {when}{status}")
     entry.link(href=page, rel="alternate")
     entry.updated(event.modified)
@@ -162,7 +175,7 @@ def changes_feed(
     updated = _feed_date(catalog, [change.at for change in newest])
     feed = _generator(catalog, channel, updated)
     for change in newest:
-        _add_change(feed, catalog, change, change_guid(catalog, change, changes))
+        _add_change(feed, catalog, change, change_guid(catalog, change, changes), kind)
     return Syndicated(_serialise(feed, kind), updated)
 
 
@@ -188,10 +201,11 @@ def change_link(catalog: Catalog, change: Change) -> str:
     return urls.absolute(urls.home())
 
 
-def _add_change(feed: FeedGenerator, catalog: Catalog, change: Change, guid: str) -> None:
+def _add_change(
+    feed: FeedGenerator, catalog: Catalog, change: Change, guid: str, kind: FeedFormat
+) -> None:
     entry = feed.add_entry(order="append")
-    entry.guid(guid, permalink=False)
-    entry.id(_urn(guid))  # after guid(), which sets the Atom id too: Atom ids are URIs
+    _identify(entry, guid, kind)
     entry.title(change.summary + (" (minor)" if change.minor else ""))
     entry.link(href=change_link(catalog, change), rel="alternate")
     entry.updated(change.at)
