@@ -29,7 +29,13 @@ from calendar_service.web.service import CalendarService
 MANIFEST = "manifest.json"
 NGINX_ETAGS = "nginx-etags.conf"
 BROTLI_BEST_UP_TO = 256_000  # bytes
-COMPRESSED_TYPES = ("text/", "application/json", "application/javascript")
+COMPRESSED_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/rss+xml",
+    "application/atom+xml",
+)
 
 
 class ExportError(CalendarServiceError):
