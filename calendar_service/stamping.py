@@ -62,8 +62,12 @@ def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
             if known.last != kept:  # recorded before revisions kept content: filled in
                 revisions[event.id] = known.model_copy(update={"last": kept})
             continue
-        before = _previous(known)
-        found = describe(before, event.data, data.settings, today, known is not None)
+        # An event back after being withdrawn is told as added again.
+        returning = known is not None and known.withdrawn is not None
+        before = None if returning else _previous(known)
+        found = describe(
+            before, event.data, data.settings, today, known is not None and not returning
+        )
         changes += [
             Change(at=moment, event=event.id, kind=k, summary=s, minor=m) for k, s, m in found
         ]

@@ -23,13 +23,7 @@ TODAY = (AFTER + timedelta(days=1)).date()
 @pytest.fixture(scope="module")
 def edited(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The frozen dataset stamped, edited as an editor would, and stamped again."""
-    root = tmp_path_factory.mktemp("changes") / "data"
-    root.mkdir()
-    for path in BUNDLED_DATA.rglob("*"):
-        if path.is_file():
-            target = root / path.relative_to(BUNDLED_DATA)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(path.read_bytes())
+    root = copy_of(BUNDLED_DATA, tmp_path_factory.mktemp("changes") / "data")
     stamp(root, now=BEFORE)  # keeps each event's content, to compare the edits with
     assert not (root / "changes.yaml").exists()
     edit(root)
@@ -129,14 +123,37 @@ def test_a_withdrawn_event_leaves_the_feeds_after_their_window(edited: Path) -> 
     assert not any(uid.startswith(WITHDRAWN + "@") for uid in uids)
 
 
-def test_a_text_only_edit_is_recorded_as_minor(edited: Path, tmp_path: Path) -> None:
-    root = tmp_path / "data"
-    root.mkdir()
-    for path in edited.rglob("*"):
+def copy_of(source: Path, root: Path) -> Path:
+    for path in source.rglob("*"):
         if path.is_file():
-            target = root / path.relative_to(edited)
+            target = root / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
+    return root
+
+
+def test_a_withdrawn_event_put_back_is_added_again(edited: Path, tmp_path: Path) -> None:
+    root = copy_of(edited, tmp_path / "data")
+    programmes = root / "events" / "programmes.yaml"
+    original = (BUNDLED_DATA / "events" / "programmes.yaml").read_text()
+    programmes.write_text(original)
+    assert stamp(root, now=AFTER + timedelta(hours=1)) == [WITHDRAWN]
+    last = logged(root)[-1]
+    assert (last["event"], last["kind"]) == (WITHDRAWN, "added")
+    assert last["summary"].startswith("Young Parents Programme (April 2026 intake) added")
+    calendar = icalendar.Calendar.from_ical(
+        in_process(root, today=TODAY).get("/calendar.ics").content
+    )
+    statuses = {
+        str(component["STATUS"])
+        for component in calendar.walk("VEVENT")
+        if str(component["UID"]).startswith(WITHDRAWN + "@")
+    }
+    assert statuses and "CANCELLED" not in statuses  # its own dates, not the withdrawn copy
+
+
+def test_a_text_only_edit_is_recorded_as_minor(edited: Path, tmp_path: Path) -> None:
+    root = copy_of(edited, tmp_path / "data")
     edit_text_only(root)
     assert main(["stamp", str(root)]) == 0
     last = logged(root)[-1]
