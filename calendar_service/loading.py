@@ -422,12 +422,29 @@ def read_revisions(root: Path) -> dict[str, Revision]:
     return revisions
 
 
+# What a revision keeps of an event (`Revision.last`): its dates, and what places it in
+# feeds and renders it cancelled; not its texts, links and sources (most of its bytes).
+KEPT_FIELDS = (
+    "id",
+    "title",
+    "category",
+    "audiences",
+    "themes",
+    "tags",
+    "location",
+    "status",
+    "start",
+    "end",
+    "recurrence",
+)
+KEPT_OVERRIDE_FIELDS = ("occurrence", "start", "end", "status", "title")
+
+
 def kept_content(event: EventData) -> dict[str, Any]:
-    """What a revision keeps of an event (`Revision.last`): all but the long texts."""
-    return event.model_dump(mode="json", exclude_defaults=True, exclude=KEPT_WITHOUT)
-
-
-KEPT_WITHOUT = {"summary", "description"}
+    """What a revision keeps of an event: KEPT_FIELDS, and of each override its dates."""
+    include: dict[str, Any] = {name: True for name in KEPT_FIELDS}
+    include["overrides"] = {"__all__": set(KEPT_OVERRIDE_FIELDS)}
+    return event.model_dump(mode="json", exclude_defaults=True, include=include)
 
 
 def withdrawn_copy(last: dict[str, Any]) -> EventData:

@@ -14,7 +14,7 @@ from calendar_service.compiling import EPOCH, build_calendar
 from calendar_service.index import HORIZON_FUTURE, expand, facts_of
 from calendar_service.loading import (
     CHANGES_FILE,
-    KEPT_WITHOUT,
+    KEPT_FIELDS,
     REVISIONS_FILE,
     Revision,
     changes_text,
@@ -138,10 +138,10 @@ def describe(
     dated = list(_dated_changes(upcoming(before, settings, today), now, after))
     if dated:
         return _summed_up(dated, after.title)
-    # Summary and description are not kept: a change that is none of these is to them.
-    compared = EventData.model_fields.keys() - KEPT_WITHOUT
-    fields = sorted(name for name in compared if getattr(before, name) != getattr(after, name))
-    what = ", ".join(fields) or "text"
+    # Only KEPT_FIELDS are kept: an edit to none of them is to texts, links or sources.
+    kept = EventData.model_validate(kept_content(after))
+    fields = [name for name in KEPT_FIELDS if getattr(before, name) != getattr(kept, name)]
+    what = ", ".join(fields) or "text or links"
     return [(ChangeKind.EDITED, f"{after.title}: details updated ({what})", True)]
 
 

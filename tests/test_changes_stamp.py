@@ -158,6 +158,6 @@ def test_a_text_only_edit_is_recorded_as_minor(edited: Path, tmp_path: Path) -> 
     assert main(["stamp", str(root)]) == 0
     last = logged(root)[-1]
     assert (last["event"], last["kind"], last.get("minor")) == ("time-to-talk-day", "edited", True)
-    assert last["summary"] == "Time to Talk Day: details updated (text)"
+    assert last["summary"] == "Time to Talk Day: details updated (text or links)"
     feed = feedparser.parse(in_process(root).get("/changes.atom").content)
-    assert feed.entries[0].title == "Time to Talk Day: details updated (text) (minor)"
+    assert feed.entries[0].title == "Time to Talk Day: details updated (text or links) (minor)"
