@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from calendar_service.loading import EVENTS_DIR, SETTINGS_FILE, stamp
+from calendar_service.loading import EVENTS_DIR, SETTINGS_FILE
+from calendar_service.stamping import stamp
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_SOURCE = ROOT / "data" / SETTINGS_FILE

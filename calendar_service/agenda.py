@@ -247,3 +247,21 @@ def when_text(occurrence: Occurrence) -> str:
     if first == last:
         return _day_text(first)
     return f"{_day_text(first, year=first.year != last.year)} – {_day_text(last)}"
+
+
+def day_words(day: date, *, year: bool = True) -> str:
+    """A day as a newsletter writes it: "Thursday 4 February 2027"."""
+    text = f"{_calendar.day_name[day.weekday()]} {day.day} {_calendar.month_name[day.month]}"
+    return f"{text} {day.year}" if year else text
+
+
+def dates_in_words(occurrence: Occurrence, *, year: bool = True) -> str:
+    """An occurrence's dates in words, with the start time of a timed one:
+    "Monday 8 June to Sunday 14 June", "Thursday 4 February 2027, 10:00"."""
+    first, last = first_day(occurrence), last_day(occurrence)
+    text = day_words(first, year=year)
+    if last != first:
+        text += " to " + day_words(last, year=year)
+    if isinstance(occurrence.start, datetime):
+        text += f", {occurrence.start:%H:%M}"
+    return text

@@ -15,11 +15,12 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
-from calendar_service.loading import EVENTS_DIR, DataInvalid, load, read_sources, stamp
+from calendar_service.loading import EVENTS_DIR, DataInvalid, load, read_sources
 from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
 from calendar_service.partner_feeds import SourceConfig, SourcesFile
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
+from calendar_service.stamping import stamp
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish

@@ -26,6 +26,7 @@ from calendar_service.index import (
 from calendar_service.loading import LoadedData
 from calendar_service.model import (
     CalendarSettings,
+    Change,
     Event,
     FeedDefinition,
     Occurrence,
@@ -129,6 +130,15 @@ class Catalog:
         ]
         return sorted(found, key=lambda pair: (str(pair[1].start), pair[0].event.id))
 
+    # Withdrawn events, every date cancelled: in the feeds only, for their window.
+    withdrawn: tuple[EventEntry, ...] = ()
+    changes: tuple[Change, ...] = ()  # the change log, oldest first
+
+    def in_feeds(self, query: Filter) -> list[EventEntry]:
+        """The events a feed of this filter carries: current ones, then withdrawn ones."""
+        chosen = [entry for entry in self.matching(query) if entry.current]
+        return chosen + [entry for entry in self.withdrawn if query.matches(entry.keys)]
+
     def matching(self, query: Filter) -> list[EventEntry]:
         """Events passing the event-level part of a filter, in id order."""
         return [entry for entry in self.events.values() if query.matches(entry.keys)]
@@ -140,8 +150,7 @@ class Catalog:
             return self.everything
         name = f"{self.settings.name} ({query.describe(self.settings.vocabularies)})"
         header = ics.feed_header(self.settings, name, self.settings.description)
-        chosen = [entry for entry in self.matching(query) if entry.current]
-        return render_feed(header, self.timezone, chosen, self.day_began)
+        return render_feed(header, self.timezone, self.in_feeds(query), self.day_began)
 
     @property
     def day_began(self) -> datetime:
@@ -284,7 +293,8 @@ def compile_catalog(
     entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
     day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
-    current = [entry for entry in entries.values() if entry.current]
+    withdrawn = tuple(_withdrawn_entries(loaded.withdrawn, settings, identity))
+    current = [entry for entry in entries.values() if entry.current] + list(withdrawn)
     return Catalog(
         settings=settings,
         identity=identity,
@@ -300,7 +310,26 @@ def compile_catalog(
         facts=facts,
         warnings=loaded.warnings,
         term_feeds=MappingProxyType(_term_feeds(loaded, settings, identity)),
+        withdrawn=withdrawn,
+        changes=loaded.changes,
     )
+
+
+def _withdrawn_entries(
+    events: Iterable[Event], settings: CalendarSettings, identity: ics.Identity
+) -> Iterable[EventEntry]:
+    """Withdrawn events rendered for the feeds, but not indexed: they have no page or dates.
+
+    One whose category the vocabulary no longer has cannot be rendered, nor be in a feed.
+    """
+    for event in events:
+        if event.data.category not in settings.vocabularies.categories:
+            continue
+        components = ics.event_components(event, settings, identity)
+        first = first_start(event)
+        yield EventEntry(
+            event, keys_for(event.data), ics.render_components(components), True, first, None
+        )
 
 
 def _same_context(

@@ -29,7 +29,13 @@ from calendar_service.web.service import CalendarService
 MANIFEST = "manifest.json"
 NGINX_ETAGS = "nginx-etags.conf"
 BROTLI_BEST_UP_TO = 256_000  # bytes
-COMPRESSED_TYPES = ("text/", "application/json", "application/javascript")
+COMPRESSED_TYPES = (
+    "text/",
+    "application/json",
+    "application/javascript",
+    "application/rss+xml",
+    "application/atom+xml",
+)
 
 
 class ExportError(CalendarServiceError):
@@ -56,7 +62,17 @@ def urls(catalog: Catalog) -> Iterator[str]:
     yield from (site.embed(everything), "/version.json")
     yield from (path for path, _name, _kind in ASSETS)
     yield CATEGORIES_CSS
-    suffixes: tuple[FeedSuffix, ...] = (".ics", ".json", "/embed", "/subscribe")
+    yield from (site.syndication(everything, "rss"), site.syndication(everything, "atom"))
+    yield from (site.changes(), site.api_changes())
+    suffixes: tuple[FeedSuffix, ...] = (
+        ".ics",
+        ".json",
+        ".rss",
+        ".atom",
+        "/changes.atom",
+        "/embed",
+        "/subscribe",
+    )
     for name in catalog.feeds:
         yield from (site.named_feed(name, suffix) for suffix in suffixes)
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
@@ -65,8 +81,13 @@ def urls(catalog: Catalog) -> Iterator[str]:
 
 
 def file_path(url: str) -> str:
-    """A URL's file under the export: the path itself, `index.html` for a trailing slash."""
-    return url.lstrip("/") + "index.html" if url.endswith("/") else url.lstrip("/")
+    """A URL's file under the export: the path itself, `index.html` for a trailing slash,
+    `.json` after an API path (deploy/nginx.conf maps them back)."""
+    if url.endswith("/"):
+        return url.lstrip("/") + "index.html"
+    if url.startswith("/api/"):
+        return url.lstrip("/") + ".json"
+    return url.lstrip("/")
 
 
 def _compressible(content_type: str) -> bool:

@@ -28,10 +28,12 @@ from calendar_service.model import (
     HASH_DIGITS,
     UNSKIPPED,
     CalendarSettings,
+    Change,
     Event,
     EventData,
     EventFile,
     Schedule,
+    Status,
     TermCalendar,
     content_hash,
 )
@@ -46,6 +48,7 @@ from calendar_service.provenance import provenance_problems
 from calendar_service.recurrence import check_expansion, check_recurrence
 from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 from calendar_service.sources import (
+    CHANGES_FILE,
     EVENTS_DIR,
     REVISIONS_FILE,
     SETTINGS_FILE,
@@ -64,6 +67,7 @@ from calendar_service.values import (
 )
 
 __all__ = [
+    "CHANGES_FILE",
     "EVENTS_DIR",
     "REVISIONS_FILE",
     "SETTINGS_FILE",
@@ -74,7 +78,6 @@ __all__ = [
     "LoadedData",
     "load",
     "read_sources",
-    "stamp",
 ]
 
 
@@ -92,6 +95,10 @@ class LoadedData:
     warnings: tuple[str, ...] = ()
     imports: tuple[ImportedFeed, ...] = ()  # per partner feed: what it added, what not
     terms: Mapping[str, TermCalendar] = field(default_factory=dict)  # by id: the file stem
+    # Events removed from the data within the feeds' window, every date cancelled: feeds
+    # keep them so that subscribers' calendars remove them (revisions.yaml keeps them).
+    withdrawn: tuple[Event, ...] = ()
+    changes: tuple[Change, ...] = ()  # the change log, oldest first
 
 
 # --- Validation ---------------------------------------------------------------------------
@@ -201,7 +208,7 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
     provenance: list[str] = []
     for name, raw in contents.items():
-        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE) or name.startswith(
+        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE, CHANGES_FILE) or name.startswith(
             f"{TERMS_DIR}/"
         ):
             continue
@@ -229,6 +236,7 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
         errors.extend(_check_feeds(settings, loaded_settings[1]))
     revisions = _read_revisions(contents.get(REVISIONS_FILE), errors, latest_stamp(today))
     sources = _read_sources(contents.get(SOURCES_FILE), settings, errors)
+    changes = _read_changes(contents.get(CHANGES_FILE), errors)
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
@@ -263,14 +271,20 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
         for body in bodies:
             digest.update(body + b"\0")
     events.sort(key=lambda item: item.id)
-    version = digest.hexdigest()[:16]
+    since = datetime.combine(stamp_day - timedelta(days=settings.past_days), time(), UTC)
+    present = {event.id for event in events}
+    withdrawn = _withdrawn_events(revisions, present, since, errors)
+    if errors:
+        raise DataInvalid(errors)
     return LoadedData(
         settings,
         tuple(events),
-        version,
+        digest.hexdigest()[:16],
         tuple(warnings),
-        tuple(imports),
-        MappingProxyType(terms),
+        imports=tuple(imports),
+        terms=MappingProxyType(terms),
+        withdrawn=withdrawn,
+        changes=changes,
     )
 
 
@@ -426,11 +440,18 @@ def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataErro
 
 
 class Revision(Strict):
-    """The recorded revision of one event: SEQUENCE and LAST-MODIFIED follow content."""
+    """The recorded revision of one event: SEQUENCE and LAST-MODIFIED follow content.
+
+    `last` is the event as last stamped, without its summary and description: what the
+    next stamp compares with to say what changed, and what feeds render, every date
+    cancelled, once the event is `withdrawn` (removed from the data).
+    """
 
     hash: str
     sequence: SequenceNumber
     modified: UtcMoment
+    last: dict[str, Any] | None = None
+    withdrawn: UtcMoment | None = None
 
     @field_validator("hash")
     @classmethod
@@ -487,30 +508,99 @@ def _read_revisions(
     return revisions
 
 
-def stamp(root: Path, *, now: datetime | None = None) -> list[str]:
-    """Record the revision of every changed event in `revisions.yaml`; return changed ids."""
-    data = load(root)
+def read_revisions(root: Path) -> dict[str, Revision]:
+    """The revisions recorded in a data directory (for `stamp`); DataInvalid if invalid."""
     errors: list[DataError] = []
     path = root / REVISIONS_FILE
     raw = path.read_bytes() if path.is_file() else None
     revisions = _read_revisions(raw, errors, latest_stamp(None))
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    changed = []
-    for event in data.events:
-        known = revisions.get(event.id)
-        if known is None or known.hash != event.content_hash:
-            sequence = known.sequence + 1 if known else 0
-            revisions[event.id] = Revision(
-                hash=event.content_hash, sequence=sequence, modified=moment
-            )
-            changed.append(event.id)
-    (root / REVISIONS_FILE).write_text(revisions_text(revisions), encoding="utf-8")
-    return changed
+    if errors:
+        raise DataInvalid(errors)
+    return revisions
+
+
+# What a revision keeps of an event (`Revision.last`): its dates, and what places it in
+# feeds and renders it cancelled; not its texts, links and sources (most of its bytes).
+KEPT_FIELDS = (
+    "id",
+    "title",
+    "category",
+    "audiences",
+    "themes",
+    "tags",
+    "location",
+    "status",
+    "start",
+    "end",
+    "recurrence",
+)
+KEPT_OVERRIDE_FIELDS = ("occurrence", "start", "end", "status", "title")
+
+
+def kept_content(event: EventData) -> dict[str, Any]:
+    """What a revision keeps of an event: KEPT_FIELDS, and of each override its dates."""
+    include: dict[str, Any] = {name: True for name in KEPT_FIELDS}
+    include["overrides"] = {"__all__": set(KEPT_OVERRIDE_FIELDS)}
+    return event.model_dump(mode="json", exclude_defaults=True, include=include)
+
+
+def withdrawn_copy(last: dict[str, Any]) -> EventData:
+    """A withdrawn event as feeds keep it: its last stamped content, every date cancelled."""
+    cancelled = Status.CANCELLED.value
+    overrides = [{**item, "status": cancelled} for item in last.get("overrides", [])]
+    return EventData.model_validate({**last, "status": cancelled, "overrides": overrides})
+
+
+def _withdrawn_events(
+    revisions: dict[str, Revision], present: set[str], since: datetime, errors: list[DataError]
+) -> tuple[Event, ...]:
+    """Events withdrawn at or after `since` and not back in the data, every date cancelled."""
+    found = []
+    for key, revision in sorted(revisions.items()):
+        moment = revision.withdrawn
+        if moment is None or moment < since or key in present or revision.last is None:
+            continue
+        try:
+            data = withdrawn_copy(revision.last)
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False)[:1]:
+                where = field_path((key, "last", *error["loc"]))
+                errors.append(DataError(REVISIONS_FILE, None, where, error["msg"]))
+            continue
+        found.append(Event(data, REVISIONS_FILE, 1, revision.sequence, moment, revision.hash))
+    return tuple(found)
+
+
+def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, ...]:
+    """The change log `stamp` writes, each entry checked; oldest first."""
+    if raw is None:
+        return ()
+    doc = _read_document(CHANGES_FILE, raw, errors, "expected a mapping with `changes:`")
+    if doc is None:
+        return ()
+    items = doc.value.get("changes") or []
+    if not isinstance(items, list):
+        errors.append(
+            DataError(CHANGES_FILE, doc.line_of(("changes",)), "changes", "expected a list")
+        )
+        return ()
+    changes = []
+    for index, item in enumerate(items):
+        try:
+            changes.append(Change.model_validate(item))
+        except ValidationError as exc:
+            errors.extend(_pydantic_errors(exc, CHANGES_FILE, doc, ("changes", index)))
+    return tuple(sorted(changes, key=lambda change: change.at))
 
 
 REVISIONS_HEADER = (
     "# Written by `calendar-service stamp`: each event's content hash, SEQUENCE and\n"
-    "# LAST-MODIFIED. Commit it with the data; do not edit by hand.\n"
+    "# LAST-MODIFIED, and the event as stamped (`last`, to tell what changes next).\n"
+    "# Commit it with the data; do not edit by hand.\n"
+)
+CHANGES_HEADER = (
+    "# Written by `calendar-service stamp`: what changed in the events, newest last.\n"
+    "# Commit it with the data; a summary may be reworded by hand.\n"
 )
 
 
@@ -531,19 +621,43 @@ def _quoted(dumper: yaml.SafeDumper, value: _Quoted) -> yaml.ScalarNode:
 _RevisionsDumper.add_representer(_Quoted, _quoted)
 
 
-def revisions_text(revisions: dict[str, Revision]) -> str:
-    """`revisions.yaml` as `stamp` writes it: the header, then each event by id, sorted."""
-    document = {
-        key: {
-            "hash": _Quoted(revision.hash),
-            "sequence": revision.sequence,
-            "modified": _Quoted(revision.modified.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")),
-        }
-        for key, revision in sorted(revisions.items())
-    }
-    if not document:
-        return REVISIONS_HEADER
-    body = yaml.dump(
+def _moment(value: datetime) -> _Quoted:
+    return _Quoted(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _dump(document: Any) -> str:
+    return yaml.dump(
         document, Dumper=_RevisionsDumper, sort_keys=False, allow_unicode=True, width=1000
     )
-    return REVISIONS_HEADER + body
+
+
+def revisions_text(revisions: dict[str, Revision]) -> str:
+    """`revisions.yaml` as `stamp` writes it: the header, then each event by id, sorted."""
+    document: dict[str, dict[str, Any]] = {}
+    for key, revision in sorted(revisions.items()):
+        entry: dict[str, Any] = {
+            "hash": _Quoted(revision.hash),
+            "sequence": revision.sequence,
+            "modified": _moment(revision.modified),
+        }
+        if revision.withdrawn is not None:
+            entry["withdrawn"] = _moment(revision.withdrawn)
+        if revision.last is not None:
+            entry["last"] = revision.last
+        document[key] = entry
+    return REVISIONS_HEADER + (_dump(document) if document else "")
+
+
+def changes_text(changes: list[Change]) -> str:
+    """`changes.yaml` as `stamp` writes it: the header, then every change, oldest first."""
+    entries = [
+        {
+            "at": _moment(change.at),
+            "event": change.event,
+            "kind": change.kind.value,
+            "summary": change.summary,
+            **({"minor": True} if change.minor else {}),
+        }
+        for change in changes
+    ]
+    return CHANGES_HEADER + _dump({"changes": entries})

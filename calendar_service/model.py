@@ -28,6 +28,7 @@ from calendar_service.values import (
     Summary,
     Text,
     Url,
+    UtcMoment,
     When,
 )
 
@@ -44,6 +45,29 @@ class Status(StrEnum):
         return {"confirmed": "CONFIRMED", "provisional": "TENTATIVE", "cancelled": "CANCELLED"}[
             self.value
         ]
+
+
+class ChangeKind(StrEnum):
+    """What `stamp` found changed in an event; `edited` is text only, so minor."""
+
+    ADDED = "added"  # a new event, or a new date in a series
+    MOVED = "moved"
+    CONFIRMED = "confirmed"  # a provisional date confirmed
+    PROVISIONAL = "provisional"  # a confirmed date made provisional again
+    CANCELLED = "cancelled"  # one occurrence (or a one-off event) cancelled or dropped
+    REINSTATED = "reinstated"
+    WITHDRAWN = "withdrawn"  # the event removed from the data
+    EDITED = "edited"
+
+
+class Change(Strict):
+    """One entry of the change log (`changes.yaml`), written by `stamp`."""
+
+    at: UtcMoment
+    event: Slug
+    kind: ChangeKind
+    summary: Summary = Field(min_length=1)
+    minor: bool = False
 
 
 class Term(Strict):

@@ -55,7 +55,7 @@ class Window:
         return start, end
 
 
-def _parse_day(name: str, raw: str) -> date:
+def parse_day(name: str, raw: str) -> date:
     # Only YYYY-MM-DD: date.fromisoformat also takes week dates such as 2026-W05-1.
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
         raise QueryError(name, f"{name} must be a date YYYY-MM-DD", ["YYYY-MM-DD"])
@@ -70,10 +70,8 @@ def _parse_day(name: str, raw: str) -> date:
 
 def parse_window(first: str | None, last: str | None, today: date) -> Window:
     """`from` and `to` (inclusive); defaults: today to twelve months ahead; capped."""
-    start = _parse_day("from", first) if first is not None else today
-    end = (
-        _parse_day("to", last) if last is not None else start + timedelta(days=DEFAULT_WINDOW_DAYS)
-    )
+    start = parse_day("from", first) if first is not None else today
+    end = parse_day("to", last) if last is not None else start + timedelta(days=DEFAULT_WINDOW_DAYS)
     if end < start:
         raise QueryError("to", f"to ({end}) is before from ({start})")
     if (end - start).days + 1 > MAX_WINDOW_DAYS:

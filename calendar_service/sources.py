@@ -14,6 +14,7 @@ EVENTS_DIR = "events"
 TERMS_DIR = "terms"  # optional: one term calendar per local authority, <id>.yaml
 REVISIONS_FILE = "revisions.yaml"
 SOURCES_FILE = "sources.yaml"  # optional: partner feeds (partner_feeds.py)
+CHANGES_FILE = "changes.yaml"
 EVENT_SUFFIXES = (".yaml", ".yml")
 MAX_DATA_BYTES = 20_000_000  # every file together: ten at the limit of one
 
@@ -36,8 +37,8 @@ class _Checked:
 
 
 def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
-    """The bytes of calendar.yaml, revisions.yaml and sources.yaml (if there), every term
-    calendar file and every events file, by name.
+    """The bytes of calendar.yaml, and of revisions.yaml, sources.yaml and changes.yaml if
+    there, every term calendar file and every events file, by name.
 
     Nothing is opened before its name, kind, place and size are checked: names must be
     printable UTF-8; links may lead anywhere inside the data directory but not out of it;
@@ -48,7 +49,7 @@ def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
         raise DataInvalid([DataError(SETTINGS_FILE, None, "", "the settings file is missing")])
     top = root.resolve()  # the directory itself may be a link, e.g. to the current copy
     files = [_check(top, root / SETTINGS_FILE, SETTINGS_FILE, errors)]
-    for optional in (REVISIONS_FILE, SOURCES_FILE):
+    for optional in (REVISIONS_FILE, SOURCES_FILE, CHANGES_FILE):
         if os.path.lexists(root / optional):
             files.append(_check(top, root / optional, optional, errors))
     if os.path.lexists(root / TERMS_DIR):

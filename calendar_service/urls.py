@@ -24,7 +24,8 @@ from calendar_service.errors import CalendarServiceError
 if TYPE_CHECKING:
     from calendar_service.query import Filter
 
-FeedSuffix = Literal[".ics", ".json", "/subscribe", "/embed"]
+FeedSuffix = Literal[".ics", ".json", ".rss", ".atom", "/changes.atom", "/subscribe", "/embed"]
+Syndication = Literal["rss", "atom"]
 # Listening on every interface names no address a client can use: links then name this
 # machine's loopback address, which works in a browser on the same machine (README).
 LOOPBACK_FOR = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -92,8 +93,21 @@ class Urls:
         """The ICS feed of the filter's event-level part (a feed carries whole series)."""
         return "/calendar.ics" + _query(query.event_level().items())
 
+    def syndication(self, query: Filter, kind: Syndication) -> str:
+        """The RSS or Atom feed of the filter's event-level part: its upcoming dates."""
+        return f"/calendar.{kind}" + _query(query.event_level().items())
+
+    def changes(self) -> str:
+        """What changed, as Atom."""
+        return "/changes.atom"
+
+    def api_changes(self) -> str:
+        """What changed, as paginated JSON."""
+        return "/api/changes"
+
     def named_feed(self, name: str, suffix: FeedSuffix) -> str:
-        """A named feed from calendar.yaml: its ICS, JSON, subscribe page or embed."""
+        """A named feed from calendar.yaml: its ICS, JSON, RSS, Atom, changes, subscribe
+        page or embed."""
         return f"/feeds/{name}{suffix}"
 
     def term_feed(self, calendar_id: str) -> str:

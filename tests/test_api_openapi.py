@@ -34,6 +34,7 @@ def test_openapi_documents_every_parameter_the_api_accepts(client: InProcess) ->
         "/api/events",
         "/api/events/{event_id}",
         "/api/facets",
+        "/api/changes",
     }
     for path, operations in paths.items():
         parameters = operations["get"].get("parameters", [])

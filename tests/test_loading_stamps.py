@@ -16,9 +16,9 @@ from calendar_service.loading import (
     STAMP_CLOCK_TOLERANCE,
     DataInvalid,
     load,
-    stamp,
 )
 from calendar_service.settings import ServiceSettings
+from calendar_service.stamping import stamp
 from calendar_service.values import MAX_SEQUENCE
 from calendar_service.web.service import CalendarService
 

@@ -17,7 +17,8 @@ from conftest import BUNDLED_DATA, DATASETS, in_process
 from icalendar import Calendar
 
 from calendar_service.cli import main
-from calendar_service.loading import load, stamp
+from calendar_service.loading import load
+from calendar_service.stamping import stamp
 
 DAY = date(2026, 11, 25)
 PEOPLE = DATASETS / "organiser-colour-transparent"
@@ -80,6 +81,16 @@ def old_revisions_writer(revisions: dict[str, tuple[str, int, datetime]]) -> str
     return "\n".join(lines) + "\n"
 
 
+def stamps_only(text: str) -> str:
+    """revisions.yaml without its comments and the `last` content under each event."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith("#") or line == "  last:" or line.startswith("    "):
+            continue
+        kept.append(line)
+    return "\n".join(kept)
+
+
 @pytest.mark.parametrize("dataset", [BUNDLED_DATA, PEOPLE, CLOCKS, ONLINE], ids=lambda p: p.name)
 def test_stamp_writes_the_same_bytes_as_before(dataset: Path, tmp_path: Path) -> None:
     root = copy_of(dataset, tmp_path, stamped=False)
@@ -87,7 +98,10 @@ def test_stamp_writes_the_same_bytes_as_before(dataset: Path, tmp_path: Path) ->
     stamp(root, now=SECOND_STAMP)  # nothing changed: the file is written again as it is
     loaded = load(root)
     expected = {e.id: (e.content_hash, e.sequence, e.modified) for e in loaded.events}
-    assert (root / "revisions.yaml").read_text() == old_revisions_writer(expected)
+    # Issue 15 added each event's content as stamped (`last`) and a header line; the
+    # stamps themselves are written byte for byte as before.
+    written = stamps_only((root / "revisions.yaml").read_text())
+    assert written == stamps_only(old_revisions_writer(expected))
     assert (dataset / "revisions.yaml").read_text() == old_revisions_writer(
         {e.id: (e.content_hash, e.sequence, e.modified) for e in load(dataset).events}
     )

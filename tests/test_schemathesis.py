@@ -53,6 +53,13 @@ OPERATIONS = [
     ("GET", "/api/events"),
     ("GET", "/api/events/{event_id}"),
     ("GET", "/api/facets"),
+    ("GET", "/calendar.rss"),
+    ("GET", "/calendar.atom"),
+    ("GET", "/feeds/{name}.rss"),
+    ("GET", "/feeds/{name}.atom"),
+    ("GET", "/changes.atom"),
+    ("GET", "/feeds/{name}/changes.atom"),
+    ("GET", "/api/changes"),
 ]
 # Deliberately invalid parameters (too long, wrong type) exist only where the document
 # constrains a parameter; every other parameter is a free string.

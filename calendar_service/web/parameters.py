@@ -79,6 +79,13 @@ window_parameters: list[Parameter] = [
         "2026-02-28",
     ).openapi(),
 ]
+# The days of changes to list (/api/changes).
+change_window_parameters: list[Parameter] = [
+    Documented(
+        "from", "First day of changes (YYYY-MM-DD, UTC); default none.", "2026-11-01"
+    ).openapi(),
+    Documented("to", "Last day of changes, inclusive (YYYY-MM-DD, UTC).", "2026-11-30").openapi(),
+]
 # Cursor pagination.
 page_parameters: list[Parameter] = [
     Documented("limit", f"Items per page, 1-{MAX_LIMIT}, default 100.", "50").openapi(),

@@ -20,6 +20,7 @@ from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import EventData, Occurrence, Vocabularies
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
 from calendar_service.search import Window, matching_occurrences, query_range
+from calendar_service.syndication import ATOM_TYPE, RSS_TYPE
 from calendar_service.values import MAX_YEAR, MIN_YEAR
 from calendar_service.web.shapes import event_json, uncached
 
@@ -198,6 +199,38 @@ def upcoming(catalog: Catalog, query: Filter, days: int = UPCOMING_DAYS) -> list
     return matching_occurrences(catalog, query, Window(today, today + timedelta(days=days)))
 
 
+@dataclass(frozen=True, slots=True)
+class Alternate:
+    """A `<link rel="alternate">` in a page's head: a feed a reader can follow."""
+
+    type: str
+    title: str
+    href: str  # absolute
+
+
+def alternates(catalog: Catalog, query: Filter, feed_name: str | None = None) -> list[Alternate]:
+    """The RSS and Atom of a filter or named feed, and what changed in it."""
+    urls = catalog.identity.urls
+    query = query.event_level()
+    if feed_name is not None:
+        name = catalog.feeds[feed_name].definition.title
+        rss, atom = urls.named_feed(feed_name, ".rss"), urls.named_feed(feed_name, ".atom")
+        changes = urls.named_feed(feed_name, "/changes.atom")
+        changes_title = f"What changed: {name}"
+    else:
+        name = catalog.settings.name
+        if not query.is_empty:
+            name = f"{name} ({query.describe(catalog.settings.vocabularies)})"
+        rss, atom = urls.syndication(query, "rss"), urls.syndication(query, "atom")
+        changes = urls.changes()  # only the calendar and named feeds have their changes
+        changes_title = f"What changed: {catalog.settings.name}"
+    return [
+        Alternate(RSS_TYPE, f"{name} (RSS)", urls.absolute(rss)),
+        Alternate(ATOM_TYPE, f"{name} (Atom)", urls.absolute(atom)),
+        Alternate(ATOM_TYPE, changes_title, urls.absolute(changes)),
+    ]
+
+
 def past(catalog: Catalog, query: Filter, count: int) -> list[Occurrence]:
     """The latest `count` occurrences that ended before the snapshot's day, in order.
 
@@ -281,6 +314,7 @@ def render_home(catalog: Catalog, query: Filter, month: date | None = None) -> s
         next_month=following if month is not None and following <= latest else None,
         next_url=urls.home(query, following) if following <= latest else None,
         upcoming_url=urls.home(query),
+        alternates=alternates(catalog, query),
     )
 
 
@@ -304,6 +338,7 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
         embed_snippet=embed_snippet(catalog, query),
         refresh_hours=catalog.settings.refresh_hours,
         term_feeds=catalog.term_feeds,
+        alternates=alternates(catalog, query, feed_name),
     )
 
 
@@ -393,6 +428,7 @@ def render_event(catalog: Catalog, event_id: str) -> str:
         outlook_personal=add.outlook(following, "personal") if following else None,
         outlook_work=add.outlook(following, "work") if following else None,
         json_ld=json_ld(catalog, event_id, following),
+        alternates=alternates(catalog, Filter()),
     )
 
 
