@@ -20,7 +20,7 @@ from calendar_service import __version__
 from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import api, apidocs, feeds, pages
+from calendar_service.web import api, apidocs, digests, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 from calendar_service.web.service import CalendarService
@@ -82,6 +82,7 @@ def create_app(service: CalendarService) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(digests.router)
     app.include_router(apidocs.router)
     return app
 

@@ -39,10 +39,13 @@ ASSETS = (
 router = APIRouter(include_in_schema=False)
 
 
-def security_headers(frame_ancestors: str) -> dict[str, str]:
-    """Headers of every HTML response: no inline script, no framing unless configured."""
+def security_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, str]:
+    """Headers of every HTML response: no inline script, no framing unless configured.
+
+    `style_src`: the email digest's styles are inline (mail clients read nothing else).
+    """
     policy = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; script-src 'self'; style-src {style_src}; img-src 'self' data:; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {frame_ancestors}"
     )
