@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA ?= data
 
-.PHONY: install run test lint typecheck unit validate stamp schema export clean browser-deps \
+.PHONY: install run test lint typecheck unit validate check-data stamp schema export clean browser-deps \
 	port-free screenshots
 
 $(BIN)/python:
@@ -61,14 +61,22 @@ browser-deps:
 unit: install browser-deps
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# For editors: strict, judged against today (a provisional date coming within 60 days, or a
+# confirmed one without a source, fails it).
 validate: install
 	$(BIN)/calendar-service validate --strict $(DATA)
+
+# For the test run: errors fail it, warnings are shown. Strictness against the calendar's own
+# day would turn every build red on the day a date comes within 60 days, whatever the change;
+# the suite checks the bundled data strictly on a fixed day instead (test_bundled_calendar.py).
+check-data: install
+	$(BIN)/calendar-service validate $(DATA)
 
 # After the suite nothing may listen on port 80: the tests' nginx runs on free ports only.
 port-free:
 	sh scripts/port-free.sh 80
 
-test: lint typecheck validate unit
+test: lint typecheck check-data unit
 	$(MAKE) --no-print-directory port-free
 
 # docs/screenshots/*.png for the README, from headless chromium over the frozen test data.

@@ -40,6 +40,21 @@ WINDOWS = {
 Key = tuple[str, str]
 
 
+def api_starts(items: list[dict[str, Any]]) -> list[tuple[str, datetime]]:
+    """The API's occurrences as (event id, start instant), sorted, as the parsers give them."""
+    return sorted(
+        (
+            item["event_id"],
+            instant(
+                datetime.fromisoformat(item["start"])
+                if "T" in item["start"]
+                else date.fromisoformat(item["start"])
+            ),
+        )
+        for item in items
+    )
+
+
 def feed(client: InProcess, params: list[tuple[str, str]]) -> str:
     response = client.get("/calendar.ics", params=params)
     assert response.status_code == 200, response.text
@@ -130,17 +145,7 @@ def test_ical_package_expands_the_feed_to_the_api_occurrences_of_2026(
     found = calendar.timeline_tz(LONDON).overlapping(date(2026, 1, 1), date(2027, 1, 1))
     from_ical = sorted((str(item.uid).split("@", 1)[0], instant(item.dtstart)) for item in found)
     items = api_occurrences(client, params, date(2026, 1, 1), date(2026, 12, 31))
-    from_api = sorted(
-        (
-            item["event_id"],
-            instant(
-                datetime.fromisoformat(item["start"])
-                if "T" in item["start"]
-                else date.fromisoformat(item["start"])
-            ),
-        )
-        for item in items
-    )
+    from_api = api_starts(items)
     assert from_api
     assert from_ical == from_api
 
@@ -327,16 +332,6 @@ def test_ical_package_and_recurring_ical_events_agree_on_the_bundled_data_2026_t
     found = timeline.overlapping(first, last + timedelta(days=1))
     from_ical = sorted((str(item.uid).split("@", 1)[0], instant(item.dtstart)) for item in found)
     items = all_api_occurrences(bundled, params, first, last)
-    from_api = sorted(
-        (
-            item["event_id"],
-            instant(
-                datetime.fromisoformat(item["start"])
-                if "T" in item["start"]
-                else date.fromisoformat(item["start"])
-            ),
-        )
-        for item in items
-    )
+    from_api = api_starts(items)
     assert from_api
     assert from_ical == from_rie == from_api
