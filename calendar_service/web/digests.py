@@ -222,13 +222,14 @@ def _filter_route(form: DigestFormat) -> Callable[[Request], Response]:
     return serve
 
 
-@router.get("/feeds/{name}/digest/{leaf}")
-def named_feed_digest(request: Request, name: str, leaf: str) -> Response:
+@router.get("/feeds/{name}/digest/{month}")
+def named_feed_digest(request: Request, name: str, month: str) -> Response:
+    """`month` is YYYY-MM, with .txt, .md or .pdf for the forms other than email HTML."""
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
     catalog = snapshot.catalog
     feed_named(catalog, name)
-    found = FEED_DIGEST.fullmatch(leaf)
+    found = FEED_DIGEST.fullmatch(month)
     suffixes = {form.suffix: form for form in DigestFormat}
     problem = ApiError(
         404,
@@ -239,13 +240,13 @@ def named_feed_digest(request: Request, name: str, leaf: str) -> Response:
     if found is None:
         raise problem
     try:
-        month = views.parse_month({"month": [found[1]]})
+        first = views.parse_month({"month": [found[1]]})
     except QueryError:
         raise problem from None
-    assert month is not None
-    check_range(views.month_window(month), catalog.compiled_on, "month")
+    assert first is not None
+    check_range(views.month_window(first), catalog.compiled_on, "month")
     form = suffixes[found[2] or ""]
-    return _answer(request, snapshot, form, lambda: feed_digest(catalog, name, month))
+    return _answer(request, snapshot, form, lambda: feed_digest(catalog, name, first))
 
 
 for _form in DigestFormat:
