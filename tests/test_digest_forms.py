@@ -4,9 +4,11 @@ plain text (its width), Markdown (markdown-it), email HTML (html.parser) and PDF
 from __future__ import annotations
 
 import re
+from datetime import date
+from pathlib import Path
 
 import pytest
-from conftest import InProcess
+from conftest import IN_PROCESS_URL, InProcess, in_process
 from digest_support import (
     MONTH,
     PROVISIONAL_MONTH,
@@ -160,3 +162,42 @@ def test_pdf_is_one_a4_page_holding_the_dates(client: InProcess, query: str) -> 
     text = pdf_pages(response.content)[0]
     for words in ("Thursday 6 February", "Monday 3 to Sunday 9 February"):
         assert words in text
+
+
+CROWDED = """events:
+  - id: daily-drop-in
+    title: Daily drop-in for parents and carers in Durham and Darlington
+    summary: A daily drop-in, to fill a term with more dates than one page can hold.
+    category: event
+    audiences: [parents-carers]
+    start: 2025-01-01
+    recurrence:
+      rule: {frequency: daily, count: 120}
+  - id: second-daily-drop-in
+    title: Second daily drop-in for young people across County Durham
+    summary: Another daily drop-in, so that the term holds 240 of them.
+    category: event
+    audiences: [young-people]
+    start: 2025-01-01
+    recurrence:
+      rule: {frequency: daily, count: 120}
+"""
+
+
+def test_a_pdf_too_full_for_one_page_leaves_dates_out_and_says_how_many(
+    data_copy: Path,
+) -> None:
+    (data_copy / "events" / "crowded.yaml").write_text(CROWDED, encoding="utf-8")
+    site = in_process(data_copy, base_url=IN_PROCESS_URL, today=date(2025, 1, 15))
+    term = "from=2025-01-01&to=2025-04-30"
+    listed = site.get(f"/digest.txt?{term}").text.count("\n* ")
+    assert listed > 240
+    body = site.get(f"/digest.pdf?{term}").content
+    pages = pdf_pages(body)
+    assert len(pages) == 1
+    left_out = re.search(r"(\d+) more dates: see", pages[0])
+    assert left_out is not None, pages[0][-300:]
+    assert 0 < int(left_out[1]) < listed
+    assert f"more dates: see {IN_PROCESS_URL}/ " in pages[0]  # the page with every date
+    shown = pages[0].count("Daily drop-in") + pages[0].count("Second daily drop-in")
+    assert shown + int(left_out[1]) >= 240 and shown > 40

@@ -40,15 +40,17 @@ PERIOD_PARAMETERS = ("month", "from", "to")
 # Mail clients read no stylesheet but the inline one; @media rules (dark mode, narrow
 # screens) cannot be inlined and stay in the <style> element.
 INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
-# Body text in points and columns, tried in turn until the PDF is one page; the summaries
-# go first, then the type shrinks; past the last, dates are left out and counted.
-PRINT_LAYOUTS: tuple[tuple[float, int, bool], ...] = (
-    (10, 2, True),
-    (9, 2, True),
-    (9, 2, False),
-    (8, 2, False),
-    (7, 3, False),
-    (6.5, 3, False),
+# Body text in points, columns, summaries shown, and the most dates worth trying the layout
+# with (each try is a whole WeasyPrint layout); tried in turn until the PDF is one page.
+# The summaries go first, then the type shrinks; past the last, dates are left out and
+# counted. The counts come from the bundled data: a term of 35 dates fits the fourth.
+PRINT_LAYOUTS: tuple[tuple[float, int, bool, int], ...] = (
+    (10, 2, True, 16),
+    (9, 2, True, 22),
+    (9, 2, False, 34),
+    (8, 2, False, 50),
+    (7, 3, False, 80),
+    (6.5, 3, False, 0),  # always tried: the last before dates are left out
 )
 FEED_DIGEST = re.compile(r"(\d{4}-\d{2})(\.txt|\.md|\.pdf)?")
 router = APIRouter(include_in_schema=False)
@@ -70,7 +72,10 @@ def pdf(digest: Digest, language: str) -> bytes:
         import weasyprint
     except ImportError:  # pragma: no cover - the pdf extra is part of the dev install
         raise ApiError(501, "PDF needs WeasyPrint: pip install 'calendar-service[pdf]'") from None
+    from weasyprint.text.fonts import FontConfiguration
+
     template = views.TEMPLATES.get_template("digest-print.html")
+    fonts = FontConfiguration()  # found once for every try
 
     def layout(shown: Digest, left_out: int, size: float, columns: int, summaries: bool) -> Any:
         html = template.render(
@@ -81,20 +86,29 @@ def pdf(digest: Digest, language: str) -> bytes:
             summaries=summaries,
             left_out=left_out,
         )
-        return weasyprint.HTML(string=html).render()
+        return weasyprint.HTML(string=html).render(font_config=fonts)
 
     document: Any = None
-    for size, columns, summaries in PRINT_LAYOUTS:
+    total = len(digest.items)
+    for position, (size, columns, summaries, most) in enumerate(PRINT_LAYOUTS):
+        if total > most and position < len(PRINT_LAYOUTS) - 1:
+            continue
         document = layout(digest, 0, size, columns, summaries)
         if len(document.pages) == 1:
             return _pdf_bytes(document)
-    total = len(digest.items)
-    size, columns, summaries = PRINT_LAYOUTS[-1]
-    keep = total
-    while len(document.pages) > 1 and keep > 0:
-        keep = max(0, min(keep - 1, keep * 9 // 10))
-        document = layout(_first_items(digest, keep), total - keep, size, columns, summaries)
-    return _pdf_bytes(document)
+    # Too many dates for the smallest type: the most that fit, found by bisection.
+    size, columns, summaries, _most = PRINT_LAYOUTS[-1]
+    fits, too_many, fitting = 0, total, None
+    while too_many - fits > 1:
+        keep = (fits + too_many) // 2
+        tried = layout(_first_items(digest, keep), total - keep, size, columns, summaries)
+        if len(tried.pages) == 1:
+            fits, fitting = keep, tried
+        else:
+            too_many = keep
+    if fitting is None:
+        fitting = layout(_first_items(digest, fits), total - fits, size, columns, summaries)
+    return _pdf_bytes(fitting)
 
 
 def _pdf_bytes(document: Any) -> bytes:
