@@ -43,7 +43,8 @@ INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=Fals
 # Body text in points, columns, summaries shown, and the most dates worth trying the layout
 # with (each try is a whole WeasyPrint layout); tried in turn until the PDF is one page.
 # The summaries go first, then the type shrinks; past the last, dates are left out and
-# counted. The counts come from the bundled data: a term of 35 dates fits the fourth.
+# counted. The counts are rough capacities, so that a full term skips the layouts that
+# cannot hold it (data/'s busiest term, 35 dates, is laid out three times: 1-2 s).
 PRINT_LAYOUTS: tuple[tuple[float, int, bool, int], ...] = (
     (10, 2, True, 16),
     (9, 2, True, 22),
