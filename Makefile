@@ -50,8 +50,9 @@ browser-deps:
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
-	ldconfig -p | grep -q 'libpango-1.0.so.0' || missing="$$missing libpango-1.0-0"; \
-	ldconfig -p | grep -q 'libpangoft2-1.0.so.0' || missing="$$missing libpangoft2-1.0-0"; \
+	libraries=$$(PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p); \
+	echo "$$libraries" | grep -q 'libpango-1.0.so.0' || missing="$$missing libpango-1.0-0"; \
+	echo "$$libraries" | grep -q 'libpangoft2-1.0.so.0' || missing="$$missing libpangoft2-1.0-0"; \
 	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	sh scripts/install-system-packages.sh $$missing
 	npm ci --prefix tests/browser --no-audit --no-fund
