@@ -17,6 +17,7 @@ from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.fields import FIELDS
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, stamp
 from calendar_service.model import CalendarSettings, Event, EventFile, Status
+from calendar_service.partner_feeds import SourcesFile
 from calendar_service.provenance import occurrences_between
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
@@ -280,6 +281,7 @@ def schema(args: argparse.Namespace) -> int:
     schemas = {
         "calendar.schema.json": CalendarSettings.model_json_schema(),
         "events.schema.json": EventFile.model_json_schema(),
+        "sources.schema.json": SourcesFile.model_json_schema(),
     }
     if args.out is None:
         print(json.dumps(schemas[f"{args.kind}.schema.json"], indent=2))
@@ -433,8 +435,8 @@ def parser() -> argparse.ArgumentParser:
     _add_digest_parser(commands)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
-    export.add_argument("--kind", choices=("events", "calendar"), default="events")
-    export.add_argument("--out", help="write both schemas into this directory")
+    export.add_argument("--kind", choices=("events", "calendar", "sources"), default="events")
+    export.add_argument("--out", help="write every schema into this directory")
     export.set_defaults(handler=schema)
     return main
 

@@ -24,7 +24,7 @@ from calendar_service.errors import CalendarServiceError
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
-from calendar_service.web.pages import ASSETS
+from calendar_service.web.pages import ASSETS, CATEGORIES_CSS
 from calendar_service.web.service import CalendarService
 
 MANIFEST = "manifest.json"
@@ -59,6 +59,7 @@ def urls(catalog: Catalog) -> Iterator[str]:
     yield from (site.home(), site.calendar(everything), site.subscribe(everything))
     yield from (site.embed(everything), "/version.json")
     yield from (path for path, _name, _kind in ASSETS)
+    yield CATEGORIES_CSS
     suffixes: tuple[FeedSuffix, ...] = (".ics", ".json", "/embed", "/subscribe")
     months = digest_months(catalog.compiled_on)
     for name in catalog.feeds:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,14 +24,29 @@ from calendar_service.documents import (
 from calendar_service.fields import FIELDS
 from calendar_service.local_times import check_local_times
 from calendar_service.model import (
+    HASH_DIGITS,
     CalendarSettings,
     Event,
     EventData,
     EventFile,
+    content_hash,
+)
+from calendar_service.partner_feeds import (
+    ImportedFeed,
+    SourceConfig,
+    SourcesFile,
+    import_sources,
+    vocabulary_problems,
 )
 from calendar_service.provenance import provenance_problems
 from calendar_service.recurrence import check_expansion, check_recurrence
-from calendar_service.sources import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, read_data_files
+from calendar_service.sources import (
+    EVENTS_DIR,
+    REVISIONS_FILE,
+    SETTINGS_FILE,
+    SOURCES_FILE,
+    read_data_files,
+)
 from calendar_service.values import (
     MAX_SEQUENCE,
     FieldPath,
@@ -46,16 +60,17 @@ __all__ = [
     "EVENTS_DIR",
     "REVISIONS_FILE",
     "SETTINGS_FILE",
+    "SOURCES_FILE",
     "DataError",
     "DataInvalid",
     "LoadedData",
     "load",
+    "read_sources",
     "stamp",
 ]
 
 
 M = TypeVar("M", bound=BaseModel)
-HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
 STAMP_ADVICE = "run `calendar-service stamp` to record its revision"  # ends unstamped warnings
 
 
@@ -65,8 +80,9 @@ class LoadedData:
 
     settings: CalendarSettings
     events: tuple[Event, ...]
-    version: str  # content hash of every input file
+    version: str  # content hash of every input file (and every fetched feed read)
     warnings: tuple[str, ...] = ()
+    imports: tuple[ImportedFeed, ...] = ()  # per partner feed: what it added, what not
 
 
 # --- Validation ---------------------------------------------------------------------------
@@ -148,24 +164,13 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
-# Fields added after events were first stamped: hashed only when given, so that a new
-# version of the model does not make every stamped event look changed (and restamped).
-HASHED_WHEN_GIVEN = ("source", "checked")
+def load(root: Path, *, today: date | None = None, fetched: Path | None = None) -> LoadedData:
+    """Load and validate a data directory; raise `DataInvalid` listing every error.
 
-
-def content_hash(event: EventData) -> str:
-    """A hash of an event's meaning, independent of file layout and key order."""
-    meaning = event.model_dump(mode="json")
-    for part in (meaning, *meaning["overrides"]):
-        for name in HASHED_WHEN_GIVEN:
-            if part.get(name) is None:
-                part.pop(name, None)
-    text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
-
-
-def load(root: Path, *, today: date | None = None) -> LoadedData:
-    """Load and validate a data directory; raise `DataInvalid` listing every error."""
+    With `fetched`, the directory of partner feeds' last good copies, the events of the
+    sources in `sources.yaml` are added (partner_feeds.py); their problems are reported in
+    `imports`, never raised: the sources file itself is data, checked like the rest.
+    """
     errors: list[DataError] = []
     contents = read_data_files(Path(root), errors)
     digest = hashlib.sha256()
@@ -184,7 +189,7 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
     provenance: list[str] = []
     for name, raw in contents.items():
-        if name in (SETTINGS_FILE, REVISIONS_FILE):
+        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE):
             continue
         doc, found = _load_events(name, raw, errors)
         for event, index in found:
@@ -204,6 +209,7 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
     revisions = _read_revisions(contents.get(REVISIONS_FILE), errors, latest_stamp(today))
+    sources = _read_sources(contents.get(SOURCES_FILE), settings, errors)
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
@@ -230,8 +236,46 @@ def load(root: Path, *, today: date | None = None) -> LoadedData:
         events.append(Event(event, name, line, sequence, modified, digest_value))
     if errors:
         raise DataInvalid(errors)
+    imports: list[ImportedFeed] = []
+    if sources is not None and fetched is not None:
+        taken = {event.id for event in events}
+        added, imports, bodies = import_sources(sources, Path(fetched), settings, taken, stamp_day)
+        events += added
+        for body in bodies:
+            digest.update(body + b"\0")
     events.sort(key=lambda item: item.id)
-    return LoadedData(settings, tuple(events), digest.hexdigest()[:16], tuple(warnings))
+    version = digest.hexdigest()[:16]
+    return LoadedData(settings, tuple(events), version, tuple(warnings), tuple(imports))
+
+
+def read_sources(root: Path) -> list[SourceConfig]:
+    """The partner feeds `sources.yaml` lists (none without the file), for fetching; raise
+    `DataInvalid` with file, line and field if the file is not valid."""
+    path = Path(root) / SOURCES_FILE
+    if not path.is_file():
+        return []
+    errors: list[DataError] = []
+    raw = path.read_bytes()  # the fetcher reads only this file; load() checks the rest
+    loaded = _load_model(SourcesFile, SOURCES_FILE, raw, errors)
+    if loaded is None:
+        raise DataInvalid(errors)
+    return list(loaded[0].sources)
+
+
+def _read_sources(
+    raw: bytes | None, settings: CalendarSettings | None, errors: list[DataError]
+) -> SourcesFile | None:
+    """The sources file, if there, checked like the events: fields, then vocabularies."""
+    if raw is None:
+        return None
+    loaded = _load_model(SourcesFile, SOURCES_FILE, raw, errors)
+    if loaded is None:
+        return None
+    sources, doc = loaded
+    if settings is not None:
+        for path, message in vocabulary_problems(sources, settings):
+            errors.append(DataError(SOURCES_FILE, doc.line_of(path), field_path(path), message))
+    return sources
 
 
 def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:

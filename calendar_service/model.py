@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -307,6 +309,23 @@ class EventFile(Strict):
     """The top level of an events file."""
 
     events: list[EventData] = Field(max_length=20_000)
+
+
+HASH_DIGITS = 16  # of an event's content hash: enough to tell its versions apart
+# Fields added after events were first stamped: hashed only when given, so that a new
+# version of the model does not make every stamped event look changed (and restamped).
+HASHED_WHEN_GIVEN = ("source", "checked")
+
+
+def content_hash(event: EventData) -> str:
+    """A hash of an event's meaning, independent of file layout and key order."""
+    meaning = event.model_dump(mode="json")
+    for part in (meaning, *meaning["overrides"]):
+        for name in HASHED_WHEN_GIVEN:
+            if part.get(name) is None:
+                part.pop(name, None)
+    text = json.dumps(meaning, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_DIGITS]
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ def build(
     """
     try:
         with collection_paused():
-            loaded = load(settings.data_dir, today=today)
+            loaded = load(settings.data_dir, today=today, fetched=settings.fetched_dir)
             return compile_catalog(
                 loaded,
                 base_url=settings.base_url,

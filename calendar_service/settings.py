@@ -69,6 +69,12 @@ class ServiceSettings(BaseSettings):
         2048, ge=1, description="connections the kernel queues before the server accepts them"
     )
 
+    # Partner feeds (README, "Partner feeds"): where their last good copies are kept, how
+    # often `serve` fetches them, and the one exception to the address rules, for tests.
+    fetched_dir: Path = Field(
+        Path("fetched"), description="where fetched partner feeds and their status are kept"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -12,6 +12,7 @@ from calendar_service.documents import MAX_FILE_BYTES, DataError, DataInvalid, e
 SETTINGS_FILE = "calendar.yaml"
 EVENTS_DIR = "events"
 REVISIONS_FILE = "revisions.yaml"
+SOURCES_FILE = "sources.yaml"  # optional: partner feeds (partner_feeds.py)
 EVENT_SUFFIXES = (".yaml", ".yml")
 MAX_DATA_BYTES = 20_000_000  # every file together: ten at the limit of one
 
@@ -34,7 +35,8 @@ class _Checked:
 
 
 def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
-    """The bytes of calendar.yaml, revisions.yaml (if there) and every events file, by name.
+    """The bytes of calendar.yaml, revisions.yaml and sources.yaml (if there) and every events
+    file, by name.
 
     Nothing is opened before its name, kind, place and size are checked: names must be
     printable UTF-8; links may lead anywhere inside the data directory but not out of it;
@@ -45,8 +47,9 @@ def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
         raise DataInvalid([DataError(SETTINGS_FILE, None, "", "the settings file is missing")])
     top = root.resolve()  # the directory itself may be a link, e.g. to the current copy
     files = [_check(top, root / SETTINGS_FILE, SETTINGS_FILE, errors)]
-    if os.path.lexists(root / REVISIONS_FILE):
-        files.append(_check(top, root / REVISIONS_FILE, REVISIONS_FILE, errors))
+    for optional in (REVISIONS_FILE, SOURCES_FILE):
+        if os.path.lexists(root / optional):
+            files.append(_check(top, root / optional, optional, errors))
     files += _event_files(top, root, errors)
     found = [file for file in files if file is not None]
     total = sum(file.size for file in found)

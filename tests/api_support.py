@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from conftest import BUNDLED_DATA, InProcess
 from dateutil import rrule
+from error_page_support import for_people, html_error
 
 LONDON = ZoneInfo("Europe/London")
 FEB_2026 = {"from": "2026-02-01", "to": "2026-02-28"}
@@ -169,6 +170,10 @@ def assert_error(
     """The one error shape: {"error": {"status", "message", "parameter", ...}}."""
     response = client.get(path, params=params)
     assert response.status_code == status, response.text
+    if for_people(path):  # a page people read: the HTML error page says the same
+        error = html_error(response)
+        assert error.get("parameter") == parameter
+        return error
     assert response.headers["content-type"].startswith("application/json")
     assert response.headers["access-control-allow-origin"] == "*"
     body = response.json()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -158,12 +157,17 @@ def host_site(server: Server) -> Iterator[HostSite]:
     site.close()
 
 
-def _day_titles(page: Page, selector: str = ".day-events a") -> list[str]:
-    """Titles in month-grid cells, without the "(provisional)"/"(cancelled)" suffixes."""
-    return [
-        re.sub(r" \((provisional|cancelled)\)$", "", text.strip())
-        for text in page.locator(selector).all_inner_texts()
-    ]
+def _day_titles(page: Page, day: str | None = None) -> list[str]:
+    """Titles of the month grid's bars, or of those covering `day` (YYYY-MM-DD)."""
+    return list(
+        page.eval_on_selector_all(
+            ".month-grid .bar a",
+            """(links, day) => links
+                 .filter(link => !day || (link.dataset.first <= day && day <= link.dataset.last))
+                 .map(link => link.querySelector(".bar-title").textContent.trim())""",
+            day,
+        )
+    )
 
 
 def _titles(frame: Page | Frame) -> list[str]:

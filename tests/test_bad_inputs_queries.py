@@ -16,6 +16,7 @@ from conftest import (
     InProcess,
     record_summary,
 )
+from error_page_support import for_people, html_error
 
 # One xdist worker runs the module (make unit: --dist loadgroup):
 # its summary counts the whole corpus.
@@ -105,6 +106,9 @@ def assert_only_our_base_url(body: str, base: str) -> None:
 
 
 def assert_error_shape(response: httpx.Response) -> dict[str, Any]:
+    """The JSON error shape, or on a page people read the HTML error page (same facts)."""
+    if for_people(response.request.url.path):
+        return html_error(response)
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) == {"error"}

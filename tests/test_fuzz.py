@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 from conftest import FIXTURES, InProcess, record_summary
+from error_page_support import for_people, html_error
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -144,7 +145,9 @@ TEXT = st.one_of(
 def check_response(response: httpx.Response) -> None:
     status = response.status_code
     assert status in (200, 301) or 400 <= status < 500, (status, response.text[:300])
-    if status >= 400:
+    if status >= 400 and for_people(response.request.url.path):
+        assert html_error(response)["status"] == status  # a page: the HTML error page
+    elif status >= 400:
         assert response.headers["content-type"].startswith("application/json")
         error = response.json()["error"]
         assert error["status"] == status

@@ -15,6 +15,7 @@ import fastapi.routing
 import httpx
 import pytest
 from conftest import BUNDLED_DATA
+from error_page_support import for_people, html_error
 from fastapi import FastAPI
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,6 +99,9 @@ def get_urls(app: FastAPI) -> list[str]:
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The JSON error, or on a page people read (a GET) the HTML error page's."""
+    if response.request.method == "GET" and for_people(response.request.url.path):
+        return html_error(response)
     assert response.headers["content-type"].startswith("application/json"), response.text[:200]
     error: dict[str, Any] = response.json()["error"]
     assert error["status"] == response.status_code

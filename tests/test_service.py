@@ -22,6 +22,7 @@ from types import FrameType
 import httpx
 import pytest
 from conftest import BUNDLED_DATA, DATASETS, ROOT
+from error_page_support import for_people, html_error
 
 import calendar_service
 from calendar_service.compiling import Catalog, compile_catalog
@@ -232,7 +233,9 @@ def test_every_unknown_event_404_names_event_id(service: CalendarService) -> Non
     paths = ["/events/nope", "/events/nope.ics", "/api/events/nope"]
     for path, answer in zip(paths, get_all(service, paths), strict=True):
         assert answer.status_code == 404, path
-        assert answer.json()["error"]["parameter"] == "event_id", path
+        # The event's page answers people with the HTML error page; the others JSON.
+        error = html_error(answer) if for_people(path) else answer.json()["error"]
+        assert error["parameter"] == "event_id", path
 
 
 # --- The service object ----------------------------------------------------------------------

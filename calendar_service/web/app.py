@@ -22,6 +22,7 @@ from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, apidocs, digests, feeds, pages
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
+from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
 from calendar_service.web.service import CalendarService
 
@@ -30,7 +31,7 @@ MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 n
 
 
 class UrlLengthLimit:
-    """Refuse over-long URLs with a JSON 414 before any routing or parsing."""
+    """Refuse over-long URLs with a 414 before any routing or parsing (HTML on a page)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,7 +40,7 @@ class UrlLengthLimit:
         if scope["type"] == "http":
             length = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
             if length > MAX_URL_BYTES:
-                response = error_response(414, f"the URL is longer than {MAX_URL_BYTES} bytes")
+                response = refusal(scope, 414, f"the URL is longer than {MAX_URL_BYTES} bytes")
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
@@ -88,7 +89,7 @@ def create_app(service: CalendarService) -> FastAPI:
 
 
 def _error_handlers(app: FastAPI) -> None:
-    """Every refusal in the one JSON error shape; never a traceback."""
+    """Every refusal as the one JSON error shape, or an HTML page on a page; no traceback."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ExpansionBusy, _busy)
     app.add_exception_handler(CanonicalRedirect, _canonical)
@@ -109,7 +110,7 @@ def _middleware(app: FastAPI) -> None:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return exc.response()
+    return refusal(request.scope, exc.status, exc.message, exc.parameter, exc.allowed)
 
 
 async def _busy(request: Request, exc: Exception) -> Response:
@@ -126,7 +127,7 @@ async def _canonical(request: Request, exc: Exception) -> Response:
 
 async def _query_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QueryError)
-    return error_response(422, exc.message, exc.parameter, exc.allowed)
+    return refusal(request.scope, 422, exc.message, exc.parameter, exc.allowed)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -135,7 +136,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     location = [str(part) for part in first.get("loc", ())]
     parameter = location[-1] if location else None
     message = str(first.get("msg", "invalid request"))
-    return error_response(422, f"{parameter}: {message}" if parameter else message, parameter)
+    return refusal(
+        request.scope, 422, f"{parameter}: {message}" if parameter else message, parameter
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -146,12 +149,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 405:
         # The router's Allow names the matched route's methods; HeadAsGet adds HEAD.
         allowed = allowed_methods((exc.headers or {}).get("Allow", ""))
+        # JSON even on a page: no link a person follows sends another method.
         response = error_response(
             405, f"{request.method[:20]} is not answered here", allowed=allowed
         )
         response.headers["Allow"] = ", ".join(allowed)
         return response
-    return error_response(exc.status_code, message)
+    return refusal(request.scope, exc.status_code, message)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

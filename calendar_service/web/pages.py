@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.routing import compile_path
 
 from calendar_service import __released__, agenda, fields
 from calendar_service.search import Window, check_range
@@ -36,7 +38,17 @@ ASSETS = (
     ("/static/calendar.css", "calendar.css", CSS),
     ("/static/copy.js", "copy.js", JAVASCRIPT),
 )
+# Each category's colour from calendar.yaml: data, so per snapshot rather than an asset.
+CATEGORIES_CSS = "/categories.css"
 router = APIRouter(include_in_schema=False)
+# The paths of pages a person reads: a refusal there is an HTML page (web/refusals.py).
+PAGE_PATHS: list[re.Pattern[str]] = []
+
+
+def page_route(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """`router.get` for a page people read, so that its refusals come as HTML too."""
+    PAGE_PATHS.append(compile_path(path)[0])
+    return router.get(path)
 
 
 def security_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, str]:
@@ -96,7 +108,7 @@ def _embedding(request: Request) -> str:
     return service_of(request).settings.embed_frame_ancestors
 
 
-@router.get("/")
+@page_route("/")
 def home(request: Request) -> Response:
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog, "month")
@@ -108,7 +120,7 @@ def home(request: Request) -> Response:
     return page(request, snapshot, (query, month), render, _site(request))
 
 
-@router.get("/subscribe")
+@page_route("/subscribe")
 def subscribe(request: Request) -> Response:
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog)
@@ -119,7 +131,7 @@ def subscribe(request: Request) -> Response:
     return page(request, snapshot, query, render, _site(request))
 
 
-@router.get("/feeds/{name}/subscribe")
+@page_route("/feeds/{name}/subscribe")
 def feed_subscribe(request: Request, name: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
@@ -128,7 +140,7 @@ def feed_subscribe(request: Request, name: str) -> Response:
     return page(request, snapshot, None, render, _site(request))
 
 
-@router.get("/events/{event_id}")
+@page_route("/events/{event_id}")
 def event_page(request: Request, event_id: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
@@ -138,7 +150,7 @@ def event_page(request: Request, event_id: str) -> Response:
     return page(request, snapshot, None, render, _site(request))
 
 
-@router.get("/embed")
+@page_route("/embed")
 def embed(request: Request) -> Response:
     snapshot = snapshot_of(request)
     catalog = snapshot.catalog
@@ -152,7 +164,7 @@ def embed(request: Request) -> Response:
     return page(request, snapshot, (query, options), render, _embedding(request))
 
 
-@router.get("/feeds/{name}/embed")
+@page_route("/feeds/{name}/embed")
 def feed_embed(request: Request, name: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
@@ -171,6 +183,14 @@ def theme_css(request: Request) -> Response:
         raise ApiError(422, "give accent as six hex digits", parameter="accent")
     css = views.accent_css(options.accent)
     return page(request, snapshot, options.accent, lambda: css, None, CSS)
+
+
+@router.get(CATEGORIES_CSS)
+def categories_css(request: Request) -> Response:
+    snapshot = snapshot_of(request)
+    refuse_unknown(request, ())
+    css = views.categories_css(snapshot.catalog.settings.vocabularies)
+    return page(request, snapshot, None, lambda: css, None, CSS)
 
 
 def _asset_route(rendered: Rendered) -> Callable[[Request], Response]:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from calendar_service.query import QueryError, refuse_control_characters
+from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import error_response
 
 # The methods the service answers on every route, and all it lets other sites use.
@@ -50,7 +51,10 @@ def allowed_methods(route_methods: str) -> list[str]:
 
 
 class TextParameters:
-    """Refuse a control character in any query parameter, on every route, with a JSON 422."""
+    """Refuse a control character in any query parameter, on every route, with a 422.
+
+    JSON, or an HTML page on a page's URL (`refusals.refusal` tells).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -60,7 +64,7 @@ class TextParameters:
             try:
                 refuse_control_characters(scope.get("query_string") or b"")
             except QueryError as exc:
-                response = error_response(422, exc.message, exc.parameter)
+                response = refusal(scope, 422, exc.message, exc.parameter)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

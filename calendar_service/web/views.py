@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from calendar_service import agenda, links
+from calendar_service import agenda, colours, links
 from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
-from calendar_service.model import Occurrence
+from calendar_service.model import Occurrence, Vocabularies
 from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
 from calendar_service.search import Window, matching_occurrences, query_range
 from calendar_service.values import MAX_YEAR, MIN_YEAR
@@ -52,6 +52,8 @@ def _environment() -> Environment:
     )
     environment.filters["linkify"] = linkify
     environment.filters["when"] = agenda.when_text
+    environment.filters["clock"] = agenda.clock_text
+    environment.globals["weekdays"] = agenda.WEEKDAYS
     # The home page's filter form: one part per field the table gives a legend.
     environment.globals["filter_fields"] = FORM_FIELDS
     environment.globals["max_length"] = MAX_PARAMETER_LENGTH
@@ -160,27 +162,24 @@ def month_window(month: date) -> Window:
     return Window(month, last, "month", "month")
 
 
-NEAR_BLACK = "0b0c0c"  # the text colour of the pages, used on light accents
-
-
-def relative_luminance(colour: str) -> float:
-    """WCAG 2.2 relative luminance of six hex digits."""
-
-    def channel(value: float) -> float:
-        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
-
-    red, green, blue = (channel(int(colour[i : i + 2], 16) / 255) for i in (0, 2, 4))
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
-
-
 def accent_css(accent: str) -> str:
     """CSS custom properties for an accent colour, with a readable text colour on it."""
-    luminance = relative_luminance(accent)
-    # Whichever of white or the near-black actually written contrasts more (WCAG formula).
-    white_contrast = 1.05 / (luminance + 0.05)
-    dark_contrast = (luminance + 0.05) / (relative_luminance(NEAR_BLACK) + 0.05)
-    on_accent = "#ffffff" if white_contrast >= dark_contrast else f"#{NEAR_BLACK}"
-    return f":root{{--accent:#{accent};--on-accent:{on_accent}}}\n"
+    return f":root{{--accent:#{accent};--on-accent:#{colours.text_on(accent)}}}\n"
+
+
+def categories_css(vocabularies: Vocabularies) -> str:
+    """A class per category with its colour from calendar.yaml and text that contrasts.
+
+    A stylesheet, not style attributes: the pages' Content-Security-Policy allows neither
+    inline style nor style attributes.
+    """
+    rules = []
+    for key, term in vocabularies.categories.items():
+        background = colours.hex_digits(term.color) if term.color else None
+        if background is not None:
+            text = colours.text_on(background)
+            rules.append(f".category-{key}{{--category:#{background};--on-category:#{text}}}\n")
+    return "".join(rules)
 
 
 def query_string(query: Filter, extra: Sequence[tuple[str, str]] = ()) -> str:
@@ -196,6 +195,42 @@ def upcoming(catalog: Catalog, query: Filter, days: int = UPCOMING_DAYS) -> list
     """Occurrences from the snapshot's day on: pages depend on the date only."""
     today = catalog.compiled_on
     return matching_occurrences(catalog, query, Window(today, today + timedelta(days=days)))
+
+
+def past(catalog: Catalog, query: Filter, count: int) -> list[Occurrence]:
+    """The latest `count` occurrences that ended before the snapshot's day, in order.
+
+    Shown where nothing is upcoming, so a series that has finished still shows its dates.
+    """
+    today = catalog.compiled_on
+    window = Window(today - timedelta(days=catalog.settings.past_days), today)
+    ended = [
+        occurrence
+        for occurrence in matching_occurrences(catalog, query, window)
+        if agenda.last_day(occurrence) < today
+    ]
+    return ended[-count:]
+
+
+def _lower_first(part: str) -> str:
+    """ "Schools" as in "for schools"; "DSCP" or "#kindness" stay as written."""
+    return part[0].lower() + part[1:] if part[:2].istitle() and len(part) > 1 else part
+
+
+def embed_title(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
+    """The widget's heading: `title` if given, else the calendar's name for its filter."""
+    if options.title:
+        return options.title
+    name, event_level = catalog.settings.name, query.event_level()
+    if event_level.is_empty:
+        return name
+    described = event_level.describe(catalog.settings.vocabularies)
+    return f"{name} for {', '.join(_lower_first(part) for part in described.split(', '))}"
+
+
+def quiet_audiences(query: Filter) -> frozenset[str]:
+    """Audience badges every item would carry (the filter names one audience): left out."""
+    return frozenset(query.audience) if len(query.audience) == 1 else frozenset()
 
 
 def _common(catalog: Catalog) -> dict[str, Any]:
@@ -224,6 +259,9 @@ def render_home(catalog: Catalog, query: Filter, month: date | None = None) -> s
     previous = (shown - timedelta(days=1)).replace(day=1)
     following = month_window(shown).last + timedelta(days=1)
     feed = urls.absolute(urls.calendar(query))
+    # Nothing ahead (not a chosen month): the latest past dates, so a finished series shows.
+    nothing_ahead = month is None and not chosen
+    past_groups = agenda.by_month(past(catalog, query, HOME_ITEMS)) if nothing_ahead else []
     name = catalog.settings.name
     if not query.event_level().is_empty:
         name = f"{name} ({query.event_level().describe(catalog.settings.vocabularies)})"
@@ -232,6 +270,7 @@ def render_home(catalog: Catalog, query: Filter, month: date | None = None) -> s
         query=query,
         groups=agenda.by_month(chosen[:HOME_ITEMS]),
         more=max(0, len(chosen) - HOME_ITEMS),
+        past_groups=past_groups,
         subscribe_url=urls.subscribe(query),
         subscribe_links=links.SubscribeLinks.of(feed, name),
         feeds=catalog.feeds,
@@ -266,19 +305,52 @@ def render_subscribe(catalog: Catalog, query: Filter, feed_name: str | None = No
     )
 
 
+ERROR_HEADINGS = {
+    404: "Page not found",
+    405: "Not answered here",
+    414: "Link too long",
+    422: "This link asks for something we cannot show",
+}
+
+
+def render_error(
+    catalog: Catalog,
+    status: int,
+    message: str,
+    parameter: str | None = None,
+    allowed: Sequence[str] = (),
+) -> str:
+    """The error page a person sees: what was wrong, what is allowed, a link home."""
+    heading = ERROR_HEADINGS.get(status, "Something went wrong" if status >= 500 else "Refused")
+    return TEMPLATES.get_template("error.html").render(
+        **_common(catalog),
+        heading=heading,
+        # A sentence starts with a capital, unless it starts with the parameter's own name.
+        message=message
+        if parameter and message.startswith(parameter)
+        else message[:1].upper() + message[1:],
+        parameter=parameter,
+        allowed=list(allowed)[:50],
+    )
+
+
 def render_event(catalog: Catalog, event_id: str) -> str:
     """An event's page: details, upcoming dates, add-to-calendar links, JSON-LD."""
     entry = catalog.events[event_id]
     data = entry.event.data
     today = datetime.combine(catalog.compiled_on, time(), catalog.settings.zone)
-    chosen = catalog.index.of_event(event_id, today)[:EVENT_PAGE_DATES]
+    index = catalog.index
+    chosen = index.of_event(event_id, today)[:EVENT_PAGE_DATES]
     following = chosen[0] if chosen else None
+    # A finished series shows the dates it had (those the index still holds), latest last.
+    ended = [] if chosen else index.of_event(event_id, index.start)[-EVENT_PAGE_DATES:]
     add = links.AddLinks.of(data, catalog.identity, catalog.settings.timezone)
     return TEMPLATES.get_template("event.html").render(
         **_common(catalog),
         entry=entry,
         data=data,
         occurrences=chosen,
+        ended=ended,
         rule=data.recurrence.rule.describe() if data.recurrence and data.recurrence.rule else None,
         google=add.google(following) if following else None,
         outlook_personal=add.outlook(following, "personal") if following else None,
@@ -297,7 +369,8 @@ def render_embed(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
         **_common(catalog),
         "query": query,
         "options": options,
-        "title": options.title or catalog.settings.name,
+        "title": embed_title(catalog, query, options),
+        "quiet": quiet_audiences(query),
         "subscribe_url": urls.absolute(urls.subscribe(query)),
         "home_url": urls.absolute(urls.home(query)),
     }
@@ -316,7 +389,10 @@ def render_embed(catalog: Catalog, query: Filter, options: EmbedOptions) -> str:
         context["previous_url"] = urls.embed(query, [*others, ("month", f"{grid.previous:%Y-%m}")])
         context["next_url"] = urls.embed(query, [*others, ("month", f"{grid.next:%Y-%m}")])
     else:
-        context["groups"] = agenda.by_month(upcoming(catalog, query)[: options.limit])
+        chosen = upcoming(catalog, query)[: options.limit]
+        context["groups"] = agenda.by_month(chosen)
+        if not chosen:
+            context["past_groups"] = agenda.by_month(past(catalog, query, options.limit))
     return TEMPLATES.get_template("embed.html").render(**context)
 
 

@@ -47,7 +47,12 @@
         if (link) { event.preventDefault(); window.location.href = link.href; }
         return;
       case "Enter":
-        var first = cell.querySelector("a");
+        // The day's first bar: bars sit in the week's own rows below its days.
+        var day = cell.dataset.date;
+        var bars = cell.closest("tbody").querySelectorAll(".bar a");
+        var first = Array.prototype.find.call(bars, function (bar) {
+          return bar.dataset.first <= day && day <= bar.dataset.last;
+        });
         if (first) { event.preventDefault(); first.focus(); }
         return;
       default: return;
