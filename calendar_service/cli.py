@@ -357,15 +357,25 @@ def digest_command(args: argparse.Namespace) -> int:
         print(f"calendar-service digest: {exc}", file=sys.stderr)
         return 1
 
-    async def fetch() -> tuple[int, bytes]:
+    async def fetch() -> tuple[int, bytes, str]:
         async with service.client as client:
             response = await client.get(path, follow_redirects=True)
-            return response.status_code, response.content
+            refusal = response.content
+            if response.status_code != 200 and form is DigestFormat.HTML:
+                # The email digest is a page, refused with an HTML page for people; the
+                # text form's URL runs the same checks and says why in the JSON shape.
+                text = (
+                    path.replace("/digest", "/digest.txt", 1)
+                    if args.feed is None
+                    else (path.split("?")[0] + DigestFormat.TEXT.suffix)
+                )
+                refusal = (await client.get(text, follow_redirects=True)).content
+            return response.status_code, response.content, refusal.decode(errors="replace")
 
-    status, body = asyncio.run(fetch())
+    status, body, refusal = asyncio.run(fetch())
     if status != 200:
         try:
-            message = json.loads(body)["error"]["message"]
+            message = json.loads(refusal)["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = f"the service answered {status}"
         print(f"calendar-service digest: {message}", file=sys.stderr)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from conftest import BUNDLED_DATA, IN_PROCESS_URL, ROOT, InProcess
 from digest_support import MONTH, links_of
+from error_page_support import for_people, html_error
 
 from calendar_service.fields import FIELDS, FilterField
 
@@ -37,7 +38,8 @@ def test_a_refused_digest_says_which_parameter_and_why(
 ) -> None:
     response = client.get(path)
     assert response.status_code == status
-    error = response.json()["error"]
+    # The email digest is a page: people get the HTML error page; the files get JSON.
+    error = html_error(response) if for_people(path.split("?")[0]) else response.json()["error"]
     assert error["parameter"] == parameter and error["message"]
 
 

@@ -24,7 +24,7 @@ from calendar_service.query import Filter, QueryError, single_value
 from calendar_service.search import check_range, parse_window
 from calendar_service.web import views
 from calendar_service.web.feeds import feed_named
-from calendar_service.web.pages import security_headers
+from calendar_service.web.pages import read_by_people, security_headers
 from calendar_service.web.responses import (
     ApiError,
     Rendered,
@@ -235,6 +235,12 @@ def _filter_route(form: DigestFormat) -> Callable[[Request], Response]:
         return _answer(request, snapshot, form, lambda: filter_digest(catalog, query, period))
 
     return serve
+
+
+# The email digest is a page people open (a refusal there is an HTML page); the other forms
+# end in a file suffix, which the refusals answer as JSON.
+read_by_people("/feeds/{name}/digest/{month}")
+read_by_people("/digest")
 
 
 @router.get("/feeds/{name}/digest/{month}")

@@ -45,9 +45,14 @@ router = APIRouter(include_in_schema=False)
 PAGE_PATHS: list[re.Pattern[str]] = []
 
 
+def read_by_people(path: str) -> None:
+    """Mark a route's path as a page people read: its refusals come as HTML too."""
+    PAGE_PATHS.append(compile_path(path)[0])
+
+
 def page_route(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """`router.get` for a page people read, so that its refusals come as HTML too."""
-    PAGE_PATHS.append(compile_path(path)[0])
+    read_by_people(path)
     return router.get(path)
 
 
