@@ -41,13 +41,19 @@ typecheck: install
 # Browser tests (tests/test_embed_*.py, test_docs_offline.py) drive Debian's chromium through
 # Playwright and inject axe-core from tests/browser/node_modules. Never `playwright install`:
 # use the system browser. tests/test_export_nginx.py runs Debian's nginx with deploy/nginx.conf
-# on a free port. As root, missing chromium, npm and nginx are installed with apt, with their
+# on a free port. The digest's PDF (WeasyPrint, the `pdf` extra) needs Debian's Pango and a
+# font (libpango-1.0-0, libpangoft2-1.0-0, fonts-dejavu-core). As root, missing chromium, npm,
+# nginx and these are installed with apt, with their
 # services kept from starting (scripts/install-system-packages.sh); otherwise it names them.
 browser-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
+	libraries=$$(PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p); \
+	echo "$$libraries" | grep -q 'libpango-1.0.so.0' || missing="$$missing libpango-1.0-0"; \
+	echo "$$libraries" | grep -q 'libpangoft2-1.0.so.0' || missing="$$missing libpangoft2-1.0-0"; \
+	[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	sh scripts/install-system-packages.sh $$missing
 	npm ci --prefix tests/browser --no-audit --no-fund
 

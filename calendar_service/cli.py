@@ -1,4 +1,4 @@
-"""Console commands: serve, validate, stamp, schema, build, fetch and sources."""
+"""Console commands: serve, validate, stamp, schema, build, digest, fetch and sources."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.compiling import identity_of, snapshot_version
 from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
+from calendar_service.fields import FIELDS
 from calendar_service.loading import EVENTS_DIR, DataInvalid, load, read_sources
 from calendar_service.model import CalendarSettings, Event, EventFile, Status, TermCalendar
 from calendar_service.partner_feeds import SourceConfig, SourcesFile
@@ -408,6 +409,94 @@ def _describe(status: SourceStatus) -> str:
     return f"FAILED at {moment(status.last_attempt)}: {status.last_error}; serving {copy}"
 
 
+def digest_command(args: argparse.Namespace) -> int:
+    """Write a digest to a file (or standard output): the bytes `/digest` serves for it."""
+    import asyncio
+    from urllib.parse import urlencode
+
+    from calendar_service.digest import DigestFormat
+    from calendar_service.web.service import CalendarService
+
+    form = DigestFormat(args.format)
+    if form is DigestFormat.PDF and args.out is None:
+        print("calendar-service digest: a PDF needs --out FILE", file=sys.stderr)
+        return 2
+    pairs = [(field.name, value) for field in FIELDS for value in getattr(args, field.name) or ()]
+    if args.feed is not None:
+        if pairs or args.start or args.end:
+            print("calendar-service digest: --feed takes --month only", file=sys.stderr)
+            return 2
+        month = args.month or datetime.now(UTC).strftime("%Y-%m")
+        path = f"/feeds/{args.feed}/digest/{month}{form.suffix}"
+    else:
+        period = [("month", args.month)] if args.month else []
+        period += [
+            (name, value) for name, value in (("from", args.start), ("to", args.end)) if value
+        ]
+        path = f"/digest{form.suffix}" + (
+            f"?{urlencode(pairs + period)}" if pairs or period else ""
+        )
+    try:
+        today = date.fromisoformat(args.date) if args.date else None
+        settings = _settings(args).with_options(watch=False)
+        service = CalendarService.open(
+            settings, today=(lambda: today) if today is not None else None
+        )
+    except (DataInvalid, BaseUrlMissing, ValueError) as exc:
+        print(f"calendar-service digest: {exc}", file=sys.stderr)
+        return 1
+
+    async def fetch() -> tuple[int, bytes, str]:
+        async with service.client as client:
+            response = await client.get(path, follow_redirects=True)
+            refusal = response.content
+            if response.status_code != 200 and form is DigestFormat.HTML:
+                # The email digest is a page, refused with an HTML page for people; the
+                # text form's URL runs the same checks and says why in the JSON shape.
+                text = (
+                    path.replace("/digest", "/digest.txt", 1)
+                    if args.feed is None
+                    else (path.split("?")[0] + DigestFormat.TEXT.suffix)
+                )
+                refusal = (await client.get(text, follow_redirects=True)).content
+            return response.status_code, response.content, refusal.decode(errors="replace")
+
+    status, body, refusal = asyncio.run(fetch())
+    if status != 200:
+        try:
+            message = json.loads(refusal)["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = f"the service answered {status}"
+        print(f"calendar-service digest: {message}", file=sys.stderr)
+        return 2
+    if args.out is None:
+        sys.stdout.write(body.decode())
+    else:
+        Path(args.out).write_bytes(body)
+    return 0
+
+
+def _add_digest_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from calendar_service.digest import DigestFormat
+
+    dated = commands.add_parser(
+        "digest", help='write the "dates for your diary" digest of a month or term'
+    )
+    _add_service_options(dated)
+    dated.add_argument("--month", help="YYYY-MM (default: this month)")
+    dated.add_argument("--from", dest="start", help="first day, YYYY-MM-DD (with --to)")
+    dated.add_argument("--to", dest="end", help="last day, YYYY-MM-DD (at most a term)")
+    dated.add_argument("--feed", help="a named feed from calendar.yaml, instead of filters")
+    for field in FIELDS:  # every filter the URL takes, from the one table
+        dated.add_argument(f"--{field.name}", action="append", help=field.description)
+    dated.add_argument(
+        "--format", choices=[form.value for form in DigestFormat], default=DigestFormat.HTML.value
+    )
+    dated.add_argument("--out", help="file to write (default: standard output)")
+    dated.add_argument("--date", help="the day taken as today, YYYY-MM-DD")
+    dated.set_defaults(handler=digest_command)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="calendar-service", description="Publish reviewed event data as calendars."
@@ -450,6 +539,8 @@ def parser() -> argparse.ArgumentParser:
     _add_service_options(listing)
     listing.add_argument("--json", action="store_true", help="as JSON")
     listing.set_defaults(handler=sources_command)
+
+    _add_digest_parser(commands)
 
     export = commands.add_parser("schema", help="JSON Schema of the data files")
     export.add_argument(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import brotli
 import httpx
 
 from calendar_service.compiling import Catalog
+from calendar_service.digest import DigestFormat
 from calendar_service.errors import CalendarServiceError
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
@@ -27,6 +28,9 @@ from calendar_service.web.pages import ASSETS, CATEGORIES_CSS
 from calendar_service.web.service import CalendarService
 
 MANIFEST = "manifest.json"
+DIGEST_MONTHS = 3  # this month's digest and the next two: a newsletter's reach
+# The PDF is left to the live service: rendering it is slow, and it does not compress.
+EXPORTED_DIGESTS = (DigestFormat.HTML, DigestFormat.TEXT, DigestFormat.MARKDOWN)
 NGINX_ETAGS = "nginx-etags.conf"
 BROTLI_BEST_UP_TO = 256_000  # bytes
 COMPRESSED_TYPES = (
@@ -73,11 +77,22 @@ def urls(catalog: Catalog) -> Iterator[str]:
         "/embed",
         "/subscribe",
     )
+    months = digest_months(catalog.compiled_on)
     for name in catalog.feeds:
         yield from (site.named_feed(name, suffix) for suffix in suffixes)
+        for month in months:
+            yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
     for event_id in catalog.events:
         yield from (site.event(event_id), site.event_ics(event_id))
+
+
+def digest_months(today: date) -> list[date]:
+    """The first days of this month and the next DIGEST_MONTHS - 1."""
+    months = [today.replace(day=1)]
+    while len(months) < DIGEST_MONTHS:
+        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+    return months
 
 
 def file_path(url: str) -> str:

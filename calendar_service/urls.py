@@ -130,6 +130,20 @@ class Urls:
         """The script a site pastes to show the widget."""
         return "/embed.js"
 
+    def digest(self, query: Filter, first: date, last: date | None = None, suffix: str = "") -> str:
+        """The digest of the whole filter: a month (`last` None) or the days first to last.
+
+        `suffix` is the form's (digest.DigestFormat.suffix): "" for email HTML.
+        """
+        period = [("month", f"{first:%Y-%m}")] if last is None else [
+            ("from", first.isoformat()), ("to", last.isoformat())
+        ]  # fmt: skip
+        return f"/digest{suffix}" + _query([*query.items(), *period])
+
+    def feed_digest(self, name: str, month: date, suffix: str = "") -> str:
+        """A named feed's digest of one month, a plain path: the static export has it."""
+        return f"/feeds/{name}/digest/{month:%Y-%m}{suffix}"
+
     def theme_css(self, accent: str) -> str:
         """The widget's accent colour stylesheet (six hex digits)."""
         return f"/theme.css?accent={accent}"

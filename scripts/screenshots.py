@@ -41,6 +41,8 @@ SHOTS = (
     Shot("home", "/", 1200, 900),
     Shot("month", "/embed?view=month&month=2027-02", 900, 500),
     Shot("embed", "/embed?audience=schools&limit=5", 480, 640),
+    # The email digest of the frozen data's fullest month, as a mail client shows it.
+    Shot("digest", "/digest?month=2025-02", 640, 900),
 )
 
 

@@ -9,7 +9,9 @@ from typing import Any
 import httpx
 
 # The pages people read, written out here rather than taken from the service's routes.
-PAGE_PATH = re.compile(r"/(subscribe|embed|events/[^/.]+|feeds/[^/.]+/(subscribe|embed))?")
+PAGE_PATH = re.compile(
+    r"/(subscribe|embed|digest|events/[^/.]+|feeds/[^/.]+/(subscribe|embed|digest/[^/.]+))?"
+)
 
 
 def for_people(path: str) -> bool:

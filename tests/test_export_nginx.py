@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -164,3 +165,24 @@ def test_everything_else_goes_to_the_live_service(site: Site, http: httpx.Client
     answered = http.options(site.live.url + "/calendar.ics", headers=preflight)
     assert served.status_code == answered.status_code == 200
     assert served.headers["access-control-allow-methods"] == "GET, HEAD"
+
+
+def test_the_export_holds_each_named_feeds_digests_of_this_month_and_the_next_two(
+    site: Site,
+) -> None:
+    compiled_on = date.fromisoformat(site.manifest["compiled_on"])
+    months = [compiled_on.replace(day=1)]
+    while len(months) < 3:
+        months.append((months[-1] + timedelta(days=32)).replace(day=1))
+    feeds = httpx.get(site.live.url + "/version.json").json()["feeds"]
+    exported = {item["url"]: item["content_type"] for item in site.files}
+    for name in feeds:
+        for month in months:
+            path = f"/feeds/{name}/digest/{month:%Y-%m}"
+            assert exported.get(path) == "text/html; charset=utf-8", path
+            assert exported.get(path + ".txt") == "text/plain; charset=utf-8", path
+            assert exported.get(path + ".md") == "text/markdown; charset=utf-8", path
+    # Served by nginx with the digest's own CSP, which lets its inline styles apply.
+    first = f"/feeds/{feeds[0]}/digest/{months[0]:%Y-%m}"
+    policy = httpx.get(site.nginx.url + first).headers["content-security-policy"]
+    assert "style-src 'unsafe-inline'" in policy

@@ -28,7 +28,12 @@ from calendar_service.web.responses import http_date
 from calendar_service.web.service import CalendarService
 
 # Values for the path parameters of the routes; a new parameter needs one here.
-PATH_SAMPLES = {"name": "all", "event_id": "time-to-talk-day", "calendar_id": "testshire"}
+PATH_SAMPLES = {
+    "name": "all",
+    "event_id": "time-to-talk-day",
+    "calendar_id": "testshire",
+    "month": "2026-02",
+}
 # Routes that answer 200 only with a parameter.
 QUERY_SAMPLES = {"/theme.css": "accent=1d70b8"}
 OTHER_METHODS = ("POST", "PUT", "PATCH", "DELETE", "OPTIONS")

@@ -1,4 +1,4 @@
-"""scripts/screenshots.py writes the README's three pictures from headless chromium."""
+"""scripts/screenshots.py writes the README's four pictures from headless chromium."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_screenshots_script_writes_three_pngs_of_the_window_size(tmp_path: Path) -> None:
+def test_screenshots_script_writes_four_pngs_of_the_window_size(tmp_path: Path) -> None:
     shots = script().SHOTS
     if not Path(script().CHROMIUM).exists():
         if os.environ.get("CI"):
@@ -50,6 +50,7 @@ def test_screenshots_script_writes_three_pngs_of_the_window_size(tmp_path: Path)
     )
     assert result.returncode == 0, result.stderr
     assert sorted(path.name for path in (tmp_path / "shots").iterdir()) == [
+        "digest.png",
         "embed.png",
         "home.png",
         "month.png",

@@ -20,7 +20,7 @@ from calendar_service import __version__
 from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
-from calendar_service.web import api, apidocs, feeds, pages, syndication
+from calendar_service.web import api, apidocs, digests, feeds, pages, syndication
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
@@ -85,6 +85,7 @@ def create_app(service: CalendarService) -> FastAPI:
     app.include_router(syndication.router)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(digests.router)
     app.include_router(apidocs.router)
     return app
 

@@ -45,16 +45,24 @@ router = APIRouter(include_in_schema=False)
 PAGE_PATHS: list[re.Pattern[str]] = []
 
 
+def read_by_people(path: str) -> None:
+    """Mark a route's path as a page people read: its refusals come as HTML too."""
+    PAGE_PATHS.append(compile_path(path)[0])
+
+
 def page_route(path: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """`router.get` for a page people read, so that its refusals come as HTML too."""
-    PAGE_PATHS.append(compile_path(path)[0])
+    read_by_people(path)
     return router.get(path)
 
 
-def security_headers(frame_ancestors: str) -> dict[str, str]:
-    """Headers of every HTML response: no inline script, no framing unless configured."""
+def security_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[str, str]:
+    """Headers of every HTML response: no inline script, no framing unless configured.
+
+    `style_src`: the email digest's styles are inline (mail clients read nothing else).
+    """
     policy = (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"default-src 'none'; script-src 'self'; style-src {style_src}; img-src 'self' data:; "
         "connect-src 'self'; form-action 'self'; base-uri 'none'; "
         f"frame-ancestors {frame_ancestors}"
     )

@@ -1,0 +1,101 @@
+"""The email digest in headless Chromium: no horizontal scrolling at 320 px and 1280 px, its
+inline styles applied under its CSP, dark mode from prefers-color-scheme, and axe's checks
+(contrast included) in both schemes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import pytest
+from conftest import Server
+from digest_support import TERM
+from embed_browser_support import ARTIFACTS, AXE, AXE_TAGS, _unavailable
+from embed_browser_support import browser as browser
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+# One xdist worker runs the module (make unit: --dist loadgroup): one chromium at a time.
+pytestmark = pytest.mark.xdist_group("embed_browser")
+
+DIGESTS = [
+    ("digest-term", f"/digest?{TERM}"),
+    ("digest-feed", "/feeds/practitioners/digest/2025-02"),
+]
+LAYOUT_SCRIPT = """() => {
+  const width = document.documentElement.clientWidth;
+  const out = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > width + 1) out.push(el.tagName + "." + el.className);
+  }
+  const digest = getComputedStyle(document.querySelector(".digest"));
+  return {
+    scrollWidth: document.documentElement.scrollWidth, width, out: out.slice(0, 10),
+    background: digest.backgroundColor, colour: digest.color,
+    when: getComputedStyle(document.querySelector(".when")).fontWeight,
+  };
+}"""
+Scheme = Literal["light", "dark"]
+BACKGROUND: dict[Scheme, str] = {"light": "rgb(255, 255, 255)", "dark": "rgb(11, 12, 12)"}
+
+
+def _open(browser: Browser, width: int, scheme: Scheme, **options: object) -> Page:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900},
+        color_scheme=scheme,
+        **options,  # type: ignore[arg-type]
+    )
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [320, 1280])
+def test_the_email_digest_fits_320px_and_1280px_in_either_scheme(
+    browser: Browser, server: Server, width: int, scheme: Scheme
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = _open(browser, width, scheme)
+    try:
+        for name, path in DIGESTS:
+            page.goto(server.url + path)
+            page.wait_for_load_state("load")
+            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}-{scheme}.png"), full_page=True)
+            layout = page.evaluate(LAYOUT_SCRIPT)
+            assert layout["scrollWidth"] <= width, (path, layout)
+            assert layout["out"] == [], (path, layout)
+            # The inline styles apply (the page's CSP allows them), and dark mode turns the
+            # page dark with light text.
+            assert layout["when"] == "700", (path, layout)
+            assert layout["background"] == BACKGROUND[scheme], (path, layout)
+            assert layout["colour"] != layout["background"]
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violations_in_the_digest(
+    browser: Browser, server: Server, scheme: Scheme
+) -> None:
+    if not AXE.exists():
+        _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
+    # Our CSP (script-src 'self') would refuse the injected axe script; bypass it for this test.
+    page = _open(browser, 1024, scheme, bypass_csp=True)
+    failures: list[str] = []
+    try:
+        for _name, path in DIGESTS:
+            page.goto(server.url + path)
+            page.wait_for_load_state("load")
+            page.add_script_tag(content=AXE.read_text())
+            result = page.evaluate(
+                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+            )
+            failures += [
+                f"{path}: {violation['id']}: {violation['help']}"
+                for violation in result["violations"]
+                if violation["impact"] in ("serious", "critical")
+            ]
+    finally:
+        page.context.close()
+    assert failures == []
