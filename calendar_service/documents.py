@@ -12,6 +12,10 @@ from calendar_service.errors import CalendarServiceError
 from calendar_service.values import FieldPath
 
 MAX_FILE_BYTES = 2_000_000
+# revisions.yaml and changes.yaml are written by `stamp` and grow with the events (about
+# 400 bytes an event in revisions.yaml, which keeps each event's last dates): 10,000 events
+# need 4 MB. Still bounded, and within MAX_DATA_BYTES with the events themselves.
+MAX_STAMP_FILE_BYTES = 10_000_000
 MAX_NODES = 500_000
 MAX_DEPTH = 24
 
@@ -130,15 +134,15 @@ def _parser_class() -> type[Any]:
 PARSER = _parser_class()
 
 
-def parse_yaml(raw: bytes) -> Document:
+def parse_yaml(raw: bytes, limit: int = MAX_FILE_BYTES) -> Document:
     """Parse YAML safely into plain values, recording the line of every node.
 
     Plain scalars follow YAML 1.2's core schema: only true/false are booleans, `no` and
     `12:30` stay text, and dates stay text for the models to read. Tags other than the
     standard ones, merge keys, duplicate keys, anchors and aliases are refused.
     """
-    if len(raw) > MAX_FILE_BYTES:
-        raise YamlProblem(None, f"the file is larger than {MAX_FILE_BYTES:,} bytes")
+    if len(raw) > limit:
+        raise YamlProblem(None, f"the file is larger than {limit:,} bytes")
     text = _decode(raw)
     if not text.strip():
         raise YamlProblem(1, "the file is empty")

@@ -54,6 +54,7 @@ from calendar_service.sources import (
     SETTINGS_FILE,
     SOURCES_FILE,
     TERMS_DIR,
+    byte_limit,
     read_data_files,
 )
 from calendar_service.values import (
@@ -134,7 +135,7 @@ def _read_document(
 ) -> Document | None:
     """Parse one data file whose top level must be a mapping; record why if it cannot be."""
     try:
-        doc = parse_yaml(raw)
+        doc = parse_yaml(raw, byte_limit(name))
     except YamlProblem as problem:
         errors.append(DataError(name, problem.line, "", problem.message))
         return None

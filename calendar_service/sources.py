@@ -7,7 +7,13 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from calendar_service.documents import MAX_FILE_BYTES, DataError, DataInvalid, escaped
+from calendar_service.documents import (
+    MAX_FILE_BYTES,
+    MAX_STAMP_FILE_BYTES,
+    DataError,
+    DataInvalid,
+    escaped,
+)
 
 SETTINGS_FILE = "calendar.yaml"
 EVENTS_DIR = "events"
@@ -17,6 +23,12 @@ SOURCES_FILE = "sources.yaml"  # optional: partner feeds (partner_feeds.py)
 CHANGES_FILE = "changes.yaml"
 EVENT_SUFFIXES = (".yaml", ".yml")
 MAX_DATA_BYTES = 20_000_000  # every file together: ten at the limit of one
+
+
+def byte_limit(name: str) -> int:
+    """The most bytes a data file may have: more for the files `stamp` writes."""
+    return MAX_STAMP_FILE_BYTES if name in (REVISIONS_FILE, CHANGES_FILE) else MAX_FILE_BYTES
+
 
 _KINDS = {
     stat.S_IFDIR: "a folder",
@@ -174,19 +186,19 @@ def _check(top: Path, path: Path, name: str, errors: list[DataError]) -> _Checke
     except OSError as exc:
         errors.append(DataError(name, None, "", f"cannot read the file: {exc.strerror}"))
         return None
-    problem = _problem(info)
+    problem = _problem(info, byte_limit(name))
     if problem is not None:
         errors.append(DataError(name, None, "", problem))
         return None
     return _Checked(name, target, info.st_size)
 
 
-def _problem(info: os.stat_result) -> str | None:
+def _problem(info: os.stat_result, limit: int) -> str | None:
     if not stat.S_ISREG(info.st_mode):
         kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
         return f"not a regular file but {kind}; data files must be regular files"
-    if info.st_size > MAX_FILE_BYTES:
-        return f"the file is larger than {MAX_FILE_BYTES:,} bytes ({info.st_size:,})"
+    if info.st_size > limit:
+        return f"the file is larger than {limit:,} bytes ({info.st_size:,})"
     return None
 
 
@@ -198,14 +210,15 @@ def _read(file: _Checked, errors: list[DataError]) -> bytes | None:
         errors.append(DataError(file.name, None, "", f"cannot read the file: {exc.strerror}"))
         return None
     try:
-        problem = _problem(os.fstat(descriptor))
+        limit = byte_limit(file.name)
+        problem = _problem(os.fstat(descriptor), limit)
         chunks: list[bytes] = []
         size = 0
-        while problem is None and (chunk := os.read(descriptor, MAX_FILE_BYTES + 1 - size)):
+        while problem is None and (chunk := os.read(descriptor, limit + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                problem = f"the file is larger than {MAX_FILE_BYTES:,} bytes"
+            if size > limit:
+                problem = f"the file is larger than {limit:,} bytes"
     except OSError as exc:
         problem = f"cannot read the file: {exc.strerror}"
     finally:

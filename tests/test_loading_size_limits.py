@@ -11,7 +11,8 @@ from pathlib import Path
 from conftest import ROOT
 from loading_support import errors_of, valid_copy
 
-from calendar_service.documents import MAX_FILE_BYTES
+from calendar_service.documents import MAX_FILE_BYTES, MAX_STAMP_FILE_BYTES
+from calendar_service.loading import load
 from calendar_service.sources import MAX_DATA_BYTES
 
 MEASURED_VALIDATE = """
@@ -75,3 +76,21 @@ def test_data_over_the_total_size_is_refused_before_any_file_is_read(tmp_path: P
     assert [(error.file, error.line) for error in errors] == [("events/", None)]
     assert f"more than the {MAX_DATA_BYTES:,} allowed" in errors[0].message
     assert f"events/part-000.yaml ({part:,} bytes)" in errors[0].message
+
+
+def test_revisions_written_by_stamp_may_outgrow_an_events_file_up_to_their_own_limit(
+    tmp_path: Path,
+) -> None:
+    """`stamp` keeps each event's last dates in revisions.yaml: at 10,000 events it is about
+    4 MB, over the 2 MB an editor's file may have. Its own limit is MAX_STAMP_FILE_BYTES."""
+    root = valid_copy(tmp_path)
+    revisions = root / "revisions.yaml"
+    stamped = revisions.read_bytes() if revisions.exists() else b"{}\n"
+    comment = b"# " + b"x" * 97 + b"\n"
+    revisions.write_bytes(stamped + comment * (3 * MAX_FILE_BYTES // len(comment)))
+    assert load(root).events  # 6 MB of revisions: loaded
+    revisions.write_bytes(stamped + comment * (MAX_STAMP_FILE_BYTES // len(comment) + 1))
+    assert any(
+        f"revisions.yaml: the file is larger than {MAX_STAMP_FILE_BYTES:,} bytes" in str(error)
+        for error in errors_of(root)
+    )
