@@ -17,7 +17,6 @@ from functools import lru_cache
 from itertools import pairwise
 from types import MappingProxyType
 
-import holidays
 from dateutil.easter import easter
 
 from calendar_service.model import (
@@ -57,6 +56,10 @@ class SkipProblem(ValueError):
 @lru_cache(maxsize=256)
 def bank_holidays(year: int) -> Mapping[date, str]:
     """England and Wales bank holidays of one year, by day, with their names."""
+    # Imported on first use: the package costs a server 9 MB, and most calendars have no
+    # series that skips bank holidays.
+    import holidays
+
     found = holidays.country_holidays(
         BANK_HOLIDAY_COUNTRY, subdiv=BANK_HOLIDAY_SUBDIVISION, years=year
     )
