@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from calendar_service import __version__
 from calendar_service.compiling import Catalog, Feed
@@ -50,11 +51,15 @@ def _max_age(request: Request) -> int:
     response_class=Response,
     tags=["feeds"],
 )
-def calendar_feed(request: Request) -> Response:
+async def calendar_feed(request: Request) -> Response:
+    # Async: a feed already built is answered on the event loop, without a hop to a worker
+    # thread (most of the cost of a request for bytes at hand); building one is not.
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog, fields=EVENT_FIELDS)
     require_canonical(request, query.items())
-    rendered = snapshot.feed(query)
+    rendered = snapshot.feed_ready(query)
+    if rendered is None:
+        rendered = await run_in_threadpool(snapshot.feed, query)
     return rendered_response(request, rendered, max_age=_max_age(request), filename="calendar.ics")
 
 
@@ -64,8 +69,8 @@ def calendar_feed(request: Request) -> Response:
     response_class=Response,
     tags=["feeds"],
 )
-def named_feed(request: Request, name: FeedName) -> Response:
-    snapshot = snapshot_of(request)
+async def named_feed(request: Request, name: FeedName) -> Response:
+    snapshot = snapshot_of(request)  # async: its bytes were made with the snapshot
     refuse_unknown(request, ())
     feed_named(snapshot.catalog, name)
     rendered = snapshot.named_feed(name)
@@ -79,7 +84,7 @@ def named_feed(request: Request, name: FeedName) -> Response:
     response_class=Response,
     tags=["feeds"],
 )
-def term_feed(request: Request, calendar_id: TermCalendarId) -> Response:
+async def term_feed(request: Request, calendar_id: TermCalendarId) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
     rendered = snapshot.term_feed(calendar_id)
@@ -97,10 +102,12 @@ def term_feed(request: Request, calendar_id: TermCalendarId) -> Response:
     response_class=Response,
     tags=["feeds"],
 )
-def event_feed(request: Request, event_id: EventId) -> Response:
-    snapshot = snapshot_of(request)
+async def event_feed(request: Request, event_id: EventId) -> Response:
+    snapshot = snapshot_of(request)  # async for the reason `calendar_feed` is
     refuse_unknown(request, ())
-    rendered = snapshot.event_file(event_id)
+    rendered = snapshot.event_file_ready(event_id)
+    if rendered is None:
+        rendered = await run_in_threadpool(snapshot.event_file, event_id)
     if rendered is None:
         raise unknown_event(event_id)
     max_age = _max_age(request)

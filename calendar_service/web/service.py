@@ -72,6 +72,13 @@ class Published:
             return self.everything
         return self.rendered(("ics", query), lambda: _ics(self.catalog.feed_for(query)))
 
+    def feed_ready(self, query: Filter) -> Rendered | None:
+        """The feed of a filter if it needs no building (the whole calendar, or cached)."""
+        query = query.event_level()
+        if query.is_empty:
+            return self.everything
+        return self.cache.get(("ics", query))
+
     def named_feed(self, name: str) -> Rendered | None:
         return self._named.get(name)
 
@@ -90,6 +97,10 @@ class Published:
             return _ics(file)
 
         return self.rendered(("event-ics", event_id), build)
+
+    def event_file_ready(self, event_id: str) -> Rendered | None:
+        """One event's calendar if it is cached (None also for an unknown id)."""
+        return self.cache.get(("event-ics", event_id))
 
 
 class CalendarService:
