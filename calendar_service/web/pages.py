@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -198,8 +198,9 @@ def categories_css(request: Request) -> Response:
     return page(request, snapshot, None, lambda: css, None, CSS)
 
 
-def _asset_route(rendered: Rendered) -> Callable[[Request], Response]:
-    def serve(request: Request) -> Response:
+def _asset_route(rendered: Rendered) -> Callable[[Request], Awaitable[Response]]:
+    async def serve(request: Request) -> Response:
+        # Async: the bytes are at hand, and a hop to a worker thread would cost more.
         refuse_unknown(request, ())
         max_age = service_of(request).settings.page_max_age
         return rendered_response(request, rendered, max_age=max_age)
