@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from conftest import DATASETS, ROOT
 
-from calendar_service.cli import national_series_table
+from calendar_service.series_table import national_series_table
 
 START, END = "<!-- national-series:start -->\n", "<!-- national-series:end -->"
 REGENERATE = (
-    ".venv/bin/python -c 'from pathlib import Path; from calendar_service.cli import "
+    ".venv/bin/python -c 'from pathlib import Path; from calendar_service.series_table import "
     'national_series_table; print(national_series_table(Path("data")), end="")\''
 )
 
