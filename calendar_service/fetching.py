@@ -37,7 +37,13 @@ from calendar_service.addresses import (
 )
 from calendar_service.errors import CalendarServiceError
 from calendar_service.model import CalendarSettings
-from calendar_service.partner_feeds import MAX_FEED_BYTES, FeedRejected, SourceConfig, check_feed
+from calendar_service.partner_feeds import (
+    FETCHED_SUFFIX,
+    MAX_FEED_BYTES,
+    FeedRejected,
+    SourceConfig,
+    check_feed,
+)
 from calendar_service.settings import ServiceSettings
 from calendar_service.values import is_slug
 
@@ -54,7 +60,7 @@ ACCEPTED_ENCODINGS = "gzip"  # decoded here, step by step, within MAX_FEED_BYTES
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 DEFAULT_TIMEZONE = CalendarSettings.model_fields["timezone"].default
 STATUS_SUFFIX = ".json"
-BODY_SUFFIX = ".ics"
+BODY_SUFFIX = FETCHED_SUFFIX  # the last good copy, where the importer reads it
 MAX_ERROR_CHARS = 500
 
 

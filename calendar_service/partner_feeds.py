@@ -67,6 +67,8 @@ UID_DIGITS = 16
 EXPANSION_SPAN = HORIZON_PAST + HORIZON_FUTURE
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # LAST-MODIFIED of an event whose source gives none
 FETCHED_NAME = "fetched"  # how an imported event's file is named in messages: fetched/<id>.ics
+# A source's last good copy is `<fetched_dir>/<id><FETCHED_SUFFIX>` (fetching.FetchStore writes it).
+FETCHED_SUFFIX = ".ics"
 
 
 # --- The sources file ----------------------------------------------------------------------
@@ -240,7 +242,7 @@ def fetched_copy(directory: Path, source_id: str) -> bytes | None:
 
     Only a regular file is read, at most MAX_FEED_BYTES (a larger one reads as rejected).
     """
-    path = directory / f"{source_id}.ics"
+    path = directory / f"{source_id}{FETCHED_SUFFIX}"
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -527,7 +529,7 @@ class _EventReader:
                 raise _Skipped(f"category {data.category!r} is not in our vocabulary")
         sequence, modified = self._stamps()
         # No line: the event comes from a fetched feed, named as its file would be.
-        name = f"{FETCHED_NAME}/{source.id}.ics"
+        name = f"{FETCHED_NAME}/{source.id}{FETCHED_SUFFIX}"
         return Event(data, name, 0, sequence, modified, content_hash(data)), count
 
     # The parts, each from the source's properties ---------------------------------------
