@@ -105,7 +105,7 @@ class DigestWeek:
 
     @property
     def heading(self) -> str:
-        return f"Week beginning {day_words(self.monday)}"
+        return f"Week beginning {agenda.day_words(self.monday, year=False)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +132,16 @@ class Digest:
         return tuple(item for week in self.weeks for item in week.items)
 
 
-def day_words(day: date, *, year: bool = False) -> str:
-    """ "Thursday 4 February" (with the year when asked)."""
-    text = f"{day:%A} {day.day} {day:%B}"
-    return f"{text} {day.year}" if year else text
-
-
 def span_words(first: date, last: date) -> str:
     """ "Monday 9 to Sunday 15 February"; the month and year are said only where they change."""
+    ending = agenda.day_words(last, year=False)
     if first == last:
-        return day_words(first)
+        return ending
     if first.year != last.year:
-        return f"{day_words(first, year=True)} to {day_words(last)}"
+        return f"{agenda.day_words(first)} to {ending}"
     if first.month != last.month:
-        return f"{day_words(first)} to {day_words(last)}"
-    return f"{first:%A} {first.day} to {day_words(last)}"
+        return f"{agenda.day_words(first, year=False)} to {ending}"
+    return f"{first:%A} {first.day} to {ending}"
 
 
 def when_words(occurrence: Occurrence) -> str:
@@ -156,11 +151,13 @@ def when_words(occurrence: Occurrence) -> str:
     if not (isinstance(start, datetime) and isinstance(end, datetime)):
         return span_words(first, last)
     zone, end_zone = start.tzname() or "", end.tzname() or ""
+    day = agenda.day_words(first, year=False)
     if first == last:
         if zone != end_zone:  # the clocks change in between: both zones are named
-            return f"{day_words(first)}, {start:%H:%M} {zone} to {end:%H:%M} {end_zone}"
-        return f"{day_words(first)}, {start:%H:%M} to {end:%H:%M} {zone}".rstrip()
-    return f"{day_words(first)} {start:%H:%M} to {day_words(end.date())} {end:%H:%M} {end_zone}"
+            return f"{day}, {start:%H:%M} {zone} to {end:%H:%M} {end_zone}"
+        return f"{day}, {start:%H:%M} to {end:%H:%M} {zone}".rstrip()
+    until = agenda.day_words(end.date(), year=False)
+    return f"{day} {start:%H:%M} to {until} {end:%H:%M} {end_zone}"
 
 
 def one_line(text: str, limit: int = SUMMARY_LENGTH) -> str:
