@@ -305,17 +305,14 @@ def sources_command(args: argparse.Namespace) -> int:
     settings, sources = loaded
     store = FetchStore(settings.fetched_dir)
     if args.json:
-        listed = [
-            {"name": source.name, **_status_of(store, source.id, source.url).as_json()}
-            for source in sources
-        ]
+        listed = [{"name": source.name, **store.latest(source).as_json()} for source in sources]
         print(json.dumps(listed, indent=2))
         return 0
     if not sources:
         print(f"{settings.data_dir}: no partner feeds (no sources file, or it lists none)")
     for source in sources:
         print(f"{source.id} ({source.name}) {source.url}")
-        print(f"  {_describe(_status_of(store, source.id, source.url))}")
+        print(f"  {_describe(store.latest(source))}")
     return 0
 
 
@@ -335,10 +332,6 @@ def _calendar_settings(data_dir: Path) -> tuple[str | None, str]:
     except DataInvalid:
         return None, DEFAULT_TIMEZONE
     return calendar.base_url, calendar.timezone
-
-
-def _status_of(store: FetchStore, source_id: str, url: str) -> SourceStatus:
-    return store.status(source_id) or SourceStatus(source_id, url)
 
 
 def _describe(status: SourceStatus) -> str:

@@ -147,6 +147,10 @@ class FetchStore:
         except (ValueError, TypeError):
             return None  # a damaged status: the next fetch writes a fresh one
 
+    def latest(self, source: SourceConfig) -> SourceStatus:
+        """The source's recorded status, or an empty one if it was never fetched."""
+        return self.status(source.id) or SourceStatus(source.id, source.url)
+
     def save(self, status: SourceStatus, body: bytes | None = None) -> None:
         """Record `status`, and `body` as the new last good copy when given."""
         self.directory.mkdir(parents=True, exist_ok=True)

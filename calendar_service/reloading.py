@@ -378,10 +378,7 @@ class LiveCatalog:
         except DataInvalid:
             return []
         store = FetchStore(self.settings.fetched_dir)
-        return [
-            (source.name, store.status(source.id) or SourceStatus(source.id, source.url))
-            for source in sources
-        ]
+        return [(source.name, store.latest(source)) for source in sources]
 
     def watch_status(self) -> WatcherStatus:
         """How changes are being noticed, for /healthz."""
