@@ -32,6 +32,7 @@ from calendar_service.model import (
     Occurrence,
     Skipped,
     TermCalendar,
+    day_of,
     occurrence_duration,
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
@@ -215,7 +216,7 @@ def last_end(event: Event, reach: date) -> date | None:
             begin = override.start if override.start is not None else override.occurrence
             length = occurrence_duration(begin, override.end) if override.end else data.duration
             spans.append((begin, length))
-    return max(_day(value + length) for value, length in spans)
+    return max(day_of(value + length) for value, length in spans)
 
 
 def old_occurrences(previous: Catalog, event_id: str) -> list[Occurrence]:
@@ -231,11 +232,7 @@ def first_start(event: Event) -> date:
     if data.recurrence is not None:
         starts += data.recurrence.extra_dates
     starts += [override.start for override in data.overrides if override.start is not None]
-    return min(_day(value) for value in starts)
-
-
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
+    return min(day_of(value) for value in starts)
 
 
 def identity_of(

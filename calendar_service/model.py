@@ -329,6 +329,11 @@ def is_all_day(value: date | datetime) -> bool:
     return not isinstance(value, datetime)
 
 
+def day_of(value: date | datetime) -> date:
+    """The day of a date or a local time."""
+    return value.date() if isinstance(value, datetime) else value
+
+
 def occurrence_duration(start: date | datetime, end: date | datetime | None) -> timedelta:
     """Length from start to the exclusive end; an all-day `end` is the inclusive last day."""
     if is_all_day(start):

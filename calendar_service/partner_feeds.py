@@ -38,6 +38,7 @@ from calendar_service.model import (
     Organiser,
     Status,
     content_hash,
+    day_of,
 )
 from calendar_service.recurrence import check_recurrence
 from calendar_service.rules import WEEKDAY_PATTERN, Rule
@@ -710,7 +711,7 @@ class _EventReader:
         """
         master = self.master
         limit = min(MAX_COUNT, self.source.max_occurrences)
-        first = _day(fields["start"])
+        first = day_of(fields["start"])
         begin = max(first, self.today - HORIZON_PAST) if self.today else first
         stop = begin + EXPANSION_SPAN
         calendar = Calendar()
@@ -736,7 +737,7 @@ class _EventReader:
         if not occurrences:
             raise _Skipped(f"its recurrence gives no occurrence from {begin} to {stop}")
         if len(found) > limit or _goes_on(master, stop):
-            last = _day(occurrences[-1][0])
+            last = day_of(occurrences[-1][0])
             self.notes.append(
                 f"its recurrence is not one we keep as a rule; limited to {len(occurrences)}"
                 f" occurrence(s), up to {last}"
@@ -813,7 +814,7 @@ def _bounded(master: Component, stop: date) -> Component:
         if isinstance(start, datetime):  # UNTIL is UTC for a zoned start, floating otherwise
             limit = datetime.combine(stop, time(), UTC if start.tzinfo is not None else None)
         given = rule.get("UNTIL")
-        if not given or _day(given[0]) > stop:
+        if not given or day_of(given[0]) > stop:
             rule["UNTIL"] = [limit]
     return bounded
 
@@ -821,7 +822,7 @@ def _bounded(master: Component, stop: date) -> Component:
 def _goes_on(master: Component, stop: date) -> bool:
     """Whether the series' rule may give occurrences after `stop`."""
     for rule in _rules(master):
-        if "COUNT" not in rule and ("UNTIL" not in rule or _day(rule["UNTIL"][0]) > stop):
+        if "COUNT" not in rule and ("UNTIL" not in rule or day_of(rule["UNTIL"][0]) > stop):
             return True
     return False
 
@@ -866,10 +867,6 @@ def _location(value: Any) -> dict[str, Any] | None:
 
 def _unique(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
-
-
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
 
 
 def _instant(value: date | datetime) -> datetime:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from calendar_service.model import EventData, Status
+from calendar_service.model import EventData, Status, day_of
 from calendar_service.series import Series
 from calendar_service.values import FieldPath
 
@@ -27,10 +27,6 @@ class Dated:
     override: int | None  # position in `overrides`
 
 
-def _day(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
 def occurrences_between(event: EventData, first: date, last: date) -> list[Dated]:
     """The event's occurrences starting from `first` to `last` (inclusive), overrides applied.
 
@@ -40,12 +36,12 @@ def occurrences_between(event: EventData, first: date, last: date) -> list[Dated
     recurrence = event.recurrence
     if recurrence is None:
         return (
-            [Dated(_day(event.start), event.status, None)]
-            if first <= _day(event.start) <= last
+            [Dated(day_of(event.start), event.status, None)]
+            if first <= day_of(event.start) <= last
             else []
         )
     reach = max(
-        (abs(_day(o.start) - _day(o.occurrence)) for o in event.overrides if o.start),
+        (abs(day_of(o.start) - day_of(o.occurrence)) for o in event.overrides if o.start),
         default=timedelta(),
     )
     starts: set[date | datetime] = set(recurrence.extra_dates)
@@ -55,13 +51,13 @@ def occurrences_between(event: EventData, first: date, last: date) -> list[Dated
     starts.difference_update(recurrence.excluded_dates)
     positions = {override.occurrence: index for index, override in enumerate(event.overrides)}
     found = []
-    for start in sorted(starts, key=_day):
+    for start in sorted(starts, key=day_of):
         index = positions.get(start)
         override = event.overrides[index] if index is not None else None
         moved = override.start if override is not None and override.start is not None else start
         status = override.status if override is not None and override.status else event.status
-        if first <= _day(moved) <= last:
-            found.append(Dated(_day(moved), status, index))
+        if first <= day_of(moved) <= last:
+            found.append(Dated(day_of(moved), status, index))
     return found
 
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from calendar_service.documents import DataError, field_path
 from calendar_service.index import HORIZON_FUTURE
 from calendar_service.local_times import Problem, rule_clock_problems
-from calendar_service.model import EventData
-from calendar_service.series import Series, day_of
+from calendar_service.model import EventData, day_of
+from calendar_service.series import Series
 
 # What expanding every event's rule may cost at load, together, in occurrences walked
 # (estimated by Rule.expansion_steps, before anything is expanded). The benchmark's 10,000

@@ -15,10 +15,6 @@ def as_naive(value: date | datetime) -> datetime:
     return value if isinstance(value, datetime) else datetime.combine(value, time())
 
 
-def day_of(value: date | datetime) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
 _FREQUENCIES = {
     Frequency.DAILY: DAILY,
     Frequency.WEEKLY: WEEKLY,

@@ -26,8 +26,9 @@ from calendar_service.model import (
     Skip,
     Skipped,
     TermCalendar,
+    day_of,
 )
-from calendar_service.series import Series, day_of
+from calendar_service.series import Series
 from calendar_service.values import MAX_COUNT, FieldPath
 
 # England and Wales share their bank holidays; the `holidays` package keeps them.
