@@ -297,10 +297,10 @@ def read_sources(root: Path) -> list[SourceConfig]:
         return []
     errors: list[DataError] = []
     raw = path.read_bytes()  # the fetcher reads only this file; load() checks the rest
-    loaded = _load_model(SourcesFile, SOURCES_FILE, raw, errors)
-    if loaded is None:
+    sources = _read_sources(raw, None, errors)  # no settings read: no vocabulary check
+    if sources is None:
         raise DataInvalid(errors)
-    return list(loaded[0].sources)
+    return list(sources.sources)
 
 
 def _read_sources(
