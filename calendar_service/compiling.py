@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
-from icalendar import Calendar, Timezone
+from icalendar import Calendar
 
 from calendar_service import ics
 from calendar_service.index import (
@@ -20,7 +20,7 @@ from calendar_service.index import (
     HORIZON_PAST,
     OccurrenceIndex,
     SeriesFacts,
-    expand,
+    expand_events,
     facts_of,
 )
 from calendar_service.loading import LoadedData
@@ -41,7 +41,6 @@ from calendar_service.series import rule_starts
 from calendar_service.urls import choose_base
 
 ICS_TYPE = "text/calendar; charset=utf-8"
-COMPILE_BATCH = 500  # events rendered and expanded together
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -282,11 +281,8 @@ def compile_catalog(
     entries, occurrences, fresh = _reuse_unchanged(
         loaded.events, previous if _same_context(previous, settings, identity, today) else None
     )
-    timezone_component = ics.vtimezone(settings.timezone, today.year)
-    timezone_bytes = timezone_component.to_ical()
-    index = _compile_fresh(
-        fresh, settings, identity, today, timezone_component, facts, entries, occurrences
-    )
+    timezone_bytes = ics.vtimezone(settings.timezone, today.year).to_ical()
+    index = _compile_fresh(fresh, settings, identity, today, facts, entries, occurrences)
     entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
     day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
@@ -322,11 +318,8 @@ def _withdrawn_entries(
     for event in events:
         if event.data.category not in settings.vocabularies.categories:
             continue
-        components = ics.event_components(event, settings, identity)
-        first = first_start(event)
-        yield EventEntry(
-            event, keys_for(event.data), ics.render_components(components), True, first, None
-        )
+        vevents = ics.render_event(event, settings, identity)
+        yield EventEntry(event, keys_for(event.data), vevents, True, first_start(event), None)
 
 
 def _same_context(
@@ -364,40 +357,28 @@ def _compile_fresh(
     settings: CalendarSettings,
     identity: ics.Identity,
     today: date,
-    timezone_component: Timezone,
     facts: Mapping[str, SeriesFacts],
     entries: dict[str, EventEntry],
     occurrences: list[Occurrence],
 ) -> OccurrenceIndex:
-    """Render and expand the `fresh` events into `entries`; the index of all occurrences.
-
-    A batch at a time: components are needed only to render and expand, and holding all
-    of them at once would leave the process three times the size it keeps.
-    """
+    """Render and expand the `fresh` events into `entries`; the index of all occurrences."""
     horizon_start = today - timedelta(days=settings.past_days)
     horizon = (
         day_start(today - HORIZON_PAST, settings),
         day_start(today + HORIZON_FUTURE, settings),
     )
     reach = index_reach(today)
-    suffix = "@" + identity.uid_domain
-    for start in range(0, len(fresh), COMPILE_BATCH):
-        calendar = Calendar()
-        calendar.add_component(timezone_component)
-        for event in fresh[start : start + COMPILE_BATCH]:
-            components = ics.event_components(event, settings, identity)
-            for component in components:
-                calendar.add_component(component)
-            end = last_end(event, reach)
-            entries[event.id] = EventEntry(
-                event=event,
-                keys=keys_for(event.data),
-                vevents=ics.render_components(components),
-                current=end is None or end > horizon_start,
-                first=first_start(event),
-                until=end,
-            )
-        occurrences += expand(calendar, *horizon, settings.zone, suffix, facts)
+    for event in fresh:
+        end = last_end(event, reach)
+        entries[event.id] = EventEntry(
+            event=event,
+            keys=keys_for(event.data),
+            vevents=ics.render_event(event, settings, identity),
+            current=end is None or end > horizon_start,
+            first=first_start(event),
+            until=end,
+        )
+    occurrences += expand_events(fresh, *horizon, settings.zone, facts)
     return OccurrenceIndex.of(occurrences, settings.zone, *horizon)
 
 
