@@ -164,7 +164,7 @@ def _when(draw: st.DrawFn, timed: bool, near: date) -> str:
 
 
 @st.composite
-def _rule(draw: st.DrawFn, near: date) -> dict[str, Any]:
+def rules(draw: st.DrawFn, near: date) -> dict[str, Any]:
     frequency = draw(st.sampled_from(["daily", "weekly", "monthly", "yearly"]))
     rule: dict[str, Any] = {"frequency": frequency, "interval": draw(st.sampled_from([1, 2, 7]))}
     if draw(st.booleans()):
@@ -224,7 +224,7 @@ def events(draw: st.DrawFn, settings: CalendarSettings) -> tuple[Event, Calendar
         dates = st.lists(when, max_size=3)
         raw["recurrence"] = {"extra_dates": draw(dates), "excluded_dates": draw(dates)}
         if draw(st.booleans()) or not raw["recurrence"]["extra_dates"]:
-            raw["recurrence"]["rule"] = draw(_rule(near))
+            raw["recurrence"]["rule"] = draw(rules(near))
         override = st.fixed_dictionaries(
             {"occurrence": when},
             optional={

@@ -1,0 +1,169 @@
+"""Compiling expands events itself (index.expand_events): over generated series of every
+shape the loader accepts, it gives exactly what recurring-ical-events gives from the
+VEVENTs we publish (index.expand), in any window."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import BUNDLED_DATA
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from icalendar import Calendar
+from ics_events_support import ZONES, rules
+from pydantic import ValidationError
+
+from calendar_service import ics
+from calendar_service.index import HORIZON_FUTURE, HORIZON_PAST, expand, expand_events, facts_of
+from calendar_service.loading import load
+from calendar_service.local_times import check_local_times, rule_clock_problems
+from calendar_service.model import CalendarSettings, Event, EventData, Schedule, Skipped
+from calendar_service.recurrence import check_recurrence, index_reach
+from calendar_service.series import Series
+
+TODAY = date(2026, 11, 25)
+IDENTITY = ics.Identity("https://calendar.example.org", "calendar.test.example")
+PROPERTIES = settings(
+    max_examples=250,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+@pytest.fixture(scope="module")
+def calendar_settings() -> CalendarSettings:
+    return load(BUNDLED_DATA, today=TODAY).settings
+
+
+def _iso(value: date | datetime) -> str:
+    return value.isoformat(timespec="minutes") if isinstance(value, datetime) else value.isoformat()
+
+
+def valid(raw: dict[str, Any]) -> EventData:
+    """The event, if the model accepts it (else the example is rejected)."""
+    try:
+        return EventData.model_validate(raw)
+    except ValidationError:
+        assume(False)
+        raise
+
+
+@st.composite
+def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
+    """A valid event: a rule (or extra dates) from a start it gives, with excluded,
+    skipped and overridden occurrences among those it gives, clear of clock changes."""
+    near = draw(st.dates(TODAY - timedelta(days=900), TODAY + timedelta(days=900)))
+    timed = draw(st.booleans())
+    begin: date | datetime = near
+    if timed:
+        hour, minute = draw(st.integers(0, 23)), draw(st.sampled_from([0, 30]))
+        begin = datetime.combine(near, time(hour, minute))
+    raw: dict[str, Any] = {"id": "series", "title": "Series", "category": "event"}
+    raw |= {"audiences": ["schools"], "start": _iso(begin), "recurrence": {}}
+    rule = draw(st.none() | rules(near))
+    if rule is not None:
+        raw["recurrence"]["rule"] = rule
+        found = Series(valid(raw)).after(begin, inclusive=True)
+        assume(found is not None)
+        assert found is not None
+        begin = found
+        raw["start"] = _iso(begin)
+    length = (
+        timedelta(minutes=draw(st.sampled_from([30, 90, 600, 1500])))
+        if timed
+        else timedelta(days=draw(st.integers(0, 9)))
+    )
+    if draw(st.booleans()):
+        raw["end"] = _iso(begin + length)
+    else:
+        length = EventData.model_validate({**raw, "recurrence": None}).duration
+    given = []
+    if rule is not None:
+        series = Series(valid(raw))
+        given = series.between(begin, begin + timedelta(days=1500))[:80]
+    occurrences = [begin, *given]
+    extra = [
+        begin + timedelta(days=days) for days in draw(st.lists(st.integers(1, 700), max_size=2))
+    ]
+    if rule is None and not extra:
+        extra = [begin + timedelta(days=3)]
+    extra = sorted(set(extra) - set(occurrences))
+    raw["recurrence"]["extra_dates"] = [_iso(value) for value in extra]
+    occurrences += extra
+    chosen = st.lists(st.sampled_from(occurrences), max_size=3, unique=True)
+    raw["recurrence"]["excluded_dates"] = [_iso(value) for value in draw(chosen)]
+    overrides = []
+    for occurrence in draw(chosen):
+        override: dict[str, Any] = {"occurrence": _iso(occurrence)}
+        moved = occurrence
+        if draw(st.booleans()):
+            unit = timedelta(hours=1) if timed else timedelta(days=1)
+            moved = occurrence + unit * draw(st.integers(-40, 40))
+            override["start"] = _iso(moved)
+        if draw(st.booleans()):
+            override["end"] = _iso(moved + length * draw(st.sampled_from([1, 2])))
+        override["status"] = draw(st.sampled_from(["cancelled", "provisional", "confirmed"]))
+        if draw(st.booleans()):
+            override["title"] = "Moved"
+        overrides.append(override)
+    raw["overrides"] = overrides
+    data = valid(raw)
+    assume(not check_recurrence(data))
+    assume(not list(check_local_times(data, zone)))
+    assume(not list(rule_clock_problems(data, zone, index_reach(TODAY))))
+    skipped = tuple(Skipped(value, "Half term") for value in draw(chosen) if value in given)
+    modified = datetime(2026, 1, 1, tzinfo=UTC)
+    return Event(data, "events/x.yaml", 1, 0, modified, "0" * 16, Schedule(skipped))
+
+
+@st.composite
+def windows(draw: st.DrawFn, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The index's horizon, or any window down to the minute, empty ones too."""
+    if draw(st.booleans()):
+        return (
+            datetime.combine(TODAY - HORIZON_PAST, time(), zone),
+            datetime.combine(TODAY + HORIZON_FUTURE, time(), zone),
+        )
+    day = draw(st.dates(TODAY - timedelta(days=1000), TODAY + timedelta(days=1000)))
+    start = datetime.combine(day, time(), zone) + timedelta(minutes=30 * draw(st.integers(0, 47)))
+    return start, start + timedelta(minutes=30 * draw(st.integers(0, 48 * 400)))
+
+
+@given(data=st.data())
+@PROPERTIES
+def test_compiling_expands_as_recurring_ical_events_does(
+    calendar_settings: CalendarSettings, data: st.DataObject
+) -> None:
+    timezone = data.draw(st.sampled_from(ZONES))
+    chosen = calendar_settings.model_copy(update={"timezone": timezone})
+    zone = chosen.zone
+    events = data.draw(st.lists(series_events(zone), min_size=1, max_size=3))
+    events = [
+        Event(event.data.model_copy(update={"id": f"series-{n}"}), *vars_of(event))
+        for n, event in enumerate(events)
+    ]
+    facts = {event.id: facts_of(event.data, zone) for event in events}
+    calendar = Calendar()
+    calendar.add_component(ics.vtimezone(timezone, TODAY.year))
+    for event in events:
+        for component in ics.event_components(event, chosen, IDENTITY):
+            calendar.add_component(component)
+    start, end = data.draw(windows(zone))
+    library = expand(calendar, start, end, zone, "@" + IDENTITY.uid_domain, facts)
+    assert expand_events(events, start, end, zone, facts) == library
+
+
+def vars_of(event: Event) -> tuple[Any, ...]:
+    """An event's fields after its data."""
+    return (
+        event.source,
+        event.line,
+        event.sequence,
+        event.modified,
+        event.content_hash,
+        event.schedule,
+    )
