@@ -20,8 +20,8 @@ from calendar_service.index import (
     HORIZON_PAST,
     OccurrenceIndex,
     SeriesFacts,
-    expand_events,
     facts_of,
+    occurrences_of,
 )
 from calendar_service.loading import LoadedData
 from calendar_service.model import (
@@ -378,7 +378,7 @@ def _compile_fresh(
             first=first_start(event),
             until=end,
         )
-    occurrences += expand_events(fresh, *horizon, settings.zone, facts)
+    occurrences += occurrences_of(fresh, *horizon, settings.zone, facts)
     return OccurrenceIndex.of(occurrences, settings.zone, *horizon)
 
 

@@ -6,6 +6,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,9 +108,11 @@ def _occurrence(
     original: date | datetime,
 ) -> Occurrence:
     """An occurrence with what it takes from its event and its override, if any."""
-    # Overrides are keyed as the data writes them: local wall-clock time.
-    written = original.replace(tzinfo=None) if isinstance(original, datetime) else original
-    override = series.overrides.get(written)
+    override = None
+    if series.overrides:
+        # Overrides are keyed as the data writes them: local wall-clock time.
+        written = original.replace(tzinfo=None) if isinstance(original, datetime) else original
+        override = series.overrides.get(written)
     status = override.status if override and override.status else series.status
     return Occurrence(
         event_id=event_id,
@@ -184,13 +187,25 @@ def expand_events(
     reading any: the rule's dates come from dateutil, as the library's do, asked near the
     window (Series) rather than walked from each series' start.
     """
-    occurrences = []
-    for event in events:
-        series = facts[event.id]
-        for first, finish, original in _spans(event, series.length, start, end, zone):
-            occurrences.append(_occurrence(event.id, series, first, finish, original))
+    occurrences = occurrences_of(events, start, end, zone, facts)
     occurrences.sort(key=lambda item: sort_key(item, zone))
     return occurrences
+
+
+def occurrences_of(
+    events: Iterable[Event],
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    facts: Mapping[str, SeriesFacts],
+) -> list[Occurrence]:
+    """What `expand_events` gives, in no particular order (OccurrenceIndex.of sorts)."""
+    return [
+        _occurrence(event.id, series, first, finish, original)
+        for event in events
+        for series in (facts[event.id],)
+        for first, finish, original in _spans(event, series.length, start, end, zone)
+    ]
 
 
 def _spans(
@@ -224,9 +239,10 @@ def _spans(
         if isinstance(value, datetime):
             begin = value.replace(tzinfo=zone)
             if _in_span(begin, begin + duration, span_start, span_end):
-                shown = _local(begin, zone)
-                assert isinstance(shown, datetime) and length is not None
-                yield shown, (shown.astimezone(UTC) + length).astimezone(zone), shown
+                assert length is not None
+                instant = begin.astimezone(UTC)
+                shown = instant.astimezone(zone)  # as _local shows it
+                yield shown, (instant + length).astimezone(zone), shown
         elif _in_span(value, value + duration, span_start, span_end):
             yield value, value + duration, value
     for occurrence, override in overridden.items():
@@ -260,8 +276,9 @@ class OccurrenceIndex:
         cls, occurrences: list[Occurrence], zone: ZoneInfo, start: datetime, end: datetime
     ) -> OccurrenceIndex:
         """Index occurrences expanded (by `expand`) over [start, end)."""
-        occurrences = sorted(occurrences, key=lambda item: sort_key(item, zone))
-        keys = tuple(sort_key(o, zone) for o in occurrences)
+        keyed = sorted(((sort_key(o, zone), o) for o in occurrences), key=itemgetter(0))
+        keys = tuple(key for key, _ in keyed)
+        occurrences = [occurrence for _, occurrence in keyed]
         ends = tuple(start_instant(o.end, zone).timestamp() for o in occurrences)
         longest = max((e - k[0] for k, e in zip(keys, ends, strict=True)), default=0.0)
         positions: dict[str, list[int]] = {}
