@@ -163,13 +163,15 @@ def _in_span(
 ) -> bool:
     """Whether [start, end) meets [span_start, span_end), as recurring-ical-events decides
     it: all-day dates count from midnight in the span's zone, an instant event (start ==
-    end) counts where it starts."""
+    end) counts where it starts, and an empty span is the instant it starts."""
     if not isinstance(start, datetime):
         start = datetime.combine(start, time(), span_start.tzinfo)
     if not isinstance(end, datetime):
         end = datetime.combine(end, time(), span_start.tzinfo)
     if start == end:
-        return span_start <= start < span_end
+        return start == span_start if span_start == span_end else span_start <= start < span_end
+    if span_start == span_end:  # an instant: what is happening then
+        return start <= span_start < end
     return start < span_end and span_start < end
 
 

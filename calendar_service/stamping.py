@@ -8,10 +8,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from calendar_service import ics
 from calendar_service.agenda import dates_in_words
-from calendar_service.compiling import EPOCH, build_calendar
-from calendar_service.index import HORIZON_FUTURE, expand, facts_of
+from calendar_service.compiling import EPOCH
+from calendar_service.index import HORIZON_FUTURE, expand_events, facts_of
 from calendar_service.loading import (
     CHANGES_FILE,
     KEPT_FIELDS,
@@ -105,14 +104,11 @@ def _previous(known: Revision | None) -> EventData | None:
 
 def upcoming(data: EventData, settings: CalendarSettings, today: date) -> list[Occurrence]:
     """An event's occurrences from `today` to the index's horizon, as subscribers see them."""
-    identity = ics.Identity("http://stamp.invalid", settings.uid_domain)
     event = Event(data, "", 0, 0, EPOCH, "")
-    calendar = build_calendar(settings, identity, today, [event])
     zone = settings.zone
     start = datetime.combine(today, time(), zone)
     end = datetime.combine(today + HORIZON_FUTURE, time(), zone)
-    facts = {data.id: facts_of(data, zone)}
-    return expand(calendar, start, end, zone, "@" + settings.uid_domain, facts)
+    return expand_events([event], start, end, zone, {data.id: facts_of(data, zone)})
 
 
 def describe(

@@ -20,11 +20,19 @@ from calendar_service import ics
 from calendar_service.index import HORIZON_FUTURE, HORIZON_PAST, expand, expand_events, facts_of
 from calendar_service.loading import load
 from calendar_service.local_times import check_local_times, rule_clock_problems
-from calendar_service.model import CalendarSettings, Event, EventData, Schedule, Skipped
+from calendar_service.model import (
+    CalendarSettings,
+    Event,
+    EventData,
+    Schedule,
+    Skipped,
+    start_instant,
+)
 from calendar_service.recurrence import check_recurrence, index_reach
 from calendar_service.series import Series
 
 TODAY = date(2026, 11, 25)
+HOUR = timedelta(hours=1)
 IDENTITY = ics.Identity("https://calendar.example.org", "calendar.test.example")
 PROPERTIES = settings(
     max_examples=250,
@@ -153,8 +161,11 @@ def test_compiling_expands_as_recurring_ical_events_does(
         for component in ics.event_components(event, chosen, IDENTITY):
             calendar.add_component(component)
     start, end = data.draw(windows(zone))
-    library = expand(calendar, start, end, zone, "@" + IDENTITY.uid_domain, facts)
-    assert expand_events(events, start, end, zone, facts) == library
+    first = start_instant(events[0].data.start, zone)
+    # Also windows at an occurrence's start, and instants (empty windows): what is on then.
+    for window in ((start, end), (start, start), (first, first), (first, first + HOUR)):
+        library = expand(calendar, *window, zone, "@" + IDENTITY.uid_domain, facts)
+        assert expand_events(events, *window, zone, facts) == library, window
 
 
 def vars_of(event: Event) -> tuple[Any, ...]:
