@@ -164,6 +164,19 @@ def _when(draw: st.DrawFn, timed: bool, near: date) -> str:
 
 
 @st.composite
+def _later(draw: st.DrawFn, written: str) -> str:
+    """An end for a start as written: the same day or later (an end before is refused)."""
+    start = parse_when(written)
+    if isinstance(start, datetime):
+        return _minutes(start + timedelta(minutes=draw(st.integers(1, 3000))))
+    return (start + timedelta(days=draw(st.integers(0, 20)))).isoformat()
+
+
+def _minutes(value: datetime) -> str:
+    return value.isoformat(timespec="minutes")
+
+
+@st.composite
 def rules(draw: st.DrawFn, near: date) -> dict[str, Any]:
     frequency = draw(st.sampled_from(["daily", "weekly", "monthly", "yearly"]))
     rule: dict[str, Any] = {"frequency": frequency, "interval": draw(st.sampled_from([1, 2, 7]))}
@@ -206,7 +219,7 @@ def events(draw: st.DrawFn, settings: CalendarSettings) -> tuple[Event, Calendar
         "start": draw(when),
     }
     if draw(st.booleans()):
-        raw["end"] = draw(when)
+        raw["end"] = draw(_later(raw["start"]))
     for name, strategy in (("url", _urls), ("cost", _line)):
         if draw(st.booleans()):
             raw[name] = draw(strategy)

@@ -137,7 +137,7 @@ def test_assembled_feeds_are_icalendars(
 
 
 @given(generated=st.data())
-@settings(max_examples=300, derandomize=True, deadline=None)
+@settings(max_examples=300, derandomize=True, deadline=None)  # 200 missed a quoting rule
 def test_every_event_the_model_allows_renders_as_icalendar_would(
     calendar_settings: CalendarSettings, generated: st.DataObject
 ) -> None:

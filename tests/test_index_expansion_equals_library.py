@@ -103,7 +103,10 @@ def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
     raw["recurrence"]["extra_dates"] = [_iso(value) for value in extra]
     occurrences += extra
     chosen = st.lists(st.sampled_from(occurrences), max_size=3, unique=True)
-    raw["recurrence"]["excluded_dates"] = [_iso(value) for value in draw(chosen)]
+    excluded = draw(chosen)
+    raw["recurrence"]["excluded_dates"] = [_iso(value) for value in excluded]
+    kept = [value for value in occurrences if value not in excluded]  # overrides name these
+    chosen = st.lists(st.sampled_from(kept or occurrences), max_size=3, unique=True)
     overrides = []
     for occurrence in draw(chosen):
         override: dict[str, Any] = {"occurrence": _iso(occurrence)}
