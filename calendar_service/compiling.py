@@ -419,7 +419,8 @@ def _term_feeds(
 def build_calendar(
     settings: CalendarSettings, identity: ics.Identity, today: date, events: Iterable[Event]
 ) -> Calendar:
-    """A Calendar of events' components, exactly as compiling builds them."""
+    """A Calendar of events' VEVENTs as published (read back by icalendar), with the
+    VTIMEZONE: what recurring-ical-events expands for windows outside the index."""
     calendar = Calendar()
     calendar.add_component(ics.vtimezone(settings.timezone, today.year))
     for event in events:

@@ -1,4 +1,4 @@
-"""Expand the compiled calendar into occurrences, and index them over a horizon."""
+"""Expand events into occurrences, and index them over a horizon."""
 
 from __future__ import annotations
 
