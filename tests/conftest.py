@@ -24,6 +24,8 @@ from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
 
 T = TypeVar("T")
+# The browser fixtures: registered once, so that one chromium serves every module.
+pytest_plugins = ["embed_browser_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = Path(__file__).resolve().parent / "datasets"

@@ -35,8 +35,10 @@ class EventCounts:
         self._thread.start()
 
     def _poll(self) -> None:
+        # Every 20 ms, not flat out: a snapshot is served at least until the next write is
+        # noticed and built, far longer, and the busy loop cost seconds of CPU on both sides.
         with httpx.Client(base_url=self.server.url, timeout=10) as client:
-            while not self._stop.is_set():
+            while not self._stop.wait(0.02):
                 body = client.get("/healthz").json()
                 self.seen.add(body["events"])
                 if body.get("reload_held") is not None:
