@@ -16,6 +16,7 @@ import httpx
 import pytest
 from conftest import IN_PROCESS_URL, InProcess, Server, start_server, stop_server
 
+from calendar_service import watching as watch_timing
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
 
@@ -94,8 +95,20 @@ def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     stop_server(server)
 
 
+# The watch's periodic check (also its wait for file events) and its first retry, shortened
+# for the service in this process: no test that takes `quick_checks` is about their period,
+# and each waited on them for seconds (the first answer of a watch alone took one).
+QUICK_CHECK_S = 0.2
+
+
 @pytest.fixture
-def watched(data_copy: Path) -> Iterator[Watched]:
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch_timing, "CHECK_INTERVAL_S", QUICK_CHECK_S)
+    monkeypatch.setattr(watch_timing, "RETRY_FIRST_S", QUICK_CHECK_S)
+
+
+@pytest.fixture
+def watched(data_copy: Path, quick_checks: None) -> Iterator[Watched]:
     running = watch_in_process(data_copy)
     yield running
     running.service.live.stop()

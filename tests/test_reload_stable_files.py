@@ -22,6 +22,7 @@ from reload_support import (
     served,
     wait_for,
 )
+from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
 
 from calendar_service.reloading import HOLD_LIMIT_S, STABLE_AFTER_S, LiveCatalog

@@ -29,6 +29,7 @@ from reload_support import (
     watcher,
 )
 from reload_support import not_watching as not_watching
+from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
 from reload_support import watching as watching
 
@@ -133,7 +134,7 @@ def test_data_directory_replaced_by_a_renamed_copy_is_followed(
 
 @pytest.mark.parametrize("switch", ["ln -sfn", "rename"])
 def test_data_dir_symlink_switched_to_another_copy_is_followed(
-    data_copy: Path, tmp_path: Path, switch: str
+    data_copy: Path, tmp_path: Path, switch: str, quick_checks: None
 ) -> None:
     link = tmp_path / "current"
     link.symlink_to(data_copy)
