@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, ValidationError, field_validator
@@ -54,6 +56,7 @@ from calendar_service.sources import (
     SETTINGS_FILE,
     SOURCES_FILE,
     TERMS_DIR,
+    DataFile,
     byte_limit,
     read_data_files,
 )
@@ -65,6 +68,7 @@ from calendar_service.values import (
     Strict,
     UtcMoment,
     is_slug,
+    parse_utc,
 )
 
 __all__ = [
@@ -76,6 +80,7 @@ __all__ = [
     "TERMS_DIR",
     "DataError",
     "DataInvalid",
+    "LoadCache",
     "LoadedData",
     "load",
     "read_sources",
@@ -181,63 +186,165 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
-def load(root: Path, *, today: date | None = None, fetched: Path | None = None) -> LoadedData:
+@dataclass(frozen=True, slots=True)
+class _CheckedEvent:
+    """One event of a file and what the checks of it alone found (the cache keeps these)."""
+
+    data: EventData  # as written
+    source: str  # the file
+    index: int  # in the file's `events`
+    line: int
+    id_line: int | None
+    sessions: Schedule
+    published: EventData
+    problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
+    provenance: tuple[str, ...]  # warnings, given only if it has no problem at all
+    content_hash: str
+
+
+R = TypeVar("R")
+
+
+class LoadCache:
+    """What each data file gave at the last load, reused while it and its context are the same.
+
+    An entry is keyed by the file's name, size, modification time (ns) and content hash,
+    and by what its checks depended on besides (settings, term calendars, the day), so a
+    reload after one edit reads and checks that file only. Results are kept with the
+    errors they recorded: the errors listed are the same with the cache as without it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Hashable, tuple[Any, tuple[DataError, ...]]]] = {}
+
+    def reuse(
+        self,
+        name: str,
+        file: DataFile,
+        context: Hashable,
+        errors: list[DataError],
+        compute: Callable[[list[DataError]], R],
+    ) -> R:
+        """`compute(errors)`'s result for this file, from the cache if it is still valid."""
+        key = (file.size, file.mtime_ns, hashlib.sha256(file.raw).digest(), context)
+        entry = self._entries.get(name)
+        if entry is None or entry[0] != key:
+            found: list[DataError] = []
+            entry = key, (compute(found), tuple(found))
+            self._entries[name] = entry
+        result, recorded = entry[1]
+        errors.extend(recorded)
+        return cast(R, result)
+
+    def keep_only(self, names: Iterable[str]) -> None:
+        """Forget the files no longer in the data directory."""
+        kept = set(names)
+        for name in [name for name in self._entries if name not in kept]:
+            del self._entries[name]
+
+
+def _is_events_file(name: str) -> bool:
+    return name not in (
+        SETTINGS_FILE,
+        REVISIONS_FILE,
+        SOURCES_FILE,
+        CHANGES_FILE,
+    ) and not name.startswith(f"{TERMS_DIR}/")
+
+
+def load(
+    root: Path,
+    *,
+    today: date | None = None,
+    fetched: Path | None = None,
+    cache: LoadCache | None = None,
+) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error.
 
     With `fetched`, the directory of partner feeds' last good copies, the events of the
     sources in `sources.yaml` are added (partner_feeds.py); their problems are reported in
     `imports`, never raised: the sources file itself is data, checked like the rest.
+    With `cache` (kept between loads, as reloading does), the files unchanged since the
+    last load are not read again; checks across files run over every file each time.
     """
+    cache = cache if cache is not None else LoadCache()
     errors: list[DataError] = []
     contents = read_data_files(Path(root), errors)
+    cache.keep_only(contents)
     digest = hashlib.sha256()
-    for name, raw in contents.items():
-        digest.update(name.encode() + b"\0" + raw + b"\0")
+    for name, file in contents.items():
+        digest.update(name.encode() + b"\0" + file.raw + b"\0")
     loaded_settings = (
-        _load_model(CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE], errors)
+        cache.reuse(
+            SETTINGS_FILE,
+            contents[SETTINGS_FILE],
+            None,
+            errors,
+            partial(_load_model, CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE].raw),
+        )
         if SETTINGS_FILE in contents
         else None
     )
     settings = loaded_settings[0] if loaded_settings else None
 
-    terms = _load_terms(contents, errors)
+    terms = _load_terms(contents, errors, cache)
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
     located: list[tuple[EventData, str, int]] = []  # event as published, file, line
-    written: list[tuple[EventData, Schedule]] = []  # event as written, what its skip makes
+    written: list[_CheckedEvent] = []
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
+    context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
-    for name, raw in contents.items():
-        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE, CHANGES_FILE) or name.startswith(
-            f"{TERMS_DIR}/"
-        ):
+    for name, file in contents.items():
+        if not _is_events_file(name):
             continue
-        doc, found = _load_events(name, raw, errors)
-        for event, index in found:
-            assert doc is not None
-            problems: list[DataError] = []
-            sessions = _check_event(
-                event, name, doc, ("events", index), settings, seen, term_days, problems
-            )
-            errors.extend(problems)
-            published = sessions.published(event)
-            located.append((published, name, doc.line_of(("events", index)) or 1))
-            written.append((event, sessions))
-            if not problems:  # a well-formed event; its rule is asked about one year only
-                for path, message in provenance_problems(published, local_today):
-                    full = ("events", index, *path)
-                    about = f"event {event.id!r}: {message}"
-                    provenance.append(
-                        str(DataError(name, doc.line_of(full), field_path(full), about))
-                    )
-        # The document (every value's line) is dropped here, one file at a time.
+        checked = cache.reuse(
+            name,
+            file,
+            context,
+            errors,
+            partial(_check_events_file, name, file.raw, settings, term_days, local_today),
+        )
+        for event in checked:
+            if event.data.id in seen:  # across files: checked every time
+                full = ("events", event.index, "id")
+                message = f"duplicate id {event.data.id!r}, already used at {seen[event.data.id]}"
+                errors.append(DataError(name, event.id_line, field_path(full), message))
+            else:
+                seen[event.data.id] = f"{name}:{event.line}"
+                if not event.problems:  # a well-formed event: its provenance is told
+                    provenance += event.provenance
+            errors.extend(event.problems)
+            located.append((event.published, name, event.line))
+            written.append(event)
 
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
-    revisions = _read_revisions(contents.get(REVISIONS_FILE), errors, latest_stamp(today))
-    sources = _read_sources(contents.get(SOURCES_FILE), settings, errors)
-    changes = _read_changes(contents.get(CHANGES_FILE), errors)
+    stamps = (
+        cache.reuse(
+            REVISIONS_FILE,
+            contents[REVISIONS_FILE],
+            latest_stamp(today),
+            errors,
+            partial(_read_stamps, contents[REVISIONS_FILE].raw, latest_stamp(today)),
+        )
+        if REVISIONS_FILE in contents
+        else _Stamps({}, {})
+    )
+    raw_sources = contents.get(SOURCES_FILE)
+    sources = _read_sources(raw_sources.raw if raw_sources else None, settings, errors)
+    changes = (
+        cache.reuse(
+            CHANGES_FILE,
+            contents[CHANGES_FILE],
+            None,
+            errors,
+            partial(_read_changes, contents[CHANGES_FILE].raw),
+        )
+        if CHANGES_FILE in contents
+        else ()
+    )
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
@@ -248,20 +355,24 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], provenance
-    for (event, sessions), (_, name, line) in zip(written, located, strict=True):
-        digest_value = content_hash(event, sessions)
-        known = revisions.get(event.id)
-        if known is not None and known.hash == digest_value:
-            sequence, modified = known.sequence, known.modified
+    for event in written:
+        line, digest_value = event.line, event.content_hash
+        known = stamps.known.get(event.data.id)
+        if known is not None and known[0] == digest_value:
+            sequence, modified = known[1], known[2]
         else:
             # Unstamped edits still get a newer SEQUENCE; the day keeps workers in agreement.
-            sequence = known.sequence + 1 if known is not None else 0
+            sequence = known[1] + 1 if known is not None else 0
             modified = datetime.combine(stamp_day, time(), UTC)
             if sequence > MAX_SEQUENCE:
-                errors.append(_sequence_exhausted(event.id, name, line))
+                errors.append(_sequence_exhausted(event.data.id, event.source, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
-            warnings.append(f"{name}:{line}: event {event.id!r} {state}; {STAMP_ADVICE}")
-        events.append(Event(event, name, line, sequence, modified, digest_value, sessions))
+            warnings.append(
+                f"{event.source}:{line}: event {event.data.id!r} {state}; {STAMP_ADVICE}"
+            )
+        events.append(
+            Event(event.data, event.source, line, sequence, modified, digest_value, event.sessions)
+        )
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -274,7 +385,7 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
     events.sort(key=lambda item: item.id)
     since = datetime.combine(stamp_day - timedelta(days=settings.past_days), time(), UTC)
     present = {event.id for event in events}
-    withdrawn = _withdrawn_events(revisions, present, since, errors)
+    withdrawn = _withdrawn_events(stamps.withdrawn, present, since, errors)
     if errors:
         raise DataInvalid(errors)
     return LoadedData(
@@ -287,6 +398,47 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
         withdrawn=withdrawn,
         changes=changes,
     )
+
+
+def _check_events_file(
+    name: str,
+    raw: bytes,
+    settings: CalendarSettings | None,
+    terms: Mapping[str, TermDays],
+    today: date,
+    errors: list[DataError],
+) -> tuple[_CheckedEvent, ...]:
+    """One events file read and each of its events checked on its own (not across files)."""
+    doc, found = _load_events(name, raw, errors)
+    checked = []
+    for event, index in found:
+        assert doc is not None
+        base: FieldPath = ("events", index)
+        problems: list[DataError] = []
+        sessions = _check_event(event, name, doc, base, settings, terms, problems)
+        published = sessions.published(event)
+        told = []
+        if not problems:  # a well-formed event; its rule is asked about one year only
+            for path, message in provenance_problems(published, today):
+                full = (*base, *path)
+                about = f"event {event.id!r}: {message}"
+                told.append(str(DataError(name, doc.line_of(full), field_path(full), about)))
+        checked.append(
+            _CheckedEvent(
+                event,
+                name,
+                index,
+                doc.line_of(base) or 1,
+                doc.line_of((*base, "id")),
+                sessions,
+                published,
+                tuple(problems),
+                tuple(told),
+                content_hash(event, sessions),
+            )
+        )
+    # The document (every value's line) is dropped here, one file at a time.
+    return tuple(checked)
 
 
 def read_sources(root: Path) -> list[SourceConfig]:
@@ -319,11 +471,13 @@ def _read_sources(
     return sources
 
 
-def _load_terms(contents: Mapping[str, bytes], errors: list[DataError]) -> dict[str, TermCalendar]:
+def _load_terms(
+    contents: Mapping[str, DataFile], errors: list[DataError], cache: LoadCache
+) -> dict[str, TermCalendar]:
     """The term calendars under terms/, by id: the file's name without .yaml."""
     terms: dict[str, TermCalendar] = {}
     where: dict[str, str] = {}
-    for name, raw in contents.items():
+    for name, file in contents.items():
         if not name.startswith(f"{TERMS_DIR}/"):
             continue
         key = PurePosixPath(name).stem
@@ -336,7 +490,9 @@ def _load_terms(contents: Mapping[str, bytes], errors: list[DataError]) -> dict[
             message = "a term calendar's file name is its id: lower-case letters, digits and -"
             errors.append(DataError(name, None, "", message))
             continue
-        loaded = _load_model(TermCalendar, name, raw, errors)
+        loaded = cache.reuse(
+            name, file, None, errors, partial(_load_model, TermCalendar, name, file.raw)
+        )
         if loaded is not None:
             terms[key] = loaded[0]
     return terms
@@ -358,24 +514,17 @@ def _check_event(
     doc: Document,
     base: FieldPath,
     settings: CalendarSettings | None,
-    seen: dict[str, str],
     terms: Mapping[str, TermDays],
     errors: list[DataError],
 ) -> Schedule:
-    """Checks across fields and files: unique ids, vocabularies, local times, recurrence
-    and the days it skips. Records problems in `errors`; returns what the skip makes of
-    the rule (UNSKIPPED when it cannot be applied)."""
+    """Checks across fields: vocabularies, local times, recurrence and the days it skips
+    (unique ids are checked across files, by `load`). Records problems in `errors`;
+    returns what the skip makes of the rule (UNSKIPPED when it cannot be applied)."""
 
     def located(path: FieldPath, message: str) -> DataError:
         full = (*base, *path)
         return DataError(name, doc.line_of(full), field_path(full), message)
 
-    if event.id in seen:
-        errors.append(
-            located(("id",), f"duplicate id {event.id!r}, already used at {seen[event.id]}")
-        )
-    else:
-        seen[event.id] = f"{name}:{doc.line_of(base)}"
     if settings is not None:
         errors.extend(_check_vocabulary(event, settings, name, doc, base))
         for path, message in check_local_times(event, settings.zone):
@@ -509,6 +658,102 @@ def _read_revisions(
     return revisions
 
 
+Stamp = tuple[str, int, datetime]  # content hash, SEQUENCE, LAST-MODIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamps:
+    """What a load needs of revisions.yaml: each event's stamp, and the revisions of the
+    events withdrawn (the only ones whose `last` it reads)."""
+
+    known: dict[str, Stamp]
+    withdrawn: dict[str, Revision]
+
+
+# One revision exactly as `stamp` writes it; `last` is the block indented under it.
+_STAMPED_HEADER = re.compile(r"(?:#[^\n]*\n)*")
+_STAMPED = re.compile(
+    r"(?P<id>[a-z0-9][a-z0-9-]*):\n"
+    rf"  hash: '(?P<hash>[0-9a-f]{{{HASH_DIGITS}}})'\n"
+    r"  sequence: (?P<sequence>0|[1-9][0-9]{0,9})\n"
+    r"  modified: '(?P<modified>[0-9TZ:-]{20})'\n"
+    r"(?P<withdrawn>  withdrawn: '[0-9TZ:-]{20}'\n)?"
+    r"(?:  last:\n(?P<last>(?:    [^\n]*\n)+))?"
+)
+
+
+def _read_stamps(raw: bytes, latest: datetime, errors: list[DataError]) -> _Stamps:
+    """revisions.yaml, read fast when it is as `stamp` writes it, else as any data file.
+
+    Each event's `last` is most of the file's bytes, and a load reads only the withdrawn
+    events' ones: the fast reader takes the others as they are, unread, and parses the
+    withdrawn ones as any YAML is (parse_yaml). Anything it does not expect, a stamp it
+    would refuse, or a problem in those `last`s, and the whole file is read as YAML and
+    checked like the others, so that errors are reported as they always were.
+    """
+    stamps = _stamped(raw, latest)
+    if stamps is not None:
+        return stamps
+    revisions = _read_revisions(raw, errors, latest)
+    known = {key: (item.hash, item.sequence, item.modified) for key, item in revisions.items()}
+    withdrawn = {key: item for key, item in revisions.items() if item.withdrawn is not None}
+    return _Stamps(known, withdrawn)
+
+
+def _stamped(raw: bytes, latest: datetime) -> _Stamps | None:
+    """The stamps of a revisions.yaml exactly as `stamp` writes it, all valid; else None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    position = _STAMPED_HEADER.match(text).end()  # type: ignore[union-attr]  # may be empty
+    known: dict[str, Stamp] = {}
+    withdrawn: dict[str, Revision] = {}
+    match_at = _STAMPED.match
+    while position < len(text):
+        found = match_at(text, position)
+        if found is None or found["id"] in known:
+            return None
+        position = found.end()
+        sequence = int(found["sequence"])
+        try:
+            modified = parse_utc(found["modified"])
+        except ValueError:
+            return None
+        if sequence > MAX_SEQUENCE or modified > latest:
+            return None
+        known[found["id"]] = (found["hash"], sequence, modified)
+        if found["withdrawn"] is not None:
+            revision = _withdrawn_revision(found)
+            if revision is None:
+                return None
+            withdrawn[found["id"]] = revision
+    return _Stamps(known, withdrawn) if known else None
+
+
+def _withdrawn_revision(found: re.Match[str]) -> Revision | None:
+    """A withdrawn event's revision, its `last` parsed; None if any of it is invalid."""
+    block = found["last"]
+    last = None
+    if block is not None:
+        try:
+            doc = parse_yaml("".join(line[4:] for line in block.splitlines(True)).encode())
+        except YamlProblem:
+            return None
+        last = doc.value
+    stamp = {
+        "hash": found["hash"],
+        "sequence": int(found["sequence"]),
+        "modified": found["modified"],
+        "withdrawn": found["withdrawn"].split("'")[1],
+        "last": last,
+    }
+    try:
+        return Revision.model_validate(stamp)
+    except ValidationError:
+        return None
+
+
 def read_revisions(root: Path) -> dict[str, Revision]:
     """The revisions recorded in a data directory (for `stamp`); DataInvalid if invalid."""
     errors: list[DataError] = []
@@ -553,7 +798,10 @@ def withdrawn_copy(last: dict[str, Any]) -> EventData:
 
 
 def _withdrawn_events(
-    revisions: dict[str, Revision], present: set[str], since: datetime, errors: list[DataError]
+    revisions: Mapping[str, Revision],
+    present: set[str],
+    since: datetime,
+    errors: list[DataError],
 ) -> tuple[Event, ...]:
     """Events withdrawn at or after `since` and not back in the data, every date cancelled."""
     found = []
