@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ValidationError, field_validator
@@ -25,7 +26,7 @@ from calendar_service.documents import (
     parse_yaml,
 )
 from calendar_service.fields import FIELDS
-from calendar_service.local_times import check_local_times
+from calendar_service.local_times import check_local_times, rule_clock_problems
 from calendar_service.model import (
     HASH_DIGITS,
     UNSKIPPED,
@@ -46,8 +47,8 @@ from calendar_service.partner_feeds import (
     import_sources,
     vocabulary_problems,
 )
-from calendar_service.provenance import provenance_problems
-from calendar_service.recurrence import check_expansion, check_recurrence
+from calendar_service.provenance import Problem, provenance_problems
+from calendar_service.recurrence import ClockCheck, check_expansion, check_recurrence
 from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 from calendar_service.sources import (
     CHANGES_FILE,
@@ -187,19 +188,29 @@ def _load_events(
 
 
 @dataclass(frozen=True, slots=True)
-class _CheckedEvent:
-    """One event of a file and what the checks of it alone found (the cache keeps these)."""
+class _Judged:
+    """What an event's own checks found, wherever in its file it is (paths from the event)."""
 
     data: EventData  # as written
+    context: Hashable  # settings, term calendars and day the checks depended on
+    sessions: Schedule
+    published: EventData
+    problems: tuple[Problem, ...]
+    provenance: tuple[Problem, ...]  # warnings, told only if it has no problem at all
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedEvent:
+    """One event of a file, its judgement located there (the cache keeps these per file)."""
+
+    judged: _Judged
     source: str  # the file
     index: int  # in the file's `events`
     line: int
     id_line: int | None
-    sessions: Schedule
-    published: EventData
     problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
-    provenance: tuple[str, ...]  # warnings, given only if it has no problem at all
-    content_hash: str
+    provenance: tuple[str, ...]
 
 
 R = TypeVar("R")
@@ -216,6 +227,24 @@ class LoadCache:
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[Hashable, tuple[Any, tuple[DataError, ...]]]] = {}
+        # Each event's judgement at the last load, by id: a changed file's other events
+        # are not checked again.
+        self.judged: dict[str, _Judged] = {}
+        # The clock changes each event's rule meets, by the id() of the event as published.
+        self._clocks: dict[int, tuple[EventData, ZoneInfo, date, tuple[Problem, ...]]] = {}
+
+    def clock_problems(self) -> ClockCheck:
+        """rule_clock_problems, remembering its answers until the next load asks again."""
+        known, self._clocks = self._clocks, {}
+
+        def clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> tuple[Problem, ...]:
+            entry = known.get(id(event))
+            if entry is None or entry[0] is not event or (entry[1], entry[2]) != (zone, reach):
+                entry = (event, zone, reach, tuple(rule_clock_problems(event, zone, reach)))
+            self._clocks[id(event)] = entry
+            return entry[3]
+
+        return clock_problems
 
     def reuse(
         self,
@@ -296,6 +325,7 @@ def load(
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
     context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
+    judged = cache.judged
     for name, file in contents.items():
         if not _is_events_file(name):
             continue
@@ -304,20 +334,22 @@ def load(
             file,
             context,
             errors,
-            partial(_check_events_file, name, file.raw, settings, term_days, local_today),
+            partial(_check_events_file, name, file.raw, settings, term_days, local_today, judged),
         )
         for event in checked:
-            if event.data.id in seen:  # across files: checked every time
+            event_id = event.judged.data.id
+            if event_id in seen:  # across files: checked every time
                 full = ("events", event.index, "id")
-                message = f"duplicate id {event.data.id!r}, already used at {seen[event.data.id]}"
+                message = f"duplicate id {event_id!r}, already used at {seen[event_id]}"
                 errors.append(DataError(name, event.id_line, field_path(full), message))
             else:
-                seen[event.data.id] = f"{name}:{event.line}"
+                seen[event_id] = f"{name}:{event.line}"
                 if not event.problems:  # a well-formed event: its provenance is told
                     provenance += event.provenance
             errors.extend(event.problems)
-            located.append((event.published, name, event.line))
+            located.append((event.judged.published, name, event.line))
             written.append(event)
+    cache.judged = {event.judged.data.id: event.judged for event in written}
 
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
@@ -349,15 +381,16 @@ def load(
         raise DataInvalid(errors)
     assert settings is not None
     # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
-    errors.extend(check_expansion(located, settings.zone, today or datetime.now(UTC).date()))
+    day = today or datetime.now(UTC).date()
+    errors.extend(check_expansion(located, settings.zone, day, cache.clock_problems()))
     if errors:
         raise DataInvalid(errors)
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], provenance
     for event in written:
-        line, digest_value = event.line, event.content_hash
-        known = stamps.known.get(event.data.id)
+        data, line, digest_value = event.judged.data, event.line, event.judged.content_hash
+        known = stamps.known.get(data.id)
         if known is not None and known[0] == digest_value:
             sequence, modified = known[1], known[2]
         else:
@@ -365,14 +398,11 @@ def load(
             sequence = known[1] + 1 if known is not None else 0
             modified = datetime.combine(stamp_day, time(), UTC)
             if sequence > MAX_SEQUENCE:
-                errors.append(_sequence_exhausted(event.data.id, event.source, line))
+                errors.append(_sequence_exhausted(data.id, event.source, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
-            warnings.append(
-                f"{event.source}:{line}: event {event.data.id!r} {state}; {STAMP_ADVICE}"
-            )
-        events.append(
-            Event(event.data, event.source, line, sequence, modified, digest_value, event.sessions)
-        )
+            warnings.append(f"{event.source}:{line}: event {data.id!r} {state}; {STAMP_ADVICE}")
+        sessions = event.judged.sessions
+        events.append(Event(data, event.source, line, sequence, modified, digest_value, sessions))
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -406,35 +436,34 @@ def _check_events_file(
     settings: CalendarSettings | None,
     terms: Mapping[str, TermDays],
     today: date,
+    judged: Mapping[str, _Judged],
     errors: list[DataError],
 ) -> tuple[_CheckedEvent, ...]:
-    """One events file read and each of its events checked on its own (not across files)."""
+    """One events file read and each of its events checked on its own (not across files).
+
+    An event the same as in `judged` (by id, the last load's), in the same context, keeps
+    its judgement: editing one event of a file checks that event again, not the file's.
+    """
     doc, found = _load_events(name, raw, errors)
+    context = (settings, tuple(terms.items()), today)
     checked = []
     for event, index in found:
         assert doc is not None
         base: FieldPath = ("events", index)
-        problems: list[DataError] = []
-        sessions = _check_event(event, name, doc, base, settings, terms, problems)
-        published = sessions.published(event)
-        told = []
-        if not problems:  # a well-formed event; its rule is asked about one year only
-            for path, message in provenance_problems(published, today):
-                full = (*base, *path)
-                about = f"event {event.id!r}: {message}"
-                told.append(str(DataError(name, doc.line_of(full), field_path(full), about)))
+        known = judged.get(event.id)
+        if known is None or known.context != context or known.data != event:
+            known = _judge(event, settings, terms, today, context)
+
+        told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
         checked.append(
             _CheckedEvent(
-                event,
+                known,
                 name,
                 index,
                 doc.line_of(base) or 1,
                 doc.line_of((*base, "id")),
-                sessions,
-                published,
-                tuple(problems),
-                tuple(told),
-                content_hash(event, sessions),
+                tuple(_located(name, doc, (*base, *path), text) for path, text in known.problems),
+                tuple(str(_located(name, doc, (*base, *path), text)) for path, text in told),
             )
         )
     # The document (every value's line) is dropped here, one file at a time.
@@ -508,43 +537,40 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
     )
 
 
-def _check_event(
+def _judge(
     event: EventData,
-    name: str,
-    doc: Document,
-    base: FieldPath,
     settings: CalendarSettings | None,
     terms: Mapping[str, TermDays],
-    errors: list[DataError],
-) -> Schedule:
-    """Checks across fields: vocabularies, local times, recurrence and the days it skips
-    (unique ids are checked across files, by `load`). Records problems in `errors`;
-    returns what the skip makes of the rule (UNSKIPPED when it cannot be applied)."""
-
-    def located(path: FieldPath, message: str) -> DataError:
-        full = (*base, *path)
-        return DataError(name, doc.line_of(full), field_path(full), message)
-
+    today: date,
+    context: Hashable,
+) -> _Judged:
+    """An event's checks across its fields: vocabularies, local times, recurrence and the
+    days it skips, then (if it passes them) its provenance on `today`. Unique ids are
+    checked across files, by `load`."""
+    problems: list[Problem] = []
     if settings is not None:
-        errors.extend(_check_vocabulary(event, settings, name, doc, base))
-        for path, message in check_local_times(event, settings.zone):
-            errors.append(located(path, message))
+        problems += _vocabulary_problems(event, settings)
+        problems += check_local_times(event, settings.zone)
     try:
         sessions = schedule(event, terms)
     except SkipProblem as problem:
-        errors.append(located(("recurrence", *problem.path), str(problem)))
+        problems.append((("recurrence", *problem.path), str(problem)))
         sessions = UNSKIPPED
+    published = sessions.published(event)
     # Excluded dates and overrides are checked against the rule as published.
-    for path, message in check_recurrence(sessions.published(event)):
-        errors.append(located(path, message))
-    for path, message in skip_problems(event, sessions):
-        errors.append(located(path, message))
-    return sessions
+    problems += check_recurrence(published)
+    problems += skip_problems(event, sessions)
+    # A well-formed event's rule is asked about its provenance, one year only.
+    told = () if problems else tuple(provenance_problems(published, today))
+    hashed = content_hash(event, sessions)
+    return _Judged(event, context, sessions, published, tuple(problems), told, hashed)
 
 
-def _check_vocabulary(
-    event: EventData, settings: CalendarSettings, name: str, doc: Document, base: FieldPath
-) -> Iterator[DataError]:
+def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:
+    return DataError(name, doc.line_of(path), field_path(path), message)
+
+
+def _vocabulary_problems(event: EventData, settings: CalendarSettings) -> Iterator[Problem]:
     vocab = settings.vocabularies
     checks: list[tuple[FieldPath, str, Mapping[str, Any]]] = [
         (("category",), event.category, vocab.terms("category"))
@@ -556,13 +582,7 @@ def _check_vocabulary(
     checks += [(("themes", i), value, vocab.terms("theme")) for i, value in enumerate(event.themes)]
     for path, value, allowed in checks:
         if value not in allowed:
-            full = (*base, *path)
-            yield DataError(
-                name,
-                doc.line_of(full),
-                field_path(full),
-                f"unknown value {value!r}; expected one of: {', '.join(allowed)}",
-            )
+            yield path, f"unknown value {value!r}; expected one of: {', '.join(allowed)}"
 
 
 def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:
