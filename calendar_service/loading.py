@@ -15,7 +15,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, TypeAdapter, ValidationError, field_validator
 
 from calendar_service.documents import (
     DataError,
@@ -121,10 +121,13 @@ def _pydantic_errors(
         if isinstance(cause, FieldProblem):
             path = (*path, *cause.path)
             message = str(cause)
-        elif error["type"] == "extra_forbidden":
+        elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = f"unknown field {path[-1]!r} (see `calendar-service schema` for the fields)"
         elif error["type"] == "missing":
             message = "this field is required"
+        elif error["type"] == "dataclass_type":  # said as it is of a model
+            name = (error.get("ctx") or {}).get("class_name", "")
+            message = f"Input should be a valid dictionary or instance of {name}"
         else:
             message = error["msg"]
             if message.startswith("Value error, "):
@@ -840,6 +843,9 @@ def _withdrawn_events(
     return tuple(found)
 
 
+_CHANGE = TypeAdapter(Change)
+
+
 def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, ...]:
     """The change log `stamp` writes, each entry checked; oldest first."""
     if raw is None:
@@ -856,7 +862,7 @@ def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, .
     changes = []
     for index, item in enumerate(items):
         try:
-            changes.append(Change.model_validate(item))
+            changes.append(_CHANGE.validate_python(item))
         except ValidationError as exc:
             errors.extend(_pydantic_errors(exc, CHANGES_FILE, doc, ("changes", index)))
     return tuple(sorted(changes, key=lambda change: change.at))

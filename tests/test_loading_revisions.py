@@ -87,3 +87,36 @@ def test_a_problem_the_fast_reader_meets_is_reported_as_the_yaml_read_reports_it
     assert message in found[0]
     line = int(found[0].split(":")[1])
     assert path.read_text().splitlines()[line - 1] in new.splitlines()
+
+
+CHANGE_PROBLEMS = {
+    "unknown field": (
+        "  kind: withdrawn\n",
+        "  kind: withdrawn\n  colour: red\n",
+        "changes[{n}].colour: unknown field 'colour'"
+        " (see `calendar-service schema` for the fields)",
+    ),
+    "missing field": ("  kind: withdrawn\n", "", "changes[{n}].kind: this field is required"),
+    "not a mapping": (
+        "- at: '2026-11-25T12:30:00Z'\n  event: young-parents-programme-2026-04\n"
+        "  kind: withdrawn\n",
+        "- just text\n- at: '2026-11-25T12:30:00Z'\n  event: young-parents-programme-2026-04\n"
+        "  kind: withdrawn\n",
+        "changes[{n}]: Input should be a valid dictionary or instance of Change",
+    ),
+}
+
+
+@pytest.mark.parametrize(("old", "new", "message"), CHANGE_PROBLEMS.values(), ids=CHANGE_PROBLEMS)
+def test_change_log_entries_are_checked_with_file_line_and_field(
+    stamped: Path, old: str, new: str, message: str
+) -> None:
+    """The change log is held compactly (a slotted dataclass), still checked as a model."""
+    path = stamped / "changes.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1
+    entry = text[: text.index(old) + 2].count("\n- ") - 1  # the entry edited, from 0
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    found = errors(stamped, None)
+    assert len(found) == 1 and found[0].startswith("changes.yaml:"), found
+    assert found[0].endswith(message.format(n=entry)), found
