@@ -251,29 +251,65 @@ class _Builder:
         kind = event.__class__
         if kind is _SCALAR:
             return _scalar(event)  # type: ignore[arg-type]
-        get, lines = self.get, list[int]()
+        get, lines, inner = self.get, list[int](), depth + 1
+        # A plain scalar child without anchor or tag, within the limits, is read here
+        # rather than by a call of `value` for it: most nodes are such scalars.
+        simple = inner <= MAX_DEPTH
         if kind is _SEQUENCE:
             items: list[Any] = []
             while (item := get()).__class__ is not _SEQUENCE_END:
                 lines.append(item.start_mark.line + 1)
-                items.append(self.value(item, depth + 1))
+                if (
+                    simple
+                    and item.__class__ is _SCALAR
+                    and item.anchor is None
+                    and item.tag is None
+                    and self.count < MAX_NODES
+                ):
+                    self.count += 1
+                    text = item.value
+                    plain = not item.style and (not text or text[0] in _NOT_TEXT_STARTS)
+                    items.append(_scalar(item) if plain else text)
+                else:
+                    items.append(self.value(item, inner))
             self.children[id(items)] = lines
             return items
         assert kind is _MAPPING
         result: dict[str, Any] = {}
         while (key_event := get()).__class__ is not _MAPPING_END:
-            key_line = _checked(key_event)
             if (
-                key_event.__class__ is not _SCALAR
-                or (key_event.value == "<<" and not key_event.style)  # the YAML 1.1 merge key
-                or key_event.tag not in (None, "!", "tag:yaml.org,2002:str")
+                key_event.__class__ is _SCALAR
+                and key_event.anchor is None
+                and key_event.tag is None
+                and (key_event.value != "<<" or key_event.style)
             ):
-                raise YamlProblem(key_line, "keys must be plain names")
+                key_line = _line(key_event)
+            else:
+                key_line = _checked(key_event)
+                if (
+                    key_event.__class__ is not _SCALAR
+                    or (key_event.value == "<<" and not key_event.style)  # YAML 1.1's merge key
+                    or key_event.tag not in (None, "!", "tag:yaml.org,2002:str")
+                ):
+                    raise YamlProblem(key_line, "keys must be plain names")
             key = key_event.value
             if key in result:
                 first = lines[list(result).index(key)]
                 raise YamlProblem(key_line, f"duplicate key {key!r} (first on line {first})")
-            result[key] = self.value(get(), depth + 1)
+            item = get()
+            if (
+                simple
+                and item.__class__ is _SCALAR
+                and item.anchor is None
+                and item.tag is None
+                and self.count < MAX_NODES
+            ):
+                self.count += 1
+                text = item.value
+                plain = not item.style and (not text or text[0] in _NOT_TEXT_STARTS)
+                result[key] = _scalar(item) if plain else text
+            else:
+                result[key] = self.value(item, inner)
             lines.append(key_line)
         self.children[id(result)] = lines
         return result
