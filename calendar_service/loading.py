@@ -337,7 +337,16 @@ def load(
             file,
             context,
             errors,
-            partial(_check_events_file, name, file.raw, settings, term_days, local_today, judged),
+            partial(
+                _check_events_file,
+                name,
+                file.raw,
+                settings,
+                term_days,
+                local_today,
+                context,
+                judged,
+            ),
         )
         for event in checked:
             event_id = event.judged.data.id
@@ -439,16 +448,17 @@ def _check_events_file(
     settings: CalendarSettings | None,
     terms: Mapping[str, TermDays],
     today: date,
+    context: Hashable,
     judged: Mapping[str, _Judged],
     errors: list[DataError],
 ) -> tuple[_CheckedEvent, ...]:
     """One events file read and each of its events checked on its own (not across files).
 
-    An event the same as in `judged` (by id, the last load's), in the same context, keeps
-    its judgement: editing one event of a file checks that event again, not the file's.
+    An event the same as in `judged` (by id, the last load's), in the same `context` (what
+    the checks depend on besides the event: settings, term calendars, day), keeps its
+    judgement: editing one event of a file checks that event again, not the file's.
     """
     doc, found = _load_events(name, raw, errors)
-    context = (settings, tuple(terms.items()), today)
     checked = []
     for event, index in found:
         assert doc is not None
