@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import generate
+from benchmarks.reload_timing import reload_rows
 from calendar_service.compiling import compile_catalog
 from calendar_service.export import build_site
 from calendar_service.feed_size import SUBSCRIBED_FEED_LIMIT, feed_sizes
@@ -488,6 +489,9 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
         report.notes.append(
             "cProfile of one load + compile (compile is over target):\n\n```\n" + top + "\n```"
         )
+
+    for metric, value, target, passed in reload_rows(data_dir, today):
+        report.add(metric, value, target, passed)
 
     # (b) the real server.
     port = free_port()
