@@ -119,3 +119,18 @@ def test_a_real_server_sends_the_full_stacks_bytes(
         assert status == expected.status
         assert lines == [(name.decode(), value.decode()) for name, value in expected.headers]
         assert body == expected.body
+
+
+def test_a_fault_in_the_lean_path_leaves_the_answer_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, app = open_app(with_terms(tmp_path))
+
+    def broken(snapshot: object) -> dict[str, object]:
+        raise RuntimeError("a table that cannot be made")
+
+    monkeypatch.setattr(app.precomputed, "table", broken)
+    scope = scope_of("GET", "/feeds/all.ics", {"Accept-Encoding": "gzip"})
+    answered = call(app, scope)
+    assert answered.status == 200 and answered == call(app.full_stack, scope)
+    assert "the lean path failed on /feeds/all.ics" in caplog.text

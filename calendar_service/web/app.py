@@ -54,7 +54,12 @@ class CalendarApp(FastAPI):
     precomputed: Precomputed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = self.precomputed.answer(scope) if scope["type"] == "http" else None
+        answer = None
+        if scope["type"] == "http":
+            try:
+                answer = self.precomputed.answer(scope)
+            except Exception:  # a fault here must not take the feeds down: the app answers
+                log.exception("the lean path failed on %s; the app answers", scope["path"][:200])
         if answer is None:
             await super().__call__(scope, receive, send)
             return
