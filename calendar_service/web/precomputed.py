@@ -133,28 +133,23 @@ class Precomputed:
         read; an ICS file's name is its URL's last segment, as each route names it.
         """
         settings, cors = self.service.settings, self.cors
-        path = self.app.url_path_for
-
-        def ics(url: str, rendered: Rendered) -> tuple[str, Prepared]:
-            filename = url.rpartition("/")[2]
-            return url, Prepared.of(
-                rendered, cors, max_age=settings.feed_max_age, filename=filename
-            )
-
         table = {
             url: Prepared.of(rendered, cors, max_age=settings.page_max_age)
             for url, rendered in ASSET_FILES.items()
         }
-        table[str(path("version"))] = Prepared.of(
-            version_of(snapshot), cors, max_age=VERSION_MAX_AGE
-        )
-        table.update([ics(str(path("calendar_feed")), snapshot.everything)])
+        version = str(self.app.url_path_for("version"))
+        table[version] = Prepared.of(version_of(snapshot), cors, max_age=VERSION_MAX_AGE)
+
+        def ics(rendered: Rendered | None, route: str, **params: str) -> None:
+            if rendered is not None:
+                url = str(self.app.url_path_for(route, **params))
+                filename = url.rpartition("/")[2]
+                max_age = settings.feed_max_age
+                table[url] = Prepared.of(rendered, cors, max_age=max_age, filename=filename)
+
+        ics(snapshot.everything, "calendar_feed")
         for name in snapshot.catalog.feeds:
-            feed = snapshot.named_feed(name)
-            if feed is not None:
-                table.update([ics(str(path("named_feed", name=name)), feed)])
+            ics(snapshot.named_feed(name), "named_feed", name=name)
         for calendar_id in snapshot.catalog.term_feeds:
-            terms = snapshot.term_feed(calendar_id)
-            if terms is not None:
-                table.update([ics(str(path("term_feed", calendar_id=calendar_id)), terms)])
+            ics(snapshot.term_feed(calendar_id), "term_feed", calendar_id=calendar_id)
         return table
