@@ -101,6 +101,14 @@ def raw_response(
     return response.status, [line for line in lines if line[0] != "date"], body
 
 
+@pytest.fixture(scope="module")
+def mirror(server: Server) -> CalendarApp:
+    """The application in this process over the real server's data and base URL."""
+    app = in_process(BUNDLED_DATA, base_url=server.url).app
+    assert isinstance(app, CalendarApp)
+    return app
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Accept-Encoding": "gzip"}, {"Origin": "https://school.example"}],
@@ -108,14 +116,12 @@ def raw_response(
 )
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_a_real_server_sends_the_full_stacks_bytes(
-    server: Server, method: str, headers: dict[str, str]
+    server: Server, mirror: CalendarApp, method: str, headers: dict[str, str]
 ) -> None:
     """Through uvicorn (our protocol), the lean path's bytes are those of the app in process."""
-    app = in_process(BUNDLED_DATA, base_url=server.url).app
-    assert isinstance(app, CalendarApp)
     for path in ("/feeds/all.ics", "/embed.js", "/version.json"):
         status, lines, body = raw_response(server, method, path, headers)
-        expected = call(app.full_stack, scope_of(method, path, headers))
+        expected = call(mirror.full_stack, scope_of(method, path, headers))
         assert status == expected.status
         assert lines == [(name.decode(), value.decode()) for name, value in expected.headers]
         assert body == expected.body
