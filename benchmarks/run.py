@@ -611,6 +611,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
                 )
     else:
         report.add("nginx comparison", f"skipped: {NGINX} is not installed")
+    # (e) bytes at hand, live vs nginx on the same bytes: small feed, gzip full feed (median of 3).
+    from benchmarks import serving  # here, not above: it imports this module's helpers
+
+    for row in serving.rows(data_dir, work / "serving", duration=args.duration):
+        report.add(row.metric, row.value, row.target, row.passed)
     return report
 
 
