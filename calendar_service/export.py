@@ -8,6 +8,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,12 +63,14 @@ class ExportedFile:
     content_type: str
     etag: str
     last_modified: str
-    rewritten: bool = True  # False: linked from the previous version, the same bytes
+    # "written" (new bytes, compressed), or the previous version's same bytes "linked" (the
+    # same file) or "copied" (re-dated): a fact of this build, not of the file.
+    stored: str = "written"
 
     def listed(self) -> dict[str, object]:
         """Its entry in the manifest."""
         entry = asdict(self)
-        del entry["rewritten"]  # a fact of this build, not of the file
+        del entry["stored"]
         return entry
 
 
@@ -140,18 +143,21 @@ def _write(path: Path, body: bytes, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def _link(source: Path, target: Path, mtime: float) -> None:
-    """The previous version's copy of the same bytes, hard-linked: not written again.
-
-    The ETag depends only on the bytes, Last-Modified may still move (a page carries the
-    whole catalog's), and the two versions share the file: both get the new date.
+def _reuse(source: Path, target: Path, mtime: float) -> str:
+    """The previous version's copy of the same bytes, not compressed or written again:
+    hard-linked when its date is the same ("linked"), else copied and re-dated ("copied"),
+    since the previous version must not change while it is served. (A page's Last-Modified
+    is the whole catalog's, so an edit re-dates every page, byte for byte the same.)
     """
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError:  # another file system, or links not allowed: copy
-        target.write_bytes(source.read_bytes())
-    if os.stat(target).st_mtime != mtime:
-        os.utime(target, (mtime, mtime))
+    if os.stat(source).st_mtime == mtime:
+        try:
+            os.link(source, target, follow_symlinks=False)
+            return "linked"
+        except OSError:  # another file system, or links not allowed: copy
+            pass
+    shutil.copyfile(source, target, follow_symlinks=False)
+    os.utime(target, (mtime, mtime))
+    return "copied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,10 +190,10 @@ def _publish(
     target = build.directory / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     source = build.previous.same_file(relative, sha256) if build.previous else None
-    reused = source is not None and all(Path(f"{source}{end}").is_file() for end in siblings)
-    if reused:
+    stored = "written"
+    if source is not None and all(Path(f"{source}{end}").is_file() for end in siblings):
         for end in siblings:
-            _link(Path(f"{source}{end}"), Path(f"{target}{end}"), mtime)
+            stored = _reuse(Path(f"{source}{end}"), Path(f"{target}{end}"), mtime)
     else:
         _write(target, body, mtime)
         if _compressible(content_type):
@@ -202,7 +208,7 @@ def _publish(
         content_type=content_type,
         etag=headers["etag"],
         last_modified=last_modified,
-        rewritten=not reused,
+        stored=stored,
     )
 
 
