@@ -292,10 +292,10 @@ def build_site(
     `workers`: processes to render and compress in (default: one per core, see _workers).
     """
     settings = settings.with_options(watch=False)
-    service = CalendarService.open(settings, today=(lambda: today) if today is not None else None)
-    catalog = service.snapshot.catalog
-    publication = Publication.begin(out)
+    publication = Publication.begin(out)  # first: a refused output costs no compiling
     try:
+        service = CalendarService.open(settings, today=(lambda: today) if today else None)
+        catalog = service.snapshot.catalog
         build = _Build(service, publication.directory, publication.previous)
         files = _export(build, list(urls(catalog)), workers or _workers())
         files.sort(key=lambda item: item.path)
