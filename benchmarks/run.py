@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks import generate
+from benchmarks import export_timing, generate
 from calendar_service.compiling import compile_catalog
 from calendar_service.export import build_site
 from calendar_service.loading import load
@@ -586,6 +586,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
                 )
     else:
         report.add("nginx comparison", f"skipped: {NGINX} is not installed")
+
+    # (e) the export alone: full, then after one edited event (incremental).
+    print("timing the export: full, then after one edited event", flush=True)
+    for row in export_timing.rows(data_dir, work, today):
+        report.add(*row)
     return report
 
 
