@@ -12,7 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -69,9 +69,10 @@ class ExportedFile:
 
     def listed(self) -> dict[str, object]:
         """Its entry in the manifest."""
-        entry = asdict(self)
-        del entry["stored"]
-        return entry
+        return {name: getattr(self, name) for name in MANIFEST_FIELDS}
+
+
+MANIFEST_FIELDS = tuple(name for name in ExportedFile.__dataclass_fields__ if name != "stored")
 
 
 def urls(catalog: Catalog) -> Iterator[str]:
@@ -143,13 +144,13 @@ def _write(path: Path, body: bytes, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def _reuse(source: Path, target: Path, mtime: float) -> str:
+def _reuse(source: str, target: str, mtime: float) -> str:
     """The previous version's copy of the same bytes, not compressed or written again:
     hard-linked when its date is the same ("linked"), else copied and re-dated ("copied"),
     since the previous version must not change while it is served. (A page's Last-Modified
     is the whole catalog's, so an edit re-dates every page, byte for byte the same.)
     """
-    if os.stat(source).st_mtime == mtime:
+    if os.lstat(source).st_mtime == mtime:
         try:
             os.link(source, target, follow_symlinks=False)
             return "linked"
@@ -167,6 +168,7 @@ class _Build:
     service: CalendarService
     directory: Path
     previous: PreviousExport | None
+    held: dict[str, Callable[[], Rendered | None]]  # see _held
 
 
 _BUILD: _Build | None = None
@@ -189,11 +191,11 @@ def _publish(
     siblings = SIBLINGS if _compressible(content_type) else ("",)
     target = build.directory / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    source = build.previous.same_file(relative, sha256) if build.previous else None
+    source = build.previous.same_file(relative, sha256, siblings) if build.previous else None
     stored = "written"
-    if source is not None and all(Path(f"{source}{end}").is_file() for end in siblings):
+    if source is not None:
         for end in siblings:
-            stored = _reuse(Path(f"{source}{end}"), Path(f"{target}{end}"), mtime)
+            stored = _reuse(source + end, f"{target}{end}", mtime)
     else:
         _write(target, body, mtime)
         if _compressible(content_type):
@@ -230,7 +232,7 @@ def _held(snapshot: Published) -> dict[str, Callable[[], Rendered | None]]:
 async def _export_urls(build: _Build, chosen: list[str]) -> list[ExportedFile]:
     """Ask the application for each URL (or its route's function) and publish its bytes."""
     files = []
-    held = _held(build.service.snapshot)
+    held = build.held
     async with build.service.client as client:
         for url in chosen:
             answer = held.get(url)
@@ -296,7 +298,8 @@ def build_site(
     try:
         service = CalendarService.open(settings, today=(lambda: today) if today else None)
         catalog = service.snapshot.catalog
-        build = _Build(service, publication.directory, publication.previous)
+        held = _held(service.snapshot)
+        build = _Build(service, publication.directory, publication.previous, held)
         files = _export(build, list(urls(catalog)), workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {

@@ -74,16 +74,19 @@ class PreviousExport:
         if not self._checked[folder]:
             raise ExportError(f"{str(folder)[:200]!r} leads outside the output directory")
 
-    def same_file(self, relative: str, sha256: str) -> Path | None:
-        """The previous copy of `relative` when it holds these bytes and is a plain file."""
+    def same_file(self, relative: str, sha256: str, siblings: tuple[str, ...]) -> str | None:
+        """The previous copy of `relative` when it holds these bytes and it and its siblings
+        (`relative + suffix`) are plain files: a link among them is never reused."""
         if self.hashes.get(relative) != sha256:
             return None
-        source = self.root / relative
-        try:
-            mode = os.lstat(source).st_mode
-        except OSError:
-            return None
-        return source if stat.S_ISREG(mode) else None
+        source = os.path.join(self.root, relative)
+        for suffix in siblings:
+            try:
+                if not stat.S_ISREG(os.lstat(source + suffix).st_mode):
+                    return None
+            except OSError:
+                return None
+        return source
 
 
 @dataclass

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import BUNDLED_DATA
-from export_support import BASE_URL, FIXED_DAY, Exports
+from export_support import BASE_URL, FIXED_DAY, Export, Exports
 from export_support import exports as exports
 
 from calendar_service.cli import main
@@ -43,8 +45,9 @@ def listing(*paths: str) -> str:
     return json.dumps({"version": "x", "files": [{"path": path} for path in paths]})
 
 
-def same_bytes(hashes: dict[str, str], *paths: str) -> str:
-    """A manifest listing the very bytes the build makes, so that it reuses the files."""
+def same_bytes(made: Export, *paths: str) -> str:
+    """A manifest listing the very bytes the build makes, so that it would reuse the files."""
+    hashes = {item["path"]: item["sha256"] for item in made.manifest["files"]}
     return json.dumps({"files": [{"path": path, "sha256": hashes[path]} for path in paths]})
 
 
@@ -95,6 +98,15 @@ HOSTILE_OUTPUTS: dict[str, tuple[Any, str | None]] = {
         ),
         None,
     ),
+    "reused-file-has-a-sibling-linked-out": (
+        lambda out, v, h: (
+            shutil.copy2(h.root / "calendar.ics", out / "calendar.ics"),
+            shutil.copy2(h.root / "calendar.ics.br", out / "calendar.ics.br"),
+            (out / "calendar.ics.gz").symlink_to(v / "calendar.ics.gz"),
+            (out / "manifest.json").write_text(same_bytes(h, "calendar.ics")),
+        ),
+        None,
+    ),
     "versions-folder-is-a-symlink-out": (
         lambda out, v, h: out.parent.joinpath("site.versions").symlink_to(v),
         "outside the output directory",
@@ -116,8 +128,7 @@ def test_build_never_deletes_or_writes_outside_its_output_directory(
     served.mkdir()
     out = tmp_path / "site"
     out.symlink_to(served, target_is_directory=True)
-    hashes = {item["path"]: item["sha256"] for item in exports.of(FIXED_DAY).manifest["files"]}
-    prepare(served, tmp_path / "victims", hashes)
+    prepare(served, tmp_path / "victims", exports.of(FIXED_DAY))
     before = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")}
 
     code, stderr = build_command(out, capsys, monkeypatch)
@@ -129,7 +140,9 @@ def test_build_never_deletes_or_writes_outside_its_output_directory(
     if refused is None:
         assert code == 0, stderr
         assert (out / "calendar.ics").read_bytes().startswith(b"BEGIN:VCALENDAR")
-        assert not (out / "calendar.ics").is_symlink()
+        for suffix in ("", ".gz", ".br"):
+            assert not (out / f"calendar.ics{suffix}").is_symlink()
+        assert gzip.decompress((out / "calendar.ics.gz").read_bytes()).startswith(b"BEGIN:")
         assert out.resolve().parent == (tmp_path / "site.versions").resolve()
         return
     assert code == 1
