@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from calendar_service import __version__
-from calendar_service.compiling import identity_of, snapshot_version
+from calendar_service.compiling import compile_catalog, identity_of, snapshot_version
+from calendar_service.feed_size import oversized_feeds
 from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
 from calendar_service.fields import FIELDS
 from calendar_service.loading import DataInvalid, load, read_sources
@@ -129,11 +130,14 @@ def serve(args: argparse.Namespace) -> int:
         if settings.workers == 1:
             service = CalendarService.open(settings, served_url=served)
             catalog = service.snapshot.catalog
-            warnings, base = catalog.warnings, catalog.identity.base_url
+            warnings, base = (
+                [*catalog.warnings, *oversized_feeds(catalog)],
+                catalog.identity.base_url,
+            )
             application = service.app()
         else:
             loaded = load(settings.data_dir)
-            warnings = loaded.warnings
+            warnings = list(loaded.warnings)  # feed sizes: `validate` warns of them
             base = choose_base(settings.base_url, loaded.settings.base_url, served)
     except DataInvalid as exc:
         sock.close()
@@ -200,14 +204,19 @@ def validate(args: argparse.Namespace) -> int:
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    for warning in data.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    series = sum(1 for event in data.events if event.data.recurrence is not None)
     # The version a server started now with this environment reports at /version.json.
     service = ServiceSettings.from_env()
     served = served_url(service.host, service.port)  # what `serve` with these settings links to
     identity = identity_of(data.settings, service.base_url, service.uid_domain, served)
     today = today or datetime.now(UTC).date()
+    # Compiled as `serve` would, for what only the feeds' bytes show (their size).
+    catalog = compile_catalog(
+        data, base_url=identity.base_url, uid_domain=service.uid_domain, today=today
+    )
+    warnings = [*data.warnings, *oversized_feeds(catalog)]
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    series = sum(1 for event in data.events if event.data.recurrence is not None)
     print(
         f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
         f"in {len({event.source for event in data.events})} files, "
@@ -215,8 +224,8 @@ def validate(args: argparse.Namespace) -> int:
         f"version {snapshot_version(data.version, identity, today)} "
         f"(on {today} at {identity.base_url}; calendar-service {__version__})"
     )
-    if args.strict and data.warnings:
-        print(f"strict: {len(data.warnings)} warning(s) above count as errors", file=sys.stderr)
+    if args.strict and warnings:
+        print(f"strict: {len(warnings)} warning(s) above count as errors", file=sys.stderr)
         return 1
     return 0
 

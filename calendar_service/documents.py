@@ -89,17 +89,49 @@ class YamlProblem(Exception):
         self.message = message
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Document:
+    """A data file's plain values, and the line of each value, found when asked for.
+
+    The lines are kept per collection (`children`: by `id` of each dict and list in `value`,
+    one line per item, a key's own line for a mapping) rather than per path: building a
+    path for every value cost more than parsing it, and most lines are never asked for.
+    """
+
     value: Any
-    lines: dict[FieldPath, int] = field(default_factory=dict)
+    line: int  # where the top-level value starts
+    children: dict[int, list[int]] = field(default_factory=dict)
 
     def line_of(self, path: FieldPath) -> int | None:
         """Line of the nearest node on `path` (a missing field points at its parent)."""
-        for end in range(len(path), -1, -1):
-            if path[:end] in self.lines:
-                return self.lines[path[:end]]
-        return None
+        node, line = self.value, self.line
+        for part in path:
+            if isinstance(node, dict):
+                if not isinstance(part, str) or part not in node:
+                    break
+                position = list(node).index(part)
+            elif isinstance(node, list):
+                if not isinstance(part, int) or not 0 <= part < len(node):
+                    break
+                position = part
+            else:
+                break
+            line, node = self.children[id(node)][position], node[part]
+        return line
+
+    @property
+    def lines(self) -> dict[FieldPath, int]:
+        """The line of every value by its path (for comparing two parses)."""
+        found: dict[FieldPath, int] = {(): self.line}
+        pending: list[tuple[FieldPath, Any]] = [((), self.value)]
+        while pending:
+            path, node = pending.pop()
+            if isinstance(node, dict | list):
+                parts = list(node) if isinstance(node, dict) else range(len(node))
+                for part, line in zip(parts, self.children[id(node)], strict=True):
+                    found[(*path, part)] = line
+                    pending.append(((*path, part), node[part]))
+        return found
 
 
 def _decode(raw: bytes) -> str:
@@ -183,80 +215,132 @@ class _Builder:
 
     Working on events rather than a composed node tree sees every anchor, even one no
     alias uses (a composed tree keeps no trace of it), and stops at the first problem
-    before anything deeper or larger is built.
+    before anything deeper or larger is built. `value` runs once per node of every data
+    file, so it is written for speed: one function, types compared by identity.
     """
 
     def __init__(self, parser: Any) -> None:
-        self.parser = parser
-        self.lines: dict[FieldPath, int] = {}
+        self.get = parser.get_event
+        self.children: dict[int, list[int]] = {}
         self.count = 0
 
     def document(self) -> Document:
-        get = self.parser.get_event
+        get = self.get
         get()  # the stream starts
         start = get()
         if isinstance(start, yaml.StreamEndEvent):
             raise YamlProblem(1, "the file is empty")  # only comments
-        value = self.value(get(), ())
+        first = get()
+        value = self.value(first, 0)
         get()  # the document ends
         after = get()
         if not isinstance(after, yaml.StreamEndEvent):
             raise YamlProblem(
                 _line(after), "found another document (---); a data file holds one document"
             )
-        return Document(value, self.lines)
+        return Document(value, _line(first), self.children)
 
-    def checked(self, event: yaml.Event) -> int:
-        """The event's line, once it is known to be no alias, anchor or unknown tag."""
-        line = _line(event)
-        if isinstance(event, yaml.AliasEvent):
-            raise YamlProblem(line, "YAML aliases (*name) are not allowed; write it out")
-        if getattr(event, "anchor", None) is not None:
-            raise YamlProblem(line, "YAML anchors (&name) are not allowed; write it out")
-        tag = getattr(event, "tag", None)
-        if tag not in (None, "!") and tag not in _ALLOWED_TAGS:
-            raise YamlProblem(line, f"the YAML tag {tag!r} is not allowed")
-        return line
-
-    def value(self, event: yaml.Event, path: FieldPath) -> Any:
-        line = self.checked(event)
+    def value(self, event: yaml.Event, depth: int) -> Any:
+        """The value `event` starts (at `depth` levels down), its children's lines recorded."""
+        line = _checked(event)
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlProblem(line, f"more than {MAX_NODES:,} YAML nodes")
-        if len(path) > MAX_DEPTH:
+        if depth > MAX_DEPTH:
             raise YamlProblem(line, f"nested deeper than {MAX_DEPTH} levels")
-        self.lines[path] = line
-        if isinstance(event, yaml.ScalarEvent):
-            return _scalar(event)
-        get = self.parser.get_event
-        if isinstance(event, yaml.SequenceStartEvent):
+        kind = event.__class__
+        if kind is _SCALAR:
+            return _scalar(event)  # type: ignore[arg-type]
+        get, lines, inner = self.get, list[int](), depth + 1
+        # A plain scalar child without anchor or tag, within the limits, is read here
+        # rather than by a call of `value` for it: most nodes are such scalars.
+        simple = inner <= MAX_DEPTH
+        if kind is _SEQUENCE:
             items: list[Any] = []
-            while not isinstance(item := get(), yaml.SequenceEndEvent):
-                items.append(self.value(item, (*path, len(items))))
+            while (item := get()).__class__ is not _SEQUENCE_END:
+                lines.append(item.start_mark.line + 1)
+                if (
+                    simple
+                    and item.__class__ is _SCALAR
+                    and item.anchor is None
+                    and item.tag is None
+                    and self.count < MAX_NODES
+                ):
+                    self.count += 1
+                    text = item.value
+                    plain = not item.style and (not text or text[0] in _NOT_TEXT_STARTS)
+                    items.append(_scalar(item) if plain else text)
+                else:
+                    items.append(self.value(item, inner))
+            self.children[id(items)] = lines
             return items
-        assert isinstance(event, yaml.MappingStartEvent)
+        assert kind is _MAPPING
         result: dict[str, Any] = {}
-        while not isinstance(key_event := get(), yaml.MappingEndEvent):
-            key_line = self.checked(key_event)
+        while (key_event := get()).__class__ is not _MAPPING_END:
             if (
-                not isinstance(key_event, yaml.ScalarEvent)
-                or (key_event.value == "<<" and not key_event.style)  # the YAML 1.1 merge key
-                or key_event.tag not in (None, "!", "tag:yaml.org,2002:str")
+                key_event.__class__ is _SCALAR
+                and key_event.anchor is None
+                and key_event.tag is None
+                and (key_event.value != "<<" or key_event.style)
             ):
-                raise YamlProblem(key_line, "keys must be plain names")
+                key_line = _line(key_event)
+            else:
+                key_line = _checked(key_event)
+                if (
+                    key_event.__class__ is not _SCALAR
+                    or (key_event.value == "<<" and not key_event.style)  # YAML 1.1's merge key
+                    or key_event.tag not in (None, "!", "tag:yaml.org,2002:str")
+                ):
+                    raise YamlProblem(key_line, "keys must be plain names")
             key = key_event.value
             if key in result:
-                raise YamlProblem(
-                    key_line, f"duplicate key {key!r} (first on line {self.lines[(*path, key)]})"
-                )
-            result[key] = self.value(get(), (*path, key))
-            self.lines[(*path, key)] = key_line
+                first = lines[list(result).index(key)]
+                raise YamlProblem(key_line, f"duplicate key {key!r} (first on line {first})")
+            item = get()
+            if (
+                simple
+                and item.__class__ is _SCALAR
+                and item.anchor is None
+                and item.tag is None
+                and self.count < MAX_NODES
+            ):
+                self.count += 1
+                text = item.value
+                plain = not item.style and (not text or text[0] in _NOT_TEXT_STARTS)
+                result[key] = _scalar(item) if plain else text
+            else:
+                result[key] = self.value(item, inner)
+            lines.append(key_line)
+        self.children[id(result)] = lines
         return result
+
+
+_SCALAR, _SEQUENCE, _MAPPING = yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent
+_SEQUENCE_END, _MAPPING_END = yaml.SequenceEndEvent, yaml.MappingEndEvent
+
+
+def _checked(event: yaml.Event) -> int:
+    """The event's line, once it is known to be no alias, anchor or unknown tag."""
+    line = _line(event)
+    if event.__class__ is yaml.AliasEvent:
+        raise YamlProblem(line, "YAML aliases (*name) are not allowed; write it out")
+    if getattr(event, "anchor", None) is not None:
+        raise YamlProblem(line, "YAML anchors (&name) are not allowed; write it out")
+    tag = getattr(event, "tag", None)
+    if tag is not None and tag != "!" and tag not in _ALLOWED_TAGS:
+        raise YamlProblem(line, f"the YAML tag {tag!r} is not allowed")
+    return line
+
+
+# Only these first characters can start a plain scalar that is not text (YAML 1.2 core).
+_NOT_TEXT_STARTS = frozenset("~nNtTfF+-.0123456789")
 
 
 def _scalar(event: yaml.ScalarEvent) -> Any:
     value: str = event.value
     if event.style:  # quoted or block scalars are always text (plain is None or "")
+        return value
+    if value and value[0] not in _NOT_TEXT_STARTS:
         return value
     if _NULL.match(value):
         return None

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, TypeAdapter, ValidationError, field_validator
 
 from calendar_service.documents import (
     DataError,
@@ -23,7 +26,7 @@ from calendar_service.documents import (
     parse_yaml,
 )
 from calendar_service.fields import FIELDS
-from calendar_service.local_times import check_local_times
+from calendar_service.local_times import check_local_times, rule_clock_problems
 from calendar_service.model import (
     HASH_DIGITS,
     UNSKIPPED,
@@ -44,8 +47,8 @@ from calendar_service.partner_feeds import (
     import_sources,
     vocabulary_problems,
 )
-from calendar_service.provenance import provenance_problems
-from calendar_service.recurrence import check_expansion, check_recurrence
+from calendar_service.provenance import Problem, provenance_problems
+from calendar_service.recurrence import ClockCheck, check_expansion, check_recurrence
 from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 from calendar_service.sources import (
     CHANGES_FILE,
@@ -54,6 +57,7 @@ from calendar_service.sources import (
     SETTINGS_FILE,
     SOURCES_FILE,
     TERMS_DIR,
+    DataFile,
     byte_limit,
     read_data_files,
 )
@@ -65,6 +69,7 @@ from calendar_service.values import (
     Strict,
     UtcMoment,
     is_slug,
+    parse_utc,
 )
 
 __all__ = [
@@ -76,6 +81,7 @@ __all__ = [
     "TERMS_DIR",
     "DataError",
     "DataInvalid",
+    "LoadCache",
     "LoadedData",
     "load",
     "read_sources",
@@ -115,10 +121,13 @@ def _pydantic_errors(
         if isinstance(cause, FieldProblem):
             path = (*path, *cause.path)
             message = str(cause)
-        elif error["type"] == "extra_forbidden":
+        elif error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             message = f"unknown field {path[-1]!r} (see `calendar-service schema` for the fields)"
         elif error["type"] == "missing":
             message = "this field is required"
+        elif error["type"] == "dataclass_type":  # said as it is of a model
+            name = (error.get("ctx") or {}).get("class_name", "")
+            message = f"Input should be a valid dictionary or instance of {name}"
         else:
             message = error["msg"]
             if message.startswith("Value error, "):
@@ -181,87 +190,231 @@ def _load_events(
     return doc, [(event, index) for index, event in enumerate(model.events)]
 
 
-def load(root: Path, *, today: date | None = None, fetched: Path | None = None) -> LoadedData:
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """What an event's own checks found, wherever in its file it is (paths from the event)."""
+
+    data: EventData  # as written
+    context: Hashable  # settings, term calendars and day the checks depended on
+    sessions: Schedule
+    published: EventData
+    problems: tuple[Problem, ...]
+    provenance: tuple[Problem, ...]  # warnings, told only if it has no problem at all
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedEvent:
+    """One event of a file, its judgement located there (the cache keeps these per file)."""
+
+    judged: _Judged
+    source: str  # the file
+    index: int  # in the file's `events`
+    line: int
+    id_line: int | None
+    problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
+    provenance: tuple[str, ...]
+
+
+R = TypeVar("R")
+
+
+class LoadCache:
+    """What each data file gave at the last load, reused while it and its context are the same.
+
+    An entry is keyed by the file's name, size, modification time (ns) and content hash,
+    and by what its checks depended on besides (settings, term calendars, the day), so a
+    reload after one edit reads and checks that file only. Results are kept with the
+    errors they recorded: the errors listed are the same with the cache as without it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[Hashable, tuple[Any, tuple[DataError, ...]]]] = {}
+        # Each event's judgement at the last load, by id: a changed file's other events
+        # are not checked again.
+        self.judged: dict[str, _Judged] = {}
+        # The clock changes each event's rule meets, by the id() of the event as published.
+        self._clocks: dict[int, tuple[EventData, ZoneInfo, date, tuple[Problem, ...]]] = {}
+
+    def clock_problems(self) -> ClockCheck:
+        """rule_clock_problems, remembering its answers until the next load asks again."""
+        known, self._clocks = self._clocks, {}
+
+        def clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> tuple[Problem, ...]:
+            entry = known.get(id(event))
+            if entry is None or entry[0] is not event or (entry[1], entry[2]) != (zone, reach):
+                entry = (event, zone, reach, tuple(rule_clock_problems(event, zone, reach)))
+            self._clocks[id(event)] = entry
+            return entry[3]
+
+        return clock_problems
+
+    def reuse(
+        self,
+        name: str,
+        file: DataFile,
+        context: Hashable,
+        errors: list[DataError],
+        compute: Callable[[list[DataError]], R],
+    ) -> R:
+        """`compute(errors)`'s result for this file, from the cache if it is still valid."""
+        key = (file.size, file.mtime_ns, hashlib.sha256(file.raw).digest(), context)
+        entry = self._entries.get(name)
+        if entry is None or entry[0] != key:
+            found: list[DataError] = []
+            entry = key, (compute(found), tuple(found))
+            self._entries[name] = entry
+        result, recorded = entry[1]
+        errors.extend(recorded)
+        return cast(R, result)
+
+    def keep_only(self, names: Iterable[str]) -> None:
+        """Forget the files no longer in the data directory."""
+        kept = set(names)
+        for name in [name for name in self._entries if name not in kept]:
+            del self._entries[name]
+
+
+def _is_events_file(name: str) -> bool:
+    return name not in (
+        SETTINGS_FILE,
+        REVISIONS_FILE,
+        SOURCES_FILE,
+        CHANGES_FILE,
+    ) and not name.startswith(f"{TERMS_DIR}/")
+
+
+def load(
+    root: Path,
+    *,
+    today: date | None = None,
+    fetched: Path | None = None,
+    cache: LoadCache | None = None,
+) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error.
 
     With `fetched`, the directory of partner feeds' last good copies, the events of the
     sources in `sources.yaml` are added (partner_feeds.py); their problems are reported in
     `imports`, never raised: the sources file itself is data, checked like the rest.
+    With `cache` (kept between loads, as reloading does), the files unchanged since the
+    last load are not read again; checks across files run over every file each time.
     """
+    cache = cache if cache is not None else LoadCache()
     errors: list[DataError] = []
     contents = read_data_files(Path(root), errors)
+    cache.keep_only(contents)
     digest = hashlib.sha256()
-    for name, raw in contents.items():
-        digest.update(name.encode() + b"\0" + raw + b"\0")
+    for name, file in contents.items():
+        digest.update(name.encode() + b"\0" + file.raw + b"\0")
     loaded_settings = (
-        _load_model(CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE], errors)
+        cache.reuse(
+            SETTINGS_FILE,
+            contents[SETTINGS_FILE],
+            None,
+            errors,
+            partial(_load_model, CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE].raw),
+        )
         if SETTINGS_FILE in contents
         else None
     )
     settings = loaded_settings[0] if loaded_settings else None
 
-    terms = _load_terms(contents, errors)
+    terms = _load_terms(contents, errors, cache)
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
     located: list[tuple[EventData, str, int]] = []  # event as published, file, line
-    written: list[tuple[EventData, Schedule]] = []  # event as written, what its skip makes
+    written: list[_CheckedEvent] = []
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
+    context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
-    for name, raw in contents.items():
-        if name in (SETTINGS_FILE, REVISIONS_FILE, SOURCES_FILE, CHANGES_FILE) or name.startswith(
-            f"{TERMS_DIR}/"
-        ):
+    judged = cache.judged
+    for name, file in contents.items():
+        if not _is_events_file(name):
             continue
-        doc, found = _load_events(name, raw, errors)
-        for event, index in found:
-            assert doc is not None
-            problems: list[DataError] = []
-            sessions = _check_event(
-                event, name, doc, ("events", index), settings, seen, term_days, problems
-            )
-            errors.extend(problems)
-            published = sessions.published(event)
-            located.append((published, name, doc.line_of(("events", index)) or 1))
-            written.append((event, sessions))
-            if not problems:  # a well-formed event; its rule is asked about one year only
-                for path, message in provenance_problems(published, local_today):
-                    full = ("events", index, *path)
-                    about = f"event {event.id!r}: {message}"
-                    provenance.append(
-                        str(DataError(name, doc.line_of(full), field_path(full), about))
-                    )
-        # The document (every value's line) is dropped here, one file at a time.
+        checked = cache.reuse(
+            name,
+            file,
+            context,
+            errors,
+            partial(
+                _check_events_file,
+                name,
+                file.raw,
+                settings,
+                term_days,
+                local_today,
+                context,
+                judged,
+            ),
+        )
+        for event in checked:
+            event_id = event.judged.data.id
+            if event_id in seen:  # across files: checked every time
+                full = ("events", event.index, "id")
+                message = f"duplicate id {event_id!r}, already used at {seen[event_id]}"
+                errors.append(DataError(name, event.id_line, field_path(full), message))
+            else:
+                seen[event_id] = f"{name}:{event.line}"
+                if not event.problems:  # a well-formed event: its provenance is told
+                    provenance += event.provenance
+            errors.extend(event.problems)
+            located.append((event.judged.published, name, event.line))
+            written.append(event)
+    cache.judged = {event.judged.data.id: event.judged for event in written}
 
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
-    revisions = _read_revisions(contents.get(REVISIONS_FILE), errors, latest_stamp(today))
-    sources = _read_sources(contents.get(SOURCES_FILE), settings, errors)
-    changes = _read_changes(contents.get(CHANGES_FILE), errors)
+    stamps = (
+        cache.reuse(
+            REVISIONS_FILE,
+            contents[REVISIONS_FILE],
+            latest_stamp(today),
+            errors,
+            partial(_read_stamps, contents[REVISIONS_FILE].raw, latest_stamp(today)),
+        )
+        if REVISIONS_FILE in contents
+        else _Stamps({}, {})
+    )
+    raw_sources = contents.get(SOURCES_FILE)
+    sources = _read_sources(raw_sources.raw if raw_sources else None, settings, errors)
+    changes = (
+        cache.reuse(
+            CHANGES_FILE,
+            contents[CHANGES_FILE],
+            None,
+            errors,
+            partial(_read_changes, contents[CHANGES_FILE].raw),
+        )
+        if CHANGES_FILE in contents
+        else ()
+    )
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
     # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
-    errors.extend(check_expansion(located, settings.zone, today or datetime.now(UTC).date()))
+    day = today or datetime.now(UTC).date()
+    errors.extend(check_expansion(located, settings.zone, day, cache.clock_problems()))
     if errors:
         raise DataInvalid(errors)
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], provenance
-    for (event, sessions), (_, name, line) in zip(written, located, strict=True):
-        digest_value = content_hash(event, sessions)
-        known = revisions.get(event.id)
-        if known is not None and known.hash == digest_value:
-            sequence, modified = known.sequence, known.modified
+    for event in written:
+        data, line, digest_value = event.judged.data, event.line, event.judged.content_hash
+        known = stamps.known.get(data.id)
+        if known is not None and known[0] == digest_value:
+            sequence, modified = known[1], known[2]
         else:
             # Unstamped edits still get a newer SEQUENCE; the day keeps workers in agreement.
-            sequence = known.sequence + 1 if known is not None else 0
+            sequence = known[1] + 1 if known is not None else 0
             modified = datetime.combine(stamp_day, time(), UTC)
             if sequence > MAX_SEQUENCE:
-                errors.append(_sequence_exhausted(event.id, name, line))
+                errors.append(_sequence_exhausted(data.id, event.source, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
-            warnings.append(f"{name}:{line}: event {event.id!r} {state}; {STAMP_ADVICE}")
-        events.append(Event(event, name, line, sequence, modified, digest_value, sessions))
+            warnings.append(f"{event.source}:{line}: event {data.id!r} {state}; {STAMP_ADVICE}")
+        sessions = event.judged.sessions
+        events.append(Event(data, event.source, line, sequence, modified, digest_value, sessions))
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -274,7 +427,7 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
     events.sort(key=lambda item: item.id)
     since = datetime.combine(stamp_day - timedelta(days=settings.past_days), time(), UTC)
     present = {event.id for event in events}
-    withdrawn = _withdrawn_events(revisions, present, since, errors)
+    withdrawn = _withdrawn_events(stamps.withdrawn, present, since, errors)
     if errors:
         raise DataInvalid(errors)
     return LoadedData(
@@ -287,6 +440,47 @@ def load(root: Path, *, today: date | None = None, fetched: Path | None = None) 
         withdrawn=withdrawn,
         changes=changes,
     )
+
+
+def _check_events_file(
+    name: str,
+    raw: bytes,
+    settings: CalendarSettings | None,
+    terms: Mapping[str, TermDays],
+    today: date,
+    context: Hashable,
+    judged: Mapping[str, _Judged],
+    errors: list[DataError],
+) -> tuple[_CheckedEvent, ...]:
+    """One events file read and each of its events checked on its own (not across files).
+
+    An event the same as in `judged` (by id, the last load's), in the same `context` (what
+    the checks depend on besides the event: settings, term calendars, day), keeps its
+    judgement: editing one event of a file checks that event again, not the file's.
+    """
+    doc, found = _load_events(name, raw, errors)
+    checked = []
+    for event, index in found:
+        assert doc is not None
+        base: FieldPath = ("events", index)
+        known = judged.get(event.id)
+        if known is None or known.context != context or known.data != event:
+            known = _judge(event, settings, terms, today, context)
+
+        told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
+        checked.append(
+            _CheckedEvent(
+                known,
+                name,
+                index,
+                doc.line_of(base) or 1,
+                doc.line_of((*base, "id")),
+                tuple(_located(name, doc, (*base, *path), text) for path, text in known.problems),
+                tuple(str(_located(name, doc, (*base, *path), text)) for path, text in told),
+            )
+        )
+    # The document (every value's line) is dropped here, one file at a time.
+    return tuple(checked)
 
 
 def read_sources(root: Path) -> list[SourceConfig]:
@@ -319,11 +513,13 @@ def _read_sources(
     return sources
 
 
-def _load_terms(contents: Mapping[str, bytes], errors: list[DataError]) -> dict[str, TermCalendar]:
+def _load_terms(
+    contents: Mapping[str, DataFile], errors: list[DataError], cache: LoadCache
+) -> dict[str, TermCalendar]:
     """The term calendars under terms/, by id: the file's name without .yaml."""
     terms: dict[str, TermCalendar] = {}
     where: dict[str, str] = {}
-    for name, raw in contents.items():
+    for name, file in contents.items():
         if not name.startswith(f"{TERMS_DIR}/"):
             continue
         key = PurePosixPath(name).stem
@@ -336,7 +532,9 @@ def _load_terms(contents: Mapping[str, bytes], errors: list[DataError]) -> dict[
             message = "a term calendar's file name is its id: lower-case letters, digits and -"
             errors.append(DataError(name, None, "", message))
             continue
-        loaded = _load_model(TermCalendar, name, raw, errors)
+        loaded = cache.reuse(
+            name, file, None, errors, partial(_load_model, TermCalendar, name, file.raw)
+        )
         if loaded is not None:
             terms[key] = loaded[0]
     return terms
@@ -352,50 +550,40 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
     )
 
 
-def _check_event(
+def _judge(
     event: EventData,
-    name: str,
-    doc: Document,
-    base: FieldPath,
     settings: CalendarSettings | None,
-    seen: dict[str, str],
     terms: Mapping[str, TermDays],
-    errors: list[DataError],
-) -> Schedule:
-    """Checks across fields and files: unique ids, vocabularies, local times, recurrence
-    and the days it skips. Records problems in `errors`; returns what the skip makes of
-    the rule (UNSKIPPED when it cannot be applied)."""
-
-    def located(path: FieldPath, message: str) -> DataError:
-        full = (*base, *path)
-        return DataError(name, doc.line_of(full), field_path(full), message)
-
-    if event.id in seen:
-        errors.append(
-            located(("id",), f"duplicate id {event.id!r}, already used at {seen[event.id]}")
-        )
-    else:
-        seen[event.id] = f"{name}:{doc.line_of(base)}"
+    today: date,
+    context: Hashable,
+) -> _Judged:
+    """An event's checks across its fields: vocabularies, local times, recurrence and the
+    days it skips, then (if it passes them) its provenance on `today`. Unique ids are
+    checked across files, by `load`."""
+    problems: list[Problem] = []
     if settings is not None:
-        errors.extend(_check_vocabulary(event, settings, name, doc, base))
-        for path, message in check_local_times(event, settings.zone):
-            errors.append(located(path, message))
+        problems += _vocabulary_problems(event, settings)
+        problems += check_local_times(event, settings.zone)
     try:
         sessions = schedule(event, terms)
     except SkipProblem as problem:
-        errors.append(located(("recurrence", *problem.path), str(problem)))
+        problems.append((("recurrence", *problem.path), str(problem)))
         sessions = UNSKIPPED
+    published = sessions.published(event)
     # Excluded dates and overrides are checked against the rule as published.
-    for path, message in check_recurrence(sessions.published(event)):
-        errors.append(located(path, message))
-    for path, message in skip_problems(event, sessions):
-        errors.append(located(path, message))
-    return sessions
+    problems += check_recurrence(published)
+    problems += skip_problems(event, sessions)
+    # A well-formed event's rule is asked about its provenance, one year only.
+    told = () if problems else tuple(provenance_problems(published, today))
+    hashed = content_hash(event, sessions)
+    return _Judged(event, context, sessions, published, tuple(problems), told, hashed)
 
 
-def _check_vocabulary(
-    event: EventData, settings: CalendarSettings, name: str, doc: Document, base: FieldPath
-) -> Iterator[DataError]:
+def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:
+    return DataError(name, doc.line_of(path), field_path(path), message)
+
+
+def _vocabulary_problems(event: EventData, settings: CalendarSettings) -> Iterator[Problem]:
     vocab = settings.vocabularies
     checks: list[tuple[FieldPath, str, Mapping[str, Any]]] = [
         (("category",), event.category, vocab.terms("category"))
@@ -407,13 +595,7 @@ def _check_vocabulary(
     checks += [(("themes", i), value, vocab.terms("theme")) for i, value in enumerate(event.themes)]
     for path, value, allowed in checks:
         if value not in allowed:
-            full = (*base, *path)
-            yield DataError(
-                name,
-                doc.line_of(full),
-                field_path(full),
-                f"unknown value {value!r}; expected one of: {', '.join(allowed)}",
-            )
+            yield path, f"unknown value {value!r}; expected one of: {', '.join(allowed)}"
 
 
 def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:
@@ -509,6 +691,102 @@ def _read_revisions(
     return revisions
 
 
+Stamp = tuple[str, int, datetime]  # content hash, SEQUENCE, LAST-MODIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class _Stamps:
+    """What a load needs of revisions.yaml: each event's stamp, and the revisions of the
+    events withdrawn (the only ones whose `last` it reads)."""
+
+    known: dict[str, Stamp]
+    withdrawn: dict[str, Revision]
+
+
+# One revision exactly as `stamp` writes it; `last` is the block indented under it.
+_STAMPED_HEADER = re.compile(r"(?:#[^\n]*\n)*")
+_STAMPED = re.compile(
+    r"(?P<id>[a-z0-9][a-z0-9-]*):\n"
+    rf"  hash: '(?P<hash>[0-9a-f]{{{HASH_DIGITS}}})'\n"
+    r"  sequence: (?P<sequence>0|[1-9][0-9]{0,9})\n"
+    r"  modified: '(?P<modified>[0-9TZ:-]{20})'\n"
+    r"(?P<withdrawn>  withdrawn: '[0-9TZ:-]{20}'\n)?"
+    r"(?:  last:\n(?P<last>(?:    [^\n]*\n)+))?"
+)
+
+
+def _read_stamps(raw: bytes, latest: datetime, errors: list[DataError]) -> _Stamps:
+    """revisions.yaml, read fast when it is as `stamp` writes it, else as any data file.
+
+    Each event's `last` is most of the file's bytes, and a load reads only the withdrawn
+    events' ones: the fast reader takes the others as they are, unread, and parses the
+    withdrawn ones as any YAML is (parse_yaml). Anything it does not expect, a stamp it
+    would refuse, or a problem in those `last`s, and the whole file is read as YAML and
+    checked like the others, so that errors are reported as they always were.
+    """
+    stamps = _stamped(raw, latest)
+    if stamps is not None:
+        return stamps
+    revisions = _read_revisions(raw, errors, latest)
+    known = {key: (item.hash, item.sequence, item.modified) for key, item in revisions.items()}
+    withdrawn = {key: item for key, item in revisions.items() if item.withdrawn is not None}
+    return _Stamps(known, withdrawn)
+
+
+def _stamped(raw: bytes, latest: datetime) -> _Stamps | None:
+    """The stamps of a revisions.yaml exactly as `stamp` writes it, all valid; else None."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    position = _STAMPED_HEADER.match(text).end()  # type: ignore[union-attr]  # may be empty
+    known: dict[str, Stamp] = {}
+    withdrawn: dict[str, Revision] = {}
+    match_at = _STAMPED.match
+    while position < len(text):
+        found = match_at(text, position)
+        if found is None or found["id"] in known:
+            return None
+        position = found.end()
+        sequence = int(found["sequence"])
+        try:
+            modified = parse_utc(found["modified"])
+        except ValueError:
+            return None
+        if sequence > MAX_SEQUENCE or modified > latest:
+            return None
+        known[found["id"]] = (found["hash"], sequence, modified)
+        if found["withdrawn"] is not None:
+            revision = _withdrawn_revision(found)
+            if revision is None:
+                return None
+            withdrawn[found["id"]] = revision
+    return _Stamps(known, withdrawn) if known else None
+
+
+def _withdrawn_revision(found: re.Match[str]) -> Revision | None:
+    """A withdrawn event's revision, its `last` parsed; None if any of it is invalid."""
+    block = found["last"]
+    last = None
+    if block is not None:
+        try:
+            doc = parse_yaml("".join(line[4:] for line in block.splitlines(True)).encode())
+        except YamlProblem:
+            return None
+        last = doc.value
+    stamp = {
+        "hash": found["hash"],
+        "sequence": int(found["sequence"]),
+        "modified": found["modified"],
+        "withdrawn": found["withdrawn"].split("'")[1],
+        "last": last,
+    }
+    try:
+        return Revision.model_validate(stamp)
+    except ValidationError:
+        return None
+
+
 def read_revisions(root: Path) -> dict[str, Revision]:
     """The revisions recorded in a data directory (for `stamp`); DataInvalid if invalid."""
     errors: list[DataError] = []
@@ -553,7 +831,10 @@ def withdrawn_copy(last: dict[str, Any]) -> EventData:
 
 
 def _withdrawn_events(
-    revisions: dict[str, Revision], present: set[str], since: datetime, errors: list[DataError]
+    revisions: Mapping[str, Revision],
+    present: set[str],
+    since: datetime,
+    errors: list[DataError],
 ) -> tuple[Event, ...]:
     """Events withdrawn at or after `since` and not back in the data, every date cancelled."""
     found = []
@@ -572,6 +853,9 @@ def _withdrawn_events(
     return tuple(found)
 
 
+_CHANGE = TypeAdapter(Change)
+
+
 def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, ...]:
     """The change log `stamp` writes, each entry checked; oldest first."""
     if raw is None:
@@ -588,7 +872,7 @@ def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, .
     changes = []
     for index, item in enumerate(items):
         try:
-            changes.append(Change.model_validate(item))
+            changes.append(_CHANGE.validate_python(item))
         except ValidationError as exc:
             errors.extend(_pydantic_errors(exc, CHANGES_FILE, doc, ("changes", index)))
     return tuple(sorted(changes, key=lambda change: change.at))

@@ -73,6 +73,11 @@ def provenance_problems(event: EventData, today: date) -> Iterator[Problem]:
     for index, override in enumerate(event.overrides):
         if override.checked is not None and override.checked > today:
             yield ("overrides", index, "checked"), _future_check(override.checked, today)
+    provisional = event.status == Status.PROVISIONAL or any(
+        override.status == Status.PROVISIONAL for override in event.overrides
+    )
+    if event.source is not None and not provisional:
+        return  # every date is sourced and none provisional: no need to expand the rule
     ahead = occurrences_between(event, today, today + SOURCE_AHEAD)
 
     def sourced(item: Dated) -> bool:

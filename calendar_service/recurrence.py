@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -182,8 +182,14 @@ def index_reach(today: date) -> date:
     return today + HORIZON_FUTURE + timedelta(days=1)
 
 
+ClockCheck = Callable[[EventData, ZoneInfo, date], Iterable[Problem]]
+
+
 def check_expansion(
-    located: Sequence[tuple[EventData, str, int]], zone: ZoneInfo, today: date
+    located: Sequence[tuple[EventData, str, int]],
+    zone: ZoneInfo,
+    today: date,
+    clock_problems: ClockCheck = rule_clock_problems,
 ) -> list[DataError]:
     """Checks across the catalog that expand rules, once each event is valid on its own.
 
@@ -191,7 +197,8 @@ def check_expansion(
     expanding: over EXPANSION_BUDGET, the costliest events are named and nothing is
     expanded. Then every occurrence the rules give up to there must keep clear of the
     clock changes (see clock_problem). `located` holds every event of each file, in order,
-    with its file and line.
+    with its file and line. `clock_problems` is rule_clock_problems, or a copy of it that
+    remembers the events it was asked about (a reload asks again about every event).
     """
     reach = index_reach(today)
     fields, counters = [], dict[str, int]()
@@ -217,7 +224,7 @@ def check_expansion(
         ]
     errors = []
     for (event, name, line), where in zip(located, fields, strict=True):
-        for path, message in rule_clock_problems(event, zone, reach):
+        for path, message in clock_problems(event, zone, reach):
             errors.append(DataError(name, line, field_path((*where, *path)), message))
     return errors
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 
 from calendar_service.compiling import Catalog, compile_catalog
 from calendar_service.fetching import FetchStore, SourceStatus, fetch_all, fetched_stamps
-from calendar_service.loading import DataInvalid, load, read_sources
+from calendar_service.loading import DataInvalid, LoadCache, load, read_sources
 from calendar_service.settings import ServiceSettings
 from calendar_service.watching import (
     SETTLE_STEP_S,
@@ -60,14 +60,17 @@ def build(
     today: date | None = None,
     previous: Catalog | None = None,
     served_url: str | None = None,
+    cache: LoadCache | None = None,
 ) -> Catalog:
     """Load and compile the data directory (reusing what `previous` has unchanged).
 
     `served_url` is where `serve` listens: the links' base when none is configured.
+    `cache` keeps what each data file gave between builds: a reload reads only the
+    files that changed (see LoadCache).
     """
     try:
         with collection_paused():
-            loaded = load(settings.data_dir, today=today, fetched=settings.fetched_dir)
+            loaded = load(settings.data_dir, today=today, fetched=settings.fetched_dir, cache=cache)
             return compile_catalog(
                 loaded,
                 base_url=settings.base_url,
@@ -143,13 +146,15 @@ class LiveCatalog:
         stamps: tuple[Stamp, ...] = (),
         served_url: str | None = None,
         fetched: tuple[tuple[str, int, int, int], ...] = (),
+        cache: LoadCache | None = None,
     ) -> None:
         """Hold `catalog`, built on `today()`; `open` is how a live catalog is made.
 
         `on_swap(catalog)` runs in the reloading thread before each new snapshot is served;
         `identity` and `stamps` are how the data directory looked before `catalog` was read;
         `served_url` is where `serve` listens (the links' base when none is configured);
-        `fetched` is how the partner feeds' last good copies looked before `catalog` was read.
+        `fetched` is how the partner feeds' last good copies looked before `catalog` was read;
+        `cache` is what the data files gave when `catalog` was built.
         """
         self.settings = settings
         self.served_url = served_url
@@ -176,6 +181,7 @@ class LiveCatalog:
         self.reloads = 0
         self._fetched = fetched
         self._fetcher: threading.Thread | None = None
+        self._cache = cache if cache is not None else LoadCache()
 
     @classmethod
     def open(
@@ -194,7 +200,8 @@ class LiveCatalog:
         clock = today or (lambda: datetime.now(UTC).date())
         identity, stamps = _look(settings)  # before reading: a change meanwhile is seen later
         fetched = fetched_stamps(settings.fetched_dir)
-        catalog = build(settings, clock(), served_url=served_url)
+        cache = LoadCache()
+        catalog = build(settings, clock(), served_url=served_url, cache=cache)
         if on_swap is not None:
             on_swap(catalog)
         keep_collector_off_snapshot()
@@ -207,6 +214,7 @@ class LiveCatalog:
             stamps=stamps,
             served_url=served_url,
             fetched=fetched,
+            cache=cache,
         )
 
     @property
@@ -231,6 +239,7 @@ class LiveCatalog:
                         self._tried_on,
                         previous=self._catalog,
                         served_url=self.served_url,
+                        cache=self._cache,
                     )
                 except DataInvalid as exc:
                     self._refused(str(exc))

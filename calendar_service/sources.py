@@ -42,13 +42,22 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
+class DataFile:
+    """One data file's bytes, with the size and modification time (ns) it had when read."""
+
+    raw: bytes
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Checked:
     name: str  # as errors show it: relative to the data directory, with "/"
     target: Path  # the file itself, every link followed
     size: int
 
 
-def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
+def read_data_files(root: Path, errors: list[DataError]) -> dict[str, DataFile]:
     """The bytes of calendar.yaml, and of revisions.yaml, sources.yaml and changes.yaml if
     there, every term calendar file and every events file, by name.
 
@@ -72,16 +81,16 @@ def read_data_files(root: Path, errors: list[DataError]) -> dict[str, bytes]:
     if total > MAX_DATA_BYTES:
         errors.append(_too_much(total, found))
         return {}
-    contents: dict[str, bytes] = {}
+    contents: dict[str, DataFile] = {}
     for file in found:
-        raw = _read(file, errors)
-        if raw is None:
+        read = _read(file, errors)
+        if read is None:
             continue
-        total += len(raw) - file.size  # a file may have grown since it was measured
+        total += read.size - file.size  # a file may have grown since it was measured
         if total > MAX_DATA_BYTES:
             errors.append(_too_much(total, found))
             return {}
-        contents[file.name] = raw
+        contents[file.name] = read
     return contents
 
 
@@ -202,7 +211,7 @@ def _problem(info: os.stat_result, limit: int) -> str | None:
     return None
 
 
-def _read(file: _Checked, errors: list[DataError]) -> bytes | None:
+def _read(file: _Checked, errors: list[DataError]) -> DataFile | None:
     """A checked file's bytes, checked again once open: it may have changed meanwhile."""
     try:
         descriptor = os.open(file.target, _OPEN_FLAGS)
@@ -211,7 +220,8 @@ def _read(file: _Checked, errors: list[DataError]) -> bytes | None:
         return None
     try:
         limit = byte_limit(file.name)
-        problem = _problem(os.fstat(descriptor), limit)
+        info = os.fstat(descriptor)
+        problem = _problem(info, limit)
         chunks: list[bytes] = []
         size = 0
         while problem is None and (chunk := os.read(descriptor, limit + 1 - size)):
@@ -226,4 +236,5 @@ def _read(file: _Checked, errors: list[DataError]) -> bytes | None:
     if problem is not None:
         errors.append(DataError(file.name, None, "", problem))
         return None
-    return b"".join(chunks)
+    raw = b"".join(chunks)
+    return DataFile(raw, len(raw), info.st_mtime_ns)

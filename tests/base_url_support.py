@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 import httpx
 from bad_inputs_support import ABSOLUTE_URL
-from conftest import BUNDLED_DATA, Server, wait_until
+from conftest import BUNDLED_DATA, HTTP, Server, wait_until
 
 from calendar_service.loading import load
 
@@ -68,7 +68,7 @@ def start_plain(data_dir: Path, log_dir: Path, *options: str) -> tuple[Server, s
 
     def answers() -> bool:
         try:
-            return httpx.get(server.url + "/healthz", timeout=2).status_code == 200
+            return HTTP.get(server.url + "/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -1,4 +1,8 @@
-"""Shared by the real-browser tests: chromium, the watched context, the host site, title helpers."""
+"""Shared by the real-browser tests: chromium, the watched context, the host site, title helpers.
+
+A pytest plugin (conftest's `pytest_plugins`), so that its fixtures and hook are defined once:
+test modules take `browser`, `context` and `host_site` without importing them.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,14 @@ import pytest
 from conftest import FIXTURES, ROOT, Server
 
 try:
-    from playwright.sync_api import Browser, BrowserContext, Frame, Page, sync_playwright
+    from playwright.sync_api import (
+        Browser,
+        BrowserContext,
+        Frame,
+        Page,
+        Playwright,
+        sync_playwright,
+    )
 
     HAVE_PLAYWRIGHT = True
 except ImportError:  # pragma: no cover - dev extras not installed
@@ -47,16 +58,58 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+class Chromium:
+    """Chromium, launched on first use and kept while browser tests follow one another.
+
+    Launching it (and Playwright's driver) costs about a second of CPU: once for the run of
+    browser tests (they share an xdist group, so one worker runs them in a row), not per
+    module. It is closed before any other test: while it is open, Playwright's sync API keeps
+    an asyncio loop running in this thread, and `asyncio.run` (the in-process client) refuses
+    to run beside it.
+    """
+
+    def __init__(self) -> None:
+        self._playwright: Playwright | None = None
+        self._browser: Browser | None = None
+
+    def get(self) -> Browser:
+        if self._browser is None:
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
+            )
+        return self._browser
+
+    def close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+        if self._playwright is not None:
+            self._playwright.stop()
+            self._playwright = None
+
+
+CHROMIUM_RUN = Chromium()
+
+
+@pytest.fixture
+def browser() -> Browser:
+    """The running chromium; each test makes its own context."""
     if not HAVE_PLAYWRIGHT:
         _unavailable("playwright is not installed: pip install -e '.[dev]'")
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing: run `make browser-deps` (Debian's chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+    return CHROMIUM_RUN.get()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After the test's own teardown, close chromium unless the next test uses it too."""
+    try:
+        return (yield)
+    finally:
+        if nextitem is None or "browser" not in nextitem.fixturenames:
+            CHROMIUM_RUN.close()
 
 
 # Records CSP violations and uncaught errors in every frame, whatever the page's own CSP says.

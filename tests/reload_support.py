@@ -1,14 +1,24 @@
-"""Shared by the live-reload tests: waiting, health and feed reads, edits, and watching servers."""
+"""Shared by the live-reload tests: waiting, health and feed reads, edits, watching services.
+
+`watching` is a real `serve` process; `watched` is the same service in this process, for
+the watch logic itself (renames, held reloads), which needs no process of its own.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import IN_PROCESS_URL, InProcess, Server, start_server, stop_server
+
+from calendar_service import watching as watch_timing
+from calendar_service.settings import ServiceSettings
+from calendar_service.web.service import CalendarService
 
 T = TypeVar("T")
 RELOAD_SECONDS = 15.0  # watchfiles' debounce is under a second; allow for a slow machine
@@ -29,14 +39,43 @@ def wait_for(check: Callable[[], T], what: str, timeout: float = RELOAD_SECONDS)
         time.sleep(0.1)
 
 
-def health(server: Server) -> dict[str, Any]:
+@dataclass
+class Watched:
+    """The service over `data_dir` in this process, watching it as `serve` does.
+
+    Requests go through the ASGI transport; the watcher and reloads run in threads here.
+    """
+
+    service: CalendarService
+    client: InProcess
+    data_dir: Path
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+
+Running = Server | Watched
+
+
+def watch_in_process(data_dir: Path) -> Watched:
+    """Open the service over `data_dir`, once its watch is up (`stop` with `.service.live`)."""
+    settings = ServiceSettings(data_dir=data_dir).with_options(base_url=IN_PROCESS_URL)
+    service = CalendarService.open(settings)
+    service.live.start_watching()
+    # Changes made before the watch answers would be found by the periodic check, not by the
+    # watch whose handling the tests are about.
+    wait_for(lambda: service.live.watch_status().state == "watching", "the watch to start")
+    return Watched(service, InProcess(service.app()), data_dir)
+
+
+def health(server: Running) -> dict[str, Any]:
     response = server.get("/healthz")
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     return body
 
 
-def feed_text(server: Server) -> str:
+def feed_text(server: Running) -> str:
     response = server.get("/feeds/all.ics")
     assert response.status_code == 200
     return response.text
@@ -56,6 +95,25 @@ def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     stop_server(server)
 
 
+# The watch's periodic check (also its wait for file events) and its first retry, shortened
+# for the service in this process: no test that takes `quick_checks` is about their period,
+# and each waited on them for seconds (the first answer of a watch alone took one).
+QUICK_CHECK_S = 0.2
+
+
+@pytest.fixture
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch_timing, "CHECK_INTERVAL_S", QUICK_CHECK_S)
+    monkeypatch.setattr(watch_timing, "RETRY_FIRST_S", QUICK_CHECK_S)
+
+
+@pytest.fixture
+def watched(data_copy: Path, quick_checks: None) -> Iterator[Watched]:
+    running = watch_in_process(data_copy)
+    yield running
+    running.service.live.stop()
+
+
 @pytest.fixture
 def not_watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     server = start_server(data_copy, tmp_path, watch=False)
@@ -68,16 +126,16 @@ def not_watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
 NEW_TITLE = "    title: Time to Talk Day ({})\n"
 
 
-def served(server: Server, marker: str) -> bool:
+def served(server: Running, marker: str) -> bool:
     return f"SUMMARY:Time to Talk Day ({marker})" in feed_text(server)
 
 
-def watcher(server: Server) -> dict[str, Any]:
+def watcher(server: Running) -> dict[str, Any]:
     report: dict[str, Any] = health(server)["watcher"]
     return report
 
 
-def history_mentions(server: Server, *words: str) -> bool:
+def history_mentions(server: Running, *words: str) -> bool:
     return any(
         all(word in note["message"] for word in words) for note in watcher(server)["history"]
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from conftest import ROOT, Server
+from conftest import HTTP, ROOT, Server, http_client
 
 from calendar_service.loading import load
 
@@ -293,7 +293,7 @@ def wait_for_final(server: Server, marker: int, processes: int, timeout: float) 
     wanted = f"SUMMARY:Reload marker {marker}\r\n"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with httpx.Client(base_url=server.url, timeout=10) as client:  # one connection
+        with http_client(base_url=server.url, timeout=10) as client:  # one connection
             before = client.get(ICS_PATHS[0]).text
             health = client.get(HEALTH_PATH).json()
             after = client.get(ICS_PATHS[0]).text
@@ -310,7 +310,7 @@ def watching_workers(server: Server, processes: int, timeout: float) -> int:
     workers: set[str] = set()  # a worker is known by its snapshot's loaded_at
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(workers) < processes:
-        health = httpx.get(server.url + HEALTH_PATH, timeout=10).json()
+        health = HTTP.get(server.url + HEALTH_PATH, timeout=10).json()
         if health["watcher"]["state"] == "watching" and health["reload_held"] is None:
             workers.add(health["loaded_at"])
         time.sleep(0.02)

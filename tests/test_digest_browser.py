@@ -10,7 +10,6 @@ import pytest
 from conftest import Server
 from digest_support import TERM
 from embed_browser_support import ARTIFACTS, AXE, AXE_TAGS, _unavailable
-from embed_browser_support import browser as browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import InProcess, Server
 from embed_browser_support import Watched
-from embed_browser_support import browser as browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Route

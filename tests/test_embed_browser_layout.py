@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import Server
 from embed_browser_support import ARTIFACTS, AXE, AXE_TAGS, _unavailable
-from embed_browser_support import browser as browser
-from embed_browser_support import context as context
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

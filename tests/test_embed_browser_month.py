@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import Server
 from embed_browser_support import Watched, _day_titles
-from embed_browser_support import browser as browser
-from embed_browser_support import context as context
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page

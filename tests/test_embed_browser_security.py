@@ -11,9 +11,6 @@ import httpx
 import pytest
 from conftest import Server, start_server, stop_server
 from embed_browser_support import HOSTILE_TITLE, HostSite, Watched
-from embed_browser_support import browser as browser
-from embed_browser_support import context as context
-from embed_browser_support import host_site as host_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext

@@ -8,9 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from conftest import Server, wait_until
 from embed_browser_support import HEIGHT, HostSite, Watched, _titles
-from embed_browser_support import browser as browser
-from embed_browser_support import context as context
-from embed_browser_support import host_site as host_site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import httpx
 import pytest
-from conftest import BUNDLED_DATA, InProcess, Server
+from conftest import BUNDLED_DATA, HTTP, InProcess, Server
 from icalendar import Calendar
 
 from calendar_service.loading import load
@@ -95,7 +95,7 @@ def test_head_gives_the_headers_and_an_empty_body(server: Server, path: str) -> 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
 def test_405_over_http_is_json_with_allow(server: Server, method: str) -> None:
-    response = httpx.request(method, server.url + "/feeds/all.ics", timeout=10)
+    response = HTTP.request(method, server.url + "/feeds/all.ics", timeout=10)
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD"
     assert response.headers["content-type"].startswith("application/json")
@@ -104,7 +104,7 @@ def test_405_over_http_is_json_with_allow(server: Server, method: str) -> None:
 
 def test_refused_preflight_over_http_is_json(server: Server) -> None:
     preflight = {"Origin": "https://school.example", "Access-Control-Request-Method": "DELETE"}
-    response = httpx.options(server.url + "/api/events", headers=preflight, timeout=10)
+    response = HTTP.options(server.url + "/api/events", headers=preflight, timeout=10)
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["error"]["parameter"] == "Access-Control-Request-Method"

@@ -15,7 +15,6 @@ import pytest
 from base_url_support import data_without_base_url, start_plain
 from conftest import Server, stop_server
 from embed_browser_support import Watched
-from embed_browser_support import browser as browser
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

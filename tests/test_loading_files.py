@@ -114,3 +114,32 @@ def test_a_newline_in_a_key_does_not_forge_an_error_line(tmp_path: Path) -> None
     lines = str(caught.value).splitlines()
     assert len(lines) == 2, lines
     assert lines[1].startswith("  events/keys.yaml:7: events[0].x\\nevents/other.yaml:9: forged:")
+
+
+LIMITED = {
+    "a mapping's scalar": ("a: 1\nb: 2\nc: 3\nd: 4\n", "e: 5\n"),
+    "a sequence's scalar": ("- 1\n- 2\n- 3\n- 4\n", "- 5\n"),
+    "a nested collection": ("a: 1\nb: 2\nc: 3\nd: [4]\n", "e: {f: 6}\n"),
+}
+
+
+@pytest.mark.parametrize(("within", "over"), LIMITED.values(), ids=LIMITED.keys())
+def test_the_node_limit_names_the_first_node_over_it(
+    monkeypatch: pytest.MonkeyPatch, within: str, over: str
+) -> None:
+    monkeypatch.setattr(documents, "MAX_NODES", 5 + within.count("["))
+    for parser in (documents.PARSER, documents.PurePythonParser):
+        assert parsed(within, parser)[0] != "refused"
+        limit = documents.MAX_NODES
+        assert parsed(within + over, parser) == ("refused", 5, f"more than {limit:,} YAML nodes")
+
+
+@pytest.mark.parametrize("leaf", ["x", "[]", "{}"])
+def test_a_value_deeper_than_the_limit_is_refused_at_its_line(leaf: str) -> None:
+    depth = documents.MAX_DEPTH
+    text = "".join(f"{'  ' * level}k{level}:\n" for level in range(depth))
+    deepest = f"{'  ' * depth}- {leaf}\n"  # the list is at the limit, its item under it
+    for parser in (documents.PARSER, documents.PurePythonParser):
+        message = f"nested deeper than {depth} levels"
+        assert parsed(text + deepest, parser) == ("refused", depth + 1, message)
+        assert parsed(text + f"{'  ' * depth}{leaf}\n", parser)[0] != "refused"

@@ -9,8 +9,6 @@ import pytest
 import yaml
 from conftest import BUNDLED_DATA, Server
 from embed_browser_support import AXE, AXE_TAGS, Watched, _unavailable
-from embed_browser_support import browser as browser
-from embed_browser_support import context as context
 from pages_support import CSS_COLOURS, wcag_contrast
 
 if TYPE_CHECKING:

@@ -5,6 +5,7 @@ Each runs the real application in this process over a named dataset in tests/dat
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from datetime import UTC, date, datetime
@@ -13,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import BUNDLED_DATA, DATASETS, in_process
+from conftest import BUNDLED_DATA, DATASETS, InProcess, in_process
 from icalendar import Calendar
 
 from calendar_service.cli import main
@@ -36,8 +37,14 @@ def copy_of(dataset: Path, tmp_path: Path, *, stamped: bool = True) -> Path:
     return target
 
 
-def vevent(client_path: str, data_dir: Path) -> Calendar:
-    response = in_process(data_dir, today=DAY).get(client_path)
+@functools.cache
+def site(dataset: Path, today: date = DAY) -> InProcess:
+    """The application over a named dataset, made once: the tests that take it only read."""
+    return in_process(dataset, today=today)
+
+
+def vevent(client_path: str, client: InProcess) -> Calendar:
+    response = client.get(client_path)
     assert response.status_code == 200, response.text
     return next(iter(Calendar.from_ical(response.content).walk("VEVENT")))
 
@@ -64,7 +71,7 @@ def test_stamp_after_an_edit_moves_only_that_event_on(tmp_path: Path) -> None:
         "course-with-organiser": (1, SECOND_STAMP),
         "day-without-organiser-email": (0, FIRST_STAMP),
     }
-    component = vevent("/events/course-with-organiser.ics", root)
+    component = vevent("/events/course-with-organiser.ics", in_process(root, today=DAY))
     assert component["SEQUENCE"] == 1
     assert component.decoded("LAST-MODIFIED") == SECOND_STAMP
 
@@ -125,7 +132,7 @@ def test_validate_strict_fails_on_unstamped_changes_until_stamped(
 
 
 def test_vevent_has_organizer_with_name_and_mailto_color_and_public_class() -> None:
-    component = vevent("/events/course-with-organiser.ics", PEOPLE)
+    component = vevent("/events/course-with-organiser.ics", site(PEOPLE))
     organizer = component["ORGANIZER"]
     assert str(organizer) == "mailto:team@example.org"
     assert organizer.params["CN"] == "Safeguarding Team, Durham"
@@ -135,7 +142,7 @@ def test_vevent_has_organizer_with_name_and_mailto_color_and_public_class() -> N
 
 
 def test_vevent_without_organiser_email_has_no_organizer_and_is_transparent() -> None:
-    component = vevent("/events/day-without-organiser-email.ics", PEOPLE)
+    component = vevent("/events/day-without-organiser-email.ics", site(PEOPLE))
     assert "ORGANIZER" not in component
     assert str(component["COLOR"]) == "purple"
     assert str(component["CLASS"]) == "PUBLIC"
@@ -146,7 +153,7 @@ def test_vevent_without_organiser_email_has_no_organizer_and_is_transparent() ->
 
 
 def test_embed_compact_hides_summaries_and_badges() -> None:
-    client = in_process(ONLINE, today=DAY)
+    client = site(ONLINE)
     full = client.get("/embed?audience=practitioners").text
     compact = client.get("/embed?audience=practitioners&compact=true").text
     assert 'class="event-where"' in full and 'class="event-where"' not in compact
@@ -158,7 +165,7 @@ def test_embed_compact_hides_summaries_and_badges() -> None:
 
 
 def test_embed_title_is_the_heading_and_defaults_to_the_calendar_name() -> None:
-    client = in_process(ONLINE, today=DAY)
+    client = site(ONLINE)
     named = client.get("/embed?title=Training++%3Cthis%3E++month").text
     assert '<h1 class="widget-title">Training &lt;this&gt; month</h1>' in named
     default = client.get("/embed").text
@@ -182,7 +189,7 @@ def contrast(first: str, second: str) -> float:
 
 
 def text_on(accent: str) -> str:
-    css = in_process(ONLINE, today=DAY).get(f"/theme.css?accent={accent}").text
+    css = site(ONLINE).get(f"/theme.css?accent={accent}").text
     found = re.search(r"--accent:#([0-9a-f]{6});--on-accent:#([0-9a-f]{6})", css)
     assert found and found[1] == accent, css
     return found[2]
@@ -278,7 +285,7 @@ def frame_ancestors(response_headers: object) -> str:
 
 
 def test_frame_ancestors_settings_reach_the_csp_of_embed_and_of_every_other_page() -> None:
-    default = in_process(ONLINE, today=DAY)
+    default = site(ONLINE)
     assert frame_ancestors(default.get("/embed").headers) == "*"
     assert frame_ancestors(default.get("/").headers) == "'none'"
     client = in_process(
@@ -306,5 +313,5 @@ def test_frame_ancestors_settings_reach_the_csp_of_embed_and_of_every_other_page
 def test_when_text_names_gmt_or_bst_and_both_across_the_change(
     event_id: str, expected: str
 ) -> None:
-    page = in_process(CLOCKS, today=date(2026, 1, 1)).get(f"/events/{event_id}").text
+    page = site(CLOCKS, date(2026, 1, 1)).get(f"/events/{event_id}").text
     assert expected in page

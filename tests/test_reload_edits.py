@@ -1,4 +1,8 @@
-"""Live reload of a real server: edits are picked up, broken edits refused; SIGHUP reloads."""
+"""Live reload: edits are picked up, broken edits refused; SIGHUP reloads.
+
+A real `serve` process picks up an edit and answers SIGHUP; how a broken edit is refused and
+reported is the same code in this process (reload_support.watched), without a server each.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,19 @@ from pathlib import Path
 
 import pytest
 from conftest import Server, start_server, stop_server
-from reload_support import CATEGORY_LINE, FILE, TITLE_LINE, edit, feed_text, health, wait_for
+from reload_support import (
+    CATEGORY_LINE,
+    FILE,
+    TITLE_LINE,
+    Watched,
+    edit,
+    feed_text,
+    health,
+    wait_for,
+)
 from reload_support import not_watching as not_watching
+from reload_support import quick_checks as quick_checks
+from reload_support import watched as watched
 from reload_support import watching as watching
 
 
@@ -40,20 +55,20 @@ def test_valid_edit_is_served_within_seconds(watching: Server) -> None:
     ids=["invalid-yaml", "unknown-category"],
 )
 def test_broken_edit_keeps_old_content_and_reports_file_and_line(
-    watching: Server, old: str, new: str, line: int, message: str
+    watched: Watched, old: str, new: str, line: int, message: str
 ) -> None:
-    before = health(watching)
-    feed = watching.get("/feeds/all.ics")
-    path = watching.data_dir / FILE
+    before = health(watched)
+    feed = watched.get("/feeds/all.ics")
+    path = watched.data_dir / FILE
     original = path.read_text(encoding="utf-8")
-    edit(watching.data_dir, old, new)
-    broken = wait_for(lambda: health(watching)["last_reload_error"], "the reload error")
+    edit(watched.data_dir, old, new)
+    broken = wait_for(lambda: health(watched)["last_reload_error"], "the reload error")
     assert f"{FILE}:{line}" in broken["message"]
     assert message in broken["message"]
-    report = health(watching)
+    report = health(watched)
     assert report["status"] == "degraded"
     assert report["version"] == before["version"]
-    still = watching.get("/feeds/all.ics")
+    still = watched.get("/feeds/all.ics")
     assert still.status_code == 200
     assert still.headers["etag"] == feed.headers["etag"]
     assert "SUMMARY:Time to Talk Day\r\n" in still.text
@@ -61,11 +76,11 @@ def test_broken_edit_keeps_old_content_and_reports_file_and_line(
     # Fixing the file clears the error and serves the fixed content.
     fixed_title = TITLE_LINE.replace("Talk Day", "Talk Day (fixed)")
     path.write_text(original.replace(TITLE_LINE, fixed_title), encoding="utf-8")
-    wait_for(lambda: health(watching)["last_reload_error"] is None, "the error to clear")
-    fixed = health(watching)
+    wait_for(lambda: health(watched)["last_reload_error"] is None, "the error to clear")
+    fixed = health(watched)
     assert fixed["status"] == "ok"
     assert fixed["version"] != before["version"]
-    assert "SUMMARY:Time to Talk Day (fixed)" in feed_text(watching)
+    assert "SUMMARY:Time to Talk Day (fixed)" in feed_text(watched)
 
 
 def test_sighup_reloads_when_watching_is_off(not_watching: Server) -> None:

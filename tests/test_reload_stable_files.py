@@ -1,4 +1,7 @@
-"""Live reload: half-written files are never served, deletions wait for stable files, days roll."""
+"""Live reload: half-written files are never served, deletions wait for stable files, days roll.
+
+The watch and reloads run in this process (reload_support.watched), as in `serve`.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,19 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import Server
-from reload_support import FILE, NEW_TITLE, TITLE_LINE, health, history_mentions, served, wait_for
-from reload_support import watching as watching
+from reload_support import (
+    FILE,
+    NEW_TITLE,
+    TITLE_LINE,
+    Watched,
+    health,
+    history_mentions,
+    served,
+    wait_for,
+)
+from reload_support import quick_checks as quick_checks
+from reload_support import watched as watched
 
 from calendar_service.reloading import HOLD_LIMIT_S, STABLE_AFTER_S, LiveCatalog
 from calendar_service.settings import ServiceSettings
@@ -26,8 +37,8 @@ THIRD_EVENT = "\n  - id: random-acts-of-kindness-week\n"
 class EventCounts:
     """Poll /healthz in a thread, keeping every event count a served snapshot had."""
 
-    def __init__(self, server: Server) -> None:
-        self.server = server
+    def __init__(self, service: Watched) -> None:
+        self.service = service
         self.seen: set[int] = set()
         self.held: list[str] = []
         self._stop = threading.Event()
@@ -35,12 +46,13 @@ class EventCounts:
         self._thread.start()
 
     def _poll(self) -> None:
-        with httpx.Client(base_url=self.server.url, timeout=10) as client:
-            while not self._stop.is_set():
-                body = client.get("/healthz").json()
-                self.seen.add(body["events"])
-                if body.get("reload_held") is not None:
-                    self.held.append(body["reload_held"]["message"])
+        # Every 20 ms, not flat out: a snapshot is served at least until the next write is
+        # noticed and built, far longer, and the busy loop cost seconds of CPU on both sides.
+        while not self._stop.wait(0.02):
+            body = self.service.get("/healthz").json()
+            self.seen.add(body["events"])
+            if body.get("reload_held") is not None:
+                self.held.append(body["reload_held"]["message"])
 
     def stop(self) -> set[int]:
         self._stop.set()
@@ -60,12 +72,12 @@ def parts(text: str, cut_before: str) -> tuple[bytes, bytes]:
     ids=["after-the-first-event", "after-the-second-event", "removed-then-written"],
 )
 def test_file_written_in_two_parts_is_never_served_half(
-    watching: Server, cut_before: str, dropped: int, removed_first: bool
+    watched: Watched, cut_before: str, dropped: int, removed_first: bool
 ) -> None:
-    path = watching.data_dir / FILE
+    path = watched.data_dir / FILE
     text = path.read_text(encoding="utf-8").replace(TITLE_LINE, NEW_TITLE.format("whole"))
-    total = health(watching)["events"]
-    counts = EventCounts(watching)
+    total = health(watched)["events"]
+    counts = EventCounts(watched)
     first, rest = parts(text, cut_before)
     if removed_first:  # like a tool that deletes the file, then writes it anew
         path.unlink()
@@ -81,21 +93,21 @@ def test_file_written_in_two_parts_is_never_served_half(
             "the server to look at the first part",
         )
         out.write(rest)
-    wait_for(lambda: served(watching, "whole"), "the whole file")
+    wait_for(lambda: served(watched, "whole"), "the whole file")
     seen = counts.stop()
     assert total - dropped not in seen, "a half-written file was served"
     assert seen == {total}
-    assert health(watching)["events"] == total
-    assert history_mentions(watching, "held")
+    assert health(watched)["events"] == total
+    assert history_mentions(watched, "held")
 
 
 @pytest.mark.parametrize("how", ["in place", "atomic rename", "file removed"])
 def test_deliberate_deletion_is_applied_once_the_files_are_stable(
-    watching: Server, how: str
+    watched: Watched, how: str
 ) -> None:
-    path = watching.data_dir / FILE
-    total = health(watching)["events"]
-    counts = EventCounts(watching)
+    path = watched.data_dir / FILE
+    total = health(watched)["events"]
+    counts = EventCounts(watched)
     if how == "file removed":
         path.unlink()
         dropped = 3
@@ -108,10 +120,10 @@ def test_deliberate_deletion_is_applied_once_the_files_are_stable(
             temporary.write_bytes(first)
             temporary.rename(path)
         dropped = 2
-    wait_for(lambda: health(watching)["events"] == total - dropped, "the deletion to be served")
+    wait_for(lambda: health(watched)["events"] == total - dropped, "the deletion to be served")
     assert counts.held, "the deletion was served without waiting for the files to settle"
     assert counts.stop() <= {total, total - dropped}
-    report = health(watching)
+    report = health(watched)
     assert report["reload_held"] is None
     assert report["status"] == "ok"
 

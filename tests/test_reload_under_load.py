@@ -20,9 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import HTTP, Server, start_server, stop_server
 from reload_under_load_support import (
     ARTIFACT,
     ICS_PATHS,
@@ -64,9 +63,9 @@ def test_reload_under_load_serves_only_whole_valid_snapshots(two_workers: Server
     final = f"Reload marker {report.final_marker}"
     for _ in range(5):
         for path in ICS_PATHS:
-            titles = ics_titles(httpx.get(two_workers.url + path, timeout=10).text)
+            titles = ics_titles(HTTP.get(two_workers.url + path, timeout=10).text)
             assert final in titles and f"{final} (end)" in titles
-        occurrences = httpx.get(two_workers.url + JSON_PATH, timeout=10).json()["occurrences"]
+        occurrences = HTTP.get(two_workers.url + JSON_PATH, timeout=10).json()["occurrences"]
         titles = [item["title"] for item in occurrences]
         assert final in titles and f"{final} (end)" in titles
     assert "Traceback" not in two_workers.output()

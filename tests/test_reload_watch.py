@@ -1,4 +1,8 @@
-"""Live reload: the watch is reported; renamed, replaced, symlinked or missing data is followed."""
+"""Live reload: the watch is reported; renamed, replaced, symlinked or missing data is followed.
+
+`serve` reports its watch in /healthz (a real process); the watch logic itself is driven in
+this process (reload_support.watched), where it runs the same threads.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +14,23 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import Server
 from reload_support import (
     FILE,
     NEW_TITLE,
     TITLE_LINE,
+    Watched,
     edit,
     health,
     history_mentions,
     served,
     wait_for,
+    watch_in_process,
     watcher,
 )
 from reload_support import not_watching as not_watching
+from reload_support import quick_checks as quick_checks
+from reload_support import watched as watched
 from reload_support import watching as watching
 
 
@@ -67,38 +75,37 @@ UNDECODABLE = [
     ids=["data-file", "latin1-text-file", "directory", "top-level-file"],
 )
 def test_a_name_that_is_not_utf8_does_not_stop_reloading(
-    watching: Server, name: bytes, kind: str, is_data: bool
+    watched: Watched, name: bytes, kind: str, is_data: bool
 ) -> None:
-    path = os.path.join(os.fsencode(watching.data_dir), name)
+    path = os.path.join(os.fsencode(watched.data_dir), name)
     if kind == "directory":
         os.mkdir(path)
         with open(os.path.join(path, b"inside.yaml"), "wb") as out:
             out.write(b"not: data\n")
     else:
         with open(path, "wb") as out:
-            out.write((watching.data_dir / "events/surveys.yaml").read_bytes())
+            out.write((watched.data_dir / "events/surveys.yaml").read_bytes())
     # The watch fails on the name, and /healthz says so.
-    wait_for(lambda: history_mentions(watching, "decode"), "healthz to report the lost watch")
+    wait_for(lambda: history_mentions(watched, "decode"), "healthz to report the lost watch")
     if is_data:
-        wait_for(lambda: health(watching)["last_reload_error"], "the refused reload")
-        assert health(watching)["status"] == "degraded"
+        wait_for(lambda: health(watched)["last_reload_error"], "the refused reload")
+        assert health(watched)["status"] == "degraded"
     else:  # edits are still served (polled, or watched again) while the name is there
-        retitle(watching.data_dir, "beside the bad name")
-        wait_for(lambda: served(watching, "beside the bad name"), "an edit beside the bad name")
+        retitle(watched.data_dir, "beside the bad name")
+        wait_for(lambda: served(watched, "beside the bad name"), "an edit beside the bad name")
     if kind == "directory":
-        assert watcher(watching)["state"] == "polling"
-        assert health(watching)["status"] == "degraded"
+        assert watcher(watched)["state"] == "polling"
+        assert health(watched)["status"] == "degraded"
         shutil.rmtree(path)
     else:
         os.remove(path)
-    retitle(watching.data_dir, "after the bad name")
-    wait_for(lambda: served(watching, "after the bad name"), "an edit after the bad name")
-    wait_for(lambda: watcher(watching)["state"] == "watching", "the watch to be re-established")
-    report = health(watching)
+    retitle(watched.data_dir, "after the bad name")
+    wait_for(lambda: served(watched, "after the bad name"), "an edit after the bad name")
+    wait_for(lambda: watcher(watched)["state"] == "watching", "the watch to be re-established")
+    report = health(watched)
     assert report["watcher"]["restarts"] >= 1
     assert report["last_reload_error"] is None
     assert report["status"] == "ok"
-    assert watching.process.poll() is None
 
 
 def copy_with_marker(source: Path, target: Path, marker: str) -> Path:
@@ -108,30 +115,30 @@ def copy_with_marker(source: Path, target: Path, marker: str) -> Path:
 
 
 def test_data_directory_replaced_by_a_renamed_copy_is_followed(
-    watching: Server, tmp_path: Path
+    watched: Watched, tmp_path: Path
 ) -> None:
-    data = watching.data_dir
+    data = watched.data_dir
     before = os.stat(data).st_ino
     fresh = copy_with_marker(data, tmp_path / "data.new", "swapped in")
     data.rename(tmp_path / "data.old")
     fresh.rename(data)
-    wait_for(lambda: served(watching, "swapped in"), "the swapped-in copy")
+    wait_for(lambda: served(watched, "swapped in"), "the swapped-in copy")
     # Later edits, in the directory now at the path, are served too.
     edit(data, NEW_TITLE.format("swapped in"), NEW_TITLE.format("edited after the swap"))
-    wait_for(lambda: served(watching, "edited after the swap"), "an edit after the swap")
-    report = watcher(watching)
+    wait_for(lambda: served(watched, "edited after the swap"), "an edit after the swap")
+    report = watcher(watched)
     assert report["state"] == "watching"
     assert os.stat(data).st_ino != before
-    assert history_mentions(watching, "replaced")
+    assert history_mentions(watched, "replaced")
 
 
 @pytest.mark.parametrize("switch", ["ln -sfn", "rename"])
 def test_data_dir_symlink_switched_to_another_copy_is_followed(
-    data_copy: Path, tmp_path: Path, switch: str
+    data_copy: Path, tmp_path: Path, switch: str, quick_checks: None
 ) -> None:
     link = tmp_path / "current"
     link.symlink_to(data_copy)
-    server = start_server(link, tmp_path, watch=True)
+    server = watch_in_process(link)
     try:
         other = copy_with_marker(data_copy, tmp_path / "other", "switched")
         if switch == "ln -sfn":
@@ -147,39 +154,39 @@ def test_data_dir_symlink_switched_to_another_copy_is_followed(
         assert report["directory"] == str(other.resolve())
         assert history_mentions(server, "replaced")
     finally:
-        stop_server(server)
+        server.service.live.stop()
 
 
 def test_events_folder_replaced_by_a_renamed_copy_is_followed(
-    watching: Server, tmp_path: Path
+    watched: Watched, tmp_path: Path
 ) -> None:
-    events = watching.data_dir / "events"
+    events = watched.data_dir / "events"
     staging = tmp_path / "staging"
     shutil.copytree(events, staging / "events")
     edit(staging, TITLE_LINE, NEW_TITLE.format("new folder"))
     events.rename(tmp_path / "events.old")
     (staging / "events").rename(events)
-    wait_for(lambda: served(watching, "new folder"), "the swapped-in events folder")
-    edit(watching.data_dir, NEW_TITLE.format("new folder"), NEW_TITLE.format("after folder"))
-    wait_for(lambda: served(watching, "after folder"), "an edit in the new events folder")
+    wait_for(lambda: served(watched, "new folder"), "the swapped-in events folder")
+    edit(watched.data_dir, NEW_TITLE.format("new folder"), NEW_TITLE.format("after folder"))
+    wait_for(lambda: served(watched, "after folder"), "an edit in the new events folder")
 
 
 def test_missing_data_directory_is_reported_and_followed_when_back(
-    watching: Server, tmp_path: Path
+    watched: Watched, tmp_path: Path
 ) -> None:
-    data = watching.data_dir
-    version = health(watching)["version"]
+    data = watched.data_dir
+    version = health(watched)["version"]
     data.rename(tmp_path / "away")
     lost = wait_for(
-        lambda: health(watching) if watcher(watching)["state"] == "lost" else None,
+        lambda: health(watched) if watcher(watched)["state"] == "lost" else None,
         "healthz to report the missing directory",
     )
     assert lost["status"] == "degraded"
     assert str(data) in lost["watcher"]["reason"]
     assert lost["version"] == version  # the last snapshot is still served
-    assert served(watching, "back") is False
+    assert served(watched, "back") is False
     (tmp_path / "away").rename(data)
-    wait_for(lambda: watcher(watching)["state"] == "watching", "the watch to come back")
+    wait_for(lambda: watcher(watched)["state"] == "watching", "the watch to come back")
     edit(data, TITLE_LINE, NEW_TITLE.format("back"))
-    wait_for(lambda: served(watching, "back"), "an edit after the directory came back")
-    assert health(watching)["status"] == "ok"
+    wait_for(lambda: served(watched, "back"), "an edit after the directory came back")
+    assert health(watched)["status"] == "ok"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BUNDLED_DATA, start_server, stop_server
+from conftest import BUNDLED_DATA, http_client, start_server, stop_server
 
 from calendar_service.cli import GRACEFUL_SHUTDOWN_S
 
@@ -103,9 +103,9 @@ def test_sigterm_finishes_requests_in_flight_and_exits_0(workers: int, tmp_path:
         answering = threading.Event()
 
         def client(path: str, wait: bool) -> None:
-            # Made first: creating a client takes milliseconds (its TLS context); it connects
+            # Made first, so that the burst is not spread out by making them; it connects
             # only when it sends the request.
-            http = httpx.Client(base_url=server.url, timeout=GRACEFUL_TIMEOUT + 5)
+            http = http_client(base_url=server.url, timeout=GRACEFUL_TIMEOUT + 5)
             if wait:
                 gate.wait()
             outcome = request(http, path, answering)

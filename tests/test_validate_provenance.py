@@ -11,11 +11,24 @@ from datetime import date
 
 import pytest
 from conftest import DATASETS
-from loading_support import cli
 
+from calendar_service.cli import main
 from calendar_service.loading import load
 
 TODAY = date(2026, 11, 25)
+
+
+def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`calendar-service validate ARGS` in this process (no interpreter to start): status, stderr.
+
+    The console command itself is run as a process in test_loading_cli.
+    """
+    try:
+        status = main(["validate", *args])
+    except SystemExit as exit:  # argparse refuses an option
+        status = exit.code if isinstance(exit.code, int) else 1
+    return status, capsys.readouterr().err
+
 
 # Per dataset: every warning it must give, as (file:line, field, words of the message).
 EXPECTED = {
@@ -82,26 +95,31 @@ def test_the_warnings_move_with_today() -> None:
 
 
 @pytest.mark.parametrize("dataset", sorted(EXPECTED))
-def test_validate_prints_the_warnings_and_strict_fails_on_them(dataset: str) -> None:
+def test_validate_prints_the_warnings_and_strict_fails_on_them(
+    dataset: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = str(DATASETS / dataset)
-    lenient = cli("validate", "--date", TODAY.isoformat(), root)
-    assert lenient.returncode == 0, lenient.stderr
-    strict = cli("validate", "--strict", "--date", TODAY.isoformat(), root)
-    assert strict.returncode == 1
+    status, lenient = validate(capsys, "--date", TODAY.isoformat(), root)
+    assert status == 0, lenient
+    status, strict = validate(capsys, "--strict", "--date", TODAY.isoformat(), root)
+    assert status == 1
     for where, field, _ in EXPECTED[dataset]:
-        assert f"warning: {where}: {field}: " in lenient.stderr
-        assert f"warning: {where}: {field}: " in strict.stderr
-    assert f"strict: {len(EXPECTED[dataset])} warning(s)" in strict.stderr
+        assert f"warning: {where}: {field}: " in lenient
+        assert f"warning: {where}: {field}: " in strict
+    assert f"strict: {len(EXPECTED[dataset])} warning(s)" in strict
 
 
-def test_strict_passes_once_the_dates_are_far_enough_away() -> None:
+def test_strict_passes_once_the_dates_are_far_enough_away(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """The same data in March 2027: the provisional dates are past, the rest sourced."""
     root = str(DATASETS / "provenance-provisional-within-60-days")
-    result = cli("validate", "--strict", "--date", "2027-03-01", root)
-    assert result.returncode == 0, result.stderr
+    status, errors = validate(capsys, "--strict", "--date", "2027-03-01", root)
+    assert status == 0, errors
 
 
-def test_validate_refuses_a_date_that_is_not_yyyy_mm_dd() -> None:
-    result = cli("validate", "--date", "25/11/2026", str(DATASETS / "provenance-checked-in-future"))
-    assert result.returncode == 2
-    assert "--date '25/11/2026' is not YYYY-MM-DD" in result.stderr
+def test_validate_refuses_a_date_that_is_not_yyyy_mm_dd(capsys: pytest.CaptureFixture[str]) -> None:
+    root = str(DATASETS / "provenance-checked-in-future")
+    status, errors = validate(capsys, "--date", "25/11/2026", root)
+    assert status == 2
+    assert "--date '25/11/2026' is not YYYY-MM-DD" in errors

@@ -21,6 +21,7 @@ from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
 from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, apidocs, digests, feeds, pages, syndication
+from calendar_service.web.precomputed import Precomputed
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.refusals import refusal
 from calendar_service.web.responses import ApiError, CanonicalRedirect, error_response
@@ -46,6 +47,31 @@ class UrlLengthLimit:
         await self.app(scope, receive, send)
 
 
+class CalendarApp(FastAPI):
+    """The FastAPI application behind its lean path (web/precomputed.py): a request for
+    bytes made with the snapshot is answered before any middleware or routing."""
+
+    precomputed: Precomputed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = None
+        if scope["type"] == "http":
+            try:
+                answer = self.precomputed.answer(scope)
+            except Exception:  # a fault here must not take the feeds down: the app answers
+                log.exception("the lean path failed on %s; the app answers", scope["path"][:200])
+        if answer is None:
+            await super().__call__(scope, receive, send)
+            return
+        start, body = answer
+        await send(start)
+        await send(body)
+
+    async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The application without its lean path: middleware, routing and handlers."""
+        await super().__call__(scope, receive, send)
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Watch the data and refresh partner feeds while the application runs; SIGHUP reloads."""
@@ -63,7 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(service: CalendarService) -> FastAPI:
     """The application serving one service; routes find it at `request.app.state.service`."""
-    app = FastAPI(
+    app = CalendarApp(
         title="calendar-service",
         version=__version__,
         description=(
@@ -79,6 +105,7 @@ def create_app(service: CalendarService) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.service = service
+    app.precomputed = Precomputed(app, service)
     _error_handlers(app)
     _middleware(app)
     app.include_router(feeds.router)
@@ -104,7 +131,7 @@ def _error_handlers(app: FastAPI) -> None:
 def _middleware(app: FastAPI) -> None:
     # Outermost last: HEAD is routed as GET through every other layer, so even a 414 or a
     # refused parameter is answered to HEAD without a body.
-    app.add_middleware(JsonCors, expose_headers=["ETag", "Last-Modified"])
+    app.add_middleware(JsonCors)
     app.add_middleware(TextParameters)
     app.add_middleware(UrlLengthLimit)
     app.add_middleware(HeadAsGet)

@@ -38,6 +38,7 @@ CALENDAR_SUMMARY = (
     "repeat a parameter for OR), as a subscribable ICS feed"
 )
 router = APIRouter()
+VERSION_MAX_AGE = 0  # version.json says which snapshot is served now: always revalidated
 
 
 def _max_age(request: Request) -> int:
@@ -162,8 +163,12 @@ def health(request: Request) -> JSONResponse:
 def version(request: Request) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
-    rendered = snapshot.rendered(("version",), lambda: version_file(snapshot))
-    return rendered_response(request, rendered, max_age=0)
+    return rendered_response(request, version_of(snapshot), max_age=VERSION_MAX_AGE)
+
+
+def version_of(snapshot: Published) -> Rendered:
+    """`/version.json`'s bytes for a snapshot, rendered once (web/precomputed.py's too)."""
+    return snapshot.rendered(("version",), lambda: version_file(snapshot))
 
 
 def unknown_event(event_id: str) -> ApiError:

@@ -226,6 +226,9 @@ def _asset_route(rendered: Rendered) -> Callable[[Request], Awaitable[Response]]
     return serve
 
 
-for _path, _name, _kind in ASSETS:
-    _rendered = Rendered.of(asset_bytes(_name), _kind, ASSETS_MODIFIED)
+# Each asset as served, by path (web/precomputed.py answers them in front of the app too).
+ASSET_FILES = {
+    path: Rendered.of(asset_bytes(name), kind, ASSETS_MODIFIED) for path, name, kind in ASSETS
+}
+for _path, _rendered in ASSET_FILES.items():
     router.add_api_route(_path, _asset_route(_rendered), methods=["GET"])

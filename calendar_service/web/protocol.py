@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,6 +15,9 @@ from calendar_service.web.responses import error_response
 
 # The methods the service answers on every route, and all it lets other sites use.
 ANSWERED_METHODS = ("GET", "HEAD")
+# What a script on another site may read besides the safelisted headers: what it revalidates by.
+EXPOSED_HEADERS = ("ETag", "Last-Modified")
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class HeadAsGet:
@@ -73,14 +76,34 @@ class TextParameters:
 class JsonCors(CORSMiddleware):
     """Starlette's CORS handling, with a refused preflight in the JSON error shape."""
 
-    def __init__(self, app: ASGIApp, expose_headers: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         super().__init__(
             app,
             allow_origins=["*"],
             allow_methods=ANSWERED_METHODS,
             allow_credentials=False,
-            expose_headers=expose_headers,
+            expose_headers=EXPOSED_HEADERS,
         )
+
+    async def send(self, message: Message, send: Send, request_headers: Headers) -> None:
+        if message["type"] == "http.response.start":
+            cross_origin = request_headers.get("origin") is not None
+            message["headers"] = self.simple_headers_of(message.get("headers", []), cross_origin)
+        await send(message)
+
+    def simple_headers_of(
+        self, headers: Sequence[tuple[bytes, bytes]], cross_origin: bool
+    ) -> RawHeaders:
+        """A response's headers as sent: Starlette's `send` for any origin and no credentials.
+
+        With an Origin, the CORS headers; with or without, `Origin` in Vary (the answer to
+        another site differs). Here, so that web/precomputed.py prepares the same bytes.
+        """
+        answer = MutableHeaders(raw=list(headers))
+        if cross_origin:
+            answer.update(self.simple_headers)
+        answer["Vary"] = ", ".join([*answer.getlist("Vary"), "Origin"])
+        return answer.raw
 
     def preflight_response(self, request_headers: Headers) -> Response:
         answer = super().preflight_response(request_headers)

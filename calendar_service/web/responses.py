@@ -202,8 +202,9 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == wanted for tag in header.split(","))
 
 
-def _accepts_gzip(request: Request) -> bool:
-    for part in request.headers.get("accept-encoding", "").split(","):
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip (or `*`) with a quality above zero."""
+    for part in accept_encoding.split(","):
         coding, _, params = part.strip().partition(";")
         if coding.strip().lower() in ("gzip", "*"):
             quality = params.strip().removeprefix("q=").strip()
@@ -228,11 +229,10 @@ def http_date(value: str) -> datetime | None:
     return moment if moment.tzinfo is not None else None
 
 
-def if_modified_since(request: Request) -> datetime | None:
-    """The request's If-Modified-Since, or None where RFC 9110 13.1.3 says to ignore it:
-    absent, repeated, not an HTTP-date, or later than now (a client that was once sent a
-    wrong Last-Modified must not be told "not modified" for ever)."""
-    values = request.headers.getlist("if-modified-since")
+def if_modified_since(values: Sequence[str]) -> datetime | None:
+    """The request's If-Modified-Since (every value given), or None where RFC 9110 13.1.3
+    says to ignore it: absent, repeated, not an HTTP-date, or later than now (a client that
+    was once sent a wrong Last-Modified must not be told "not modified" for ever)."""
     if len(values) != 1:
         return None
     moment = http_date(values[0])
@@ -241,15 +241,23 @@ def if_modified_since(request: Request) -> datetime | None:
     return moment
 
 
-def rendered_response(
-    request: Request,
+def unchanged(rendered: Rendered, if_none_match: str | None, since: Sequence[str]) -> bool:
+    """Whether the client's copy is this one: a 304 (`since`: every If-Modified-Since)."""
+    if if_none_match is not None:
+        return _etag_matches(if_none_match, rendered.etag)
+    # If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3).
+    moment = if_modified_since(since)
+    return moment is not None and rendered.last_modified.replace(microsecond=0) <= moment
+
+
+def cache_headers(
     rendered: Rendered,
     *,
     max_age: int,
     filename: str | None = None,
     extra_headers: dict[str, str] | None = None,
-) -> Response:
-    """Serve pre-rendered bytes with ETag/Last-Modified, 304 and gzip (HEAD: HeadAsGet)."""
+) -> dict[str, str]:
+    """The headers of pre-rendered bytes in any form (200 or 304, either encoding)."""
     headers = {
         "ETag": rendered.etag,
         "Last-Modified": rendered.http_date,
@@ -261,16 +269,41 @@ def rendered_response(
     if filename is not None:
         headers["Content-Disposition"] = f'inline; filename="{filename}"'
     headers.update(extra_headers or {})
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        unchanged = _etag_matches(if_none_match, rendered.etag)
-    else:  # If-Modified-Since counts only without If-None-Match (RFC 9110 13.1.3)
-        since = if_modified_since(request)
-        unchanged = since is not None and rendered.last_modified.replace(microsecond=0) <= since
-    if unchanged:
-        return Response(status_code=304, headers=headers)
-    body = rendered.body
-    if _accepts_gzip(request):
-        body = rendered.gzipped
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, status_code=200, headers=headers, media_type=rendered.content_type)
+    return headers
+
+
+def not_modified(headers: dict[str, str]) -> Response:
+    """The 304 of pre-rendered bytes: their headers, no body."""
+    return Response(status_code=304, headers=headers)
+
+
+def encoded(rendered: Rendered, headers: dict[str, str], *, gzipped: bool) -> Response:
+    """The 200 of pre-rendered bytes, gzip-compressed or as they are."""
+    if gzipped:
+        headers = {**headers, "Content-Encoding": "gzip"}
+        return Response(rendered.gzipped, 200, headers, media_type=rendered.content_type)
+    return Response(rendered.body, 200, headers, media_type=rendered.content_type)
+
+
+def rendered_response(
+    request: Request,
+    rendered: Rendered,
+    *,
+    max_age: int,
+    filename: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """Serve pre-rendered bytes with ETag/Last-Modified, 304 and gzip (HEAD: HeadAsGet).
+
+    web/precomputed.py prepares the same responses once per snapshot for the URLs whose
+    bytes are made with it, from the same functions.
+    """
+    headers = cache_headers(
+        rendered, max_age=max_age, filename=filename, extra_headers=extra_headers
+    )
+    request_headers = request.headers
+    since = request_headers.getlist("if-modified-since")
+    if unchanged(rendered, request_headers.get("if-none-match"), since):
+        return not_modified(headers)
+    gzipped = accepts_gzip(request_headers.get("accept-encoding", ""))
+    return encoded(rendered, headers, gzipped=gzipped)

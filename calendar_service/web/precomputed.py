@@ -1,0 +1,155 @@
+"""The lean path: bytes made with the snapshot, answered in front of middleware and routing.
+
+Most requests a calendar service gets are for bytes it already holds: feeds polled by
+calendar clients, the embed's script and styles, version.json. Through FastAPI each one
+paid for four middlewares, routing, parameter solving and header building, most of the CPU
+a 200 KB feed cost. Here a GET or HEAD of such a URL without a query string is answered from
+headers prepared once per snapshot by the functions the routes use (web/responses.py for
+ETag, 304 and gzip; JsonCors for CORS), so every byte is what the full stack sends; every
+other request goes to the app unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.types import Message, Scope
+
+from calendar_service.web.feeds import VERSION_MAX_AGE, version_of
+from calendar_service.web.pages import ASSET_FILES
+from calendar_service.web.protocol import ANSWERED_METHODS, JsonCors, RawHeaders
+from calendar_service.web.responses import (
+    Rendered,
+    accepts_gzip,
+    cache_headers,
+    encoded,
+    not_modified,
+    unchanged,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from calendar_service.web.service import CalendarService, Published
+
+Answer = tuple[Message, Message]  # a response's start and its one body message
+TABLE = ("precomputed",)  # the key of a snapshot's table among its derived values
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """One answer a URL can get: status, body, and the raw headers without and with Origin."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...]
+    cross_origin_headers: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A URL's bytes in every form a GET or HEAD of it is answered with."""
+
+    rendered: Rendered
+    not_modified: Form
+    identity: Form
+    gzipped: Form
+
+    @classmethod
+    def of(
+        cls, rendered: Rendered, cors: JsonCors, *, max_age: int, filename: str | None = None
+    ) -> Prepared:
+        headers = cache_headers(rendered, max_age=max_age, filename=filename)
+
+        def form(status: int, body: bytes, raw: RawHeaders) -> Form:
+            same_site = tuple(cors.simple_headers_of(raw, cross_origin=False))
+            return Form(status, body, same_site, tuple(cors.simple_headers_of(raw, True)))
+
+        forms = [
+            not_modified(headers),
+            encoded(rendered, headers, gzipped=False),
+            encoded(rendered, headers, gzipped=True),
+        ]
+        return cls(rendered, *(form(r.status_code, bytes(r.body), r.raw_headers) for r in forms))
+
+    def answer(self, scope: Scope) -> Answer:
+        """The request's answer, chosen as `rendered_response` and JsonCors choose it."""
+        if_none_match: str | None = None
+        accept_encoding: str | None = None
+        since: list[str] = []
+        cross_origin = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if if_none_match is None:  # the first, as Starlette's Headers.get reads it
+                    if_none_match = value.decode("latin-1")
+            elif name == b"if-modified-since":
+                since.append(value.decode("latin-1"))
+            elif name == b"accept-encoding":
+                if accept_encoding is None:
+                    accept_encoding = value.decode("latin-1")
+            elif name == b"origin":
+                cross_origin = True
+        if unchanged(self.rendered, if_none_match, since):
+            form = self.not_modified
+        elif accepts_gzip(accept_encoding or ""):
+            form = self.gzipped
+        else:
+            form = self.identity
+        headers = form.cross_origin_headers if cross_origin else form.headers
+        body = form.body if scope["method"] == "GET" else b""  # HEAD: GET's headers only
+        return (
+            {"type": "http.response.start", "status": form.status, "headers": headers},
+            {"type": "http.response.body", "body": body},
+        )
+
+
+class Precomputed:
+    """The lean path of one application: the URLs whose bytes each snapshot holds."""
+
+    def __init__(self, app: FastAPI, service: CalendarService) -> None:
+        self.app = app
+        self.service = service
+        # The app's CORS rules, for the headers they add (this instance wraps nothing).
+        self.cors = JsonCors(app)
+
+    def answer(self, scope: Scope) -> Answer | None:
+        """The answer to an HTTP request for bytes made with the snapshot; None: ask the app.
+
+        Exact paths only: any query string (refused or redirected by the routes) and any
+        other method go to the app. The snapshot is read per request, so a reload is
+        followed at once; its table is made on the first request that needs it.
+        """
+        if scope["method"] not in ANSWERED_METHODS or scope["query_string"]:
+            return None
+        snapshot = self.service.snapshot
+        prepared = snapshot.derived(TABLE, lambda: self.table(snapshot)).get(scope["path"])
+        return None if prepared is None else prepared.answer(scope)
+
+    def table(self, snapshot: Published) -> dict[str, Prepared]:
+        """Each precomputed URL's path and its prepared answers, for one snapshot.
+
+        Paths come from the routes (`url_path_for`), max-ages from the settings the routes
+        read; an ICS file's name is its URL's last segment, as each route names it.
+        """
+        settings, cors = self.service.settings, self.cors
+        table = {
+            url: Prepared.of(rendered, cors, max_age=settings.page_max_age)
+            for url, rendered in ASSET_FILES.items()
+        }
+        version = str(self.app.url_path_for("version"))
+        table[version] = Prepared.of(version_of(snapshot), cors, max_age=VERSION_MAX_AGE)
+
+        def ics(rendered: Rendered | None, route: str, **params: str) -> None:
+            if rendered is not None:
+                url = str(self.app.url_path_for(route, **params))
+                filename = url.rpartition("/")[2]
+                max_age = settings.feed_max_age
+                table[url] = Prepared.of(rendered, cors, max_age=max_age, filename=filename)
+
+        ics(snapshot.everything, "calendar_feed")
+        for name in snapshot.catalog.feeds:
+            ics(snapshot.named_feed(name), "named_feed", name=name)
+        for calendar_id in snapshot.catalog.term_feeds:
+            ics(snapshot.term_feed(calendar_id), "term_feed", calendar_id=calendar_id)
+        return table
