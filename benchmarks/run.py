@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks import generate
+from benchmarks import export_timing, generate
 from benchmarks.compile_cpu import compile_cpu_rows
 from benchmarks.reload_timing import reload_rows
 from calendar_service.compiling import compile_catalog
@@ -619,6 +619,11 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
 
     for row in serving.rows(data_dir, work / "serving", duration=args.duration):
         report.add(row.metric, row.value, row.target, row.passed)
+
+    # (f) the export alone: full, then after one edited event (incremental).
+    print("timing the export: full, then after one edited event", flush=True)
+    for row in export_timing.rows(data_dir, work, today):
+        report.add(*row)
     return report
 
 

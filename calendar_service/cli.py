@@ -8,6 +8,7 @@ import json
 import signal
 import socket
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -268,7 +269,7 @@ def build(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         today = date.fromisoformat(args.date) if args.date else None
-        files = build_site(settings, Path(args.out_dir), today=today)
+        files = build_site(settings, Path(args.out_dir), today=today, workers=args.workers)
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -283,7 +284,12 @@ def build(args: argparse.Namespace) -> int:
         print(f"calendar-service build: {exc}", file=sys.stderr)
         return 1
     total = sum(item.size for item in files)
-    print(f"{args.out_dir}: {len(files)} files, {total:,} bytes (plus .gz and .br siblings)")
+    stored = Counter(item.stored for item in files)
+    print(
+        f"{args.out_dir}: {len(files)} files, {total:,} bytes (plus .gz and .br siblings); "
+        f"{stored['written']} written, {stored['linked']} linked and {stored['copied']} "
+        "re-dated from the previous version"
+    )
     return 0
 
 
@@ -481,6 +487,9 @@ def parser() -> argparse.ArgumentParser:
     _add_service_options(site)
     site.add_argument("out_dir", metavar="OUT_DIR")
     site.add_argument("--date", help="the day to build for, YYYY-MM-DD (default today, UTC)")
+    site.add_argument(
+        "--workers", type=int, help="processes to render and compress in (default: one per core)"
+    )
     site.set_defaults(handler=build)
 
     fetch = commands.add_parser("fetch", help="fetch every partner feed once (cron, CI)")

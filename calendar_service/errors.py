@@ -11,7 +11,7 @@ class CalendarServiceError(Exception):
     - `QueryError` (query.py): a query parameter cannot be accepted; a JSON 422 naming it.
     - `ApiError` (web/responses.py): any other client error, answered as the JSON error shape.
     - `ExpansionBusy` (capacity.py): the expansion pool has no place; a 503 with Retry-After.
-    - `ExportError` (export.py): the export could not be written; nothing was published.
+    - `ExportError` (publishing.py): the export could not be written; nothing was published.
     - `BaseUrlMissing` (urls.py): no base URL is configured where one is needed (the export).
     - `FeedRejected` (partner_feeds.py): a partner feed cannot be used at all; its last good
       copy stays.

@@ -1,4 +1,8 @@
-"""Shared by the export tests: builds, nginx in front of the export, the live site, headers."""
+"""Shared by the export tests: builds, nginx in front of the export, the live site, headers.
+
+The export of the bundled data for a day is built once per worker (`exports`, by the CLI as a
+user runs it) and only read; builds whose subject is not the CLI process run in-process.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,16 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import BUNDLED_DATA, ROOT, Server, free_port, start_server, stop_server
+
+from calendar_service.export import ExportedFile, build_site
+from calendar_service.settings import ServiceSettings
 
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 # The same public URL for every build and server, so absolute links are the same bytes.
@@ -62,8 +70,45 @@ def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+    return manifest_of(out)
+
+
+def build_here(data_dir: Path, out: Path, day: str) -> list[ExportedFile]:
+    """`build_site` in this process, with the settings `build` gives the CLI."""
+    settings = ServiceSettings(data_dir=data_dir, base_url=BASE_URL)
+    return build_site(settings, out, today=date.fromisoformat(day))
+
+
+def manifest_of(out: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     return manifest
+
+
+@dataclass
+class Export:
+    """An export: the link it is published at, and its manifest."""
+
+    root: Path
+    manifest: dict[str, Any]
+
+
+class Exports:
+    """Exports of the bundled data by day, each built once by the CLI: only read them."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        self.factory = factory
+        self.built: dict[str, Export] = {}
+
+    def of(self, day: str) -> Export:
+        if day not in self.built:
+            root = self.factory.mktemp(f"export-{day}") / "site"
+            self.built[day] = Export(root, build(BUNDLED_DATA, root, day))
+        return self.built[day]
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> Exports:
+    return Exports(tmp_path_factory)
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -150,20 +195,21 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, exports: Exports) -> Iterator[Site]:
     """The live service, an export of the same day, and nginx serving it in front of live."""
     nginx_binary()
     base = tmp_path_factory.mktemp("site")
     live = start_server(BUNDLED_DATA, base, extra_env={"CALENDAR_BASE_URL": BASE_URL})
     try:
-        # The live service compiles for today (UTC); build the export for the same day.
+        # The live service compiles for today (UTC); the export is of the same day.
         compiled_on = live.get("/version.json").json()["compiled_on"]
-        export = base / "export"
-        manifest = build(BUNDLED_DATA, export, compiled_on)
-        assert manifest["compiled_on"] == compiled_on
-        nginx = start_nginx(export, live.url.removeprefix("http://"), base / "nginx")
+        export = exports.of(compiled_on)
+        assert export.manifest["compiled_on"] == compiled_on
+        # nginx's root is the link the build switches, as deploy/nginx.conf says.
+        assert export.root.is_symlink()
+        nginx = start_nginx(export.root, live.url.removeprefix("http://"), base / "nginx")
         try:
-            yield Site(live, nginx, export, manifest)
+            yield Site(live, nginx, export.root, export.manifest)
         finally:
             stop_nginx(nginx)
     finally:

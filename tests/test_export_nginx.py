@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from export_support import IDENTITY, Site, compared
+from export_support import exports as exports
 from export_support import http as http
 from export_support import site as site
 

@@ -73,6 +73,28 @@ def security_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[st
     }
 
 
+def page_rendered(
+    snapshot: Published,
+    path: str,
+    key: Hashable,
+    render: Callable[[], str],
+    content_type: str = HTML,
+) -> Rendered:
+    """A page's bytes, rendered once per snapshot, path and key (the export asks here too)."""
+    last_modified = snapshot.everything.last_modified
+    return snapshot.rendered(
+        ("page", path, key), lambda: Rendered.of(render().encode(), content_type, last_modified)
+    )
+
+
+def event_page(snapshot: Published, event_id: str) -> Rendered:
+    """An event's page as `/events/{id}` serves it (the export writes it without HTTP)."""
+    path = snapshot.catalog.identity.urls.event(event_id)
+    return page_rendered(
+        snapshot, path, None, lambda: views.render_event(snapshot.catalog, event_id)
+    )
+
+
 def asset_bytes(name: str) -> bytes:
     """A static asset as served: embed.js with its list of filters written from the table."""
     body = (STATIC / name).read_bytes()
@@ -93,11 +115,7 @@ def page(
 
     HTML carries the security headers, framed only by `frame_ancestors`; None: no headers.
     """
-    last_modified = snapshot.everything.last_modified
-    rendered = snapshot.rendered(
-        ("page", request.url.path, key),
-        lambda: Rendered.of(render().encode(), content_type, last_modified),
-    )
+    rendered = page_rendered(snapshot, request.url.path, key, render, content_type)
     settings = service_of(request).settings
     headers = {} if frame_ancestors is None else security_headers(frame_ancestors)
     return rendered_response(
@@ -146,7 +164,7 @@ def feed_subscribe(request: Request, name: str) -> Response:
 
 
 @page_route("/events/{event_id}")
-def event_page(request: Request, event_id: str) -> Response:
+def event_route(request: Request, event_id: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
     if event_id not in snapshot.catalog.events:

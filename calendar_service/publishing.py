@@ -1,0 +1,149 @@
+"""An export published whole: written as a new version beside a symbolic link, then switched.
+
+`OUT_DIR` is a symbolic link to the version being served (a web server's root names the
+link). A build writes a new version under `OUT_DIR.versions/`, hard-linking every file whose
+bytes the previous version's manifest already holds, and replaces the link in one rename:
+a reader sees the old export or the new one, never a mixture or a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from calendar_service.errors import CalendarServiceError
+
+MANIFEST = "manifest.json"
+VERSIONS = ".versions"  # OUT_DIR.versions/, beside the link
+
+
+class ExportError(CalendarServiceError):
+    """The export could not be written, or its output is unsafe to use; nothing was published."""
+
+
+def relative_file(relative: str) -> PurePosixPath:
+    """A manifest path as a relative path, refused if it is absolute, empty or climbs out."""
+    candidate = PurePosixPath(relative)
+    if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+        raise ExportError(f"{MANIFEST} in the output directory lists {relative[:200]!r}")
+    return candidate
+
+
+@dataclass
+class PreviousExport:
+    """The version `OUT_DIR` names now: its directory and the SHA-256 of each file it lists.
+
+    The manifest is a file anyone may have written; its paths, and any symbolic link among
+    the folders they pass through, must never lead a build to read another file.
+    """
+
+    root: Path
+    hashes: dict[str, str]
+    _checked: dict[PurePosixPath, bool] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, root: Path) -> PreviousExport:
+        manifest = root / MANIFEST
+        if not manifest.is_file():
+            return cls(root, {})
+        problem = f"{MANIFEST} in the output directory is not one this command wrote"
+        try:
+            listed = json.loads(manifest.read_text(encoding="utf-8"))
+            entries = [(item["path"], item.get("sha256")) for item in listed["files"]]
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ExportError(f"{problem}; remove it or choose another directory") from exc
+        if not all(isinstance(path, str) for path, _ in entries):
+            raise ExportError(f"{problem}; remove it or choose another directory")
+        previous = cls(root, {})
+        for path, sha256 in entries:
+            previous._folder_inside(relative_file(path).parent)
+            if isinstance(sha256, str):
+                previous.hashes[path] = sha256
+        return previous
+
+    def _folder_inside(self, folder: PurePosixPath) -> None:
+        """Refuse a folder of the previous export that a link leads out of (checked once)."""
+        if folder not in self._checked:
+            resolved = (self.root / folder).resolve()
+            self._checked[folder] = resolved.is_relative_to(self.root.resolve())
+        if not self._checked[folder]:
+            raise ExportError(f"{str(folder)[:200]!r} leads outside the output directory")
+
+    def same_file(self, relative: str, sha256: str, siblings: tuple[str, ...]) -> str | None:
+        """The previous copy of `relative` when it holds these bytes and it and its siblings
+        (`relative + suffix`) are plain files: a link among them is never reused."""
+        if self.hashes.get(relative) != sha256:
+            return None
+        source = os.path.join(self.root, relative)
+        for suffix in siblings:
+            try:
+                if not stat.S_ISREG(os.lstat(source + suffix).st_mode):
+                    return None
+            except OSError:
+                return None
+        return source
+
+
+@dataclass
+class Publication:
+    """One build's new version directory, published by `commit` or removed by `abandon`."""
+
+    link: Path
+    directory: Path
+    previous: PreviousExport | None
+
+    @classmethod
+    def begin(cls, link: Path) -> Publication:
+        """Check `link` can be switched, read what it names now, make the new version's folder.
+
+        Nothing is written unless every check passes: a refused build changes nothing.
+        """
+        previous = None
+        if link.is_symlink():
+            if link.is_dir():
+                previous = PreviousExport.read(link.resolve())
+        elif link.is_dir():
+            if any(link.iterdir()):
+                raise ExportError(
+                    f"{link} is a folder, not a link to an export: the build publishes by "
+                    "switching a symbolic link. Move it away or name a new path"
+                )
+        elif link.exists():
+            raise ExportError(f"{link} is a file, not a link to an export")
+        versions = versions_of(link)
+        if versions.is_symlink() or (versions.exists() and not versions.is_dir()):
+            raise ExportError(f"{versions} leads outside the output directory")
+        versions.mkdir(parents=True, exist_ok=True)
+        directory = Path(tempfile.mkdtemp(prefix="export-", dir=versions))
+        directory.chmod(0o755)  # mkdtemp's 0700 would keep a web server's workers out
+        return cls(link, directory, previous)
+
+    def commit(self) -> None:
+        """Switch the link to the new version in one rename, then remove older versions but
+        the one it replaced (a web server may still be reading that one)."""
+        if self.link.is_dir() and not self.link.is_symlink():
+            self.link.rmdir()  # an empty folder, checked by begin(): nothing is served from it
+        temporary = self.link.with_name(f".{self.link.name}.{os.getpid()}.link")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(Path(versions_of(self.link).name) / self.directory.name)
+        os.replace(temporary, self.link)
+        kept = {self.directory.name}
+        if self.previous is not None:
+            kept.add(self.previous.root.name)
+        for version in versions_of(self.link).iterdir():
+            if version.name not in kept and version.is_dir() and not version.is_symlink():
+                shutil.rmtree(version)
+
+    def abandon(self) -> None:
+        """Remove the new version: the link still names the previous one."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def versions_of(link: Path) -> Path:
+    """The folder beside `link` that holds its versions."""
+    return link.with_name(link.name + VERSIONS)
