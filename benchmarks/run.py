@@ -687,12 +687,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    text = markdown(report, args, command, time.perf_counter() - began)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
+    publish(markdown(report, args, command, time.perf_counter() - began), args.out)
+    return 0
+
+
+def publish(text: str, out: Path) -> None:
+    """Write a run's Markdown results to `out`, and show them."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
     print()
     print(text)
-    return 0
 
 
 if __name__ == "__main__":

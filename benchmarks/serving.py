@@ -46,6 +46,7 @@ from benchmarks.run import (
     markdown,
     measure,
     nginx_command,
+    publish,
     running,
     wait_until_up,
 )
@@ -222,11 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     command = shlex.join(["python", "-m", "benchmarks.serving", *(argv or sys.argv[1:])])
-    text = markdown(report, args, command, time.perf_counter() - began)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print()
-    print(text)
+    publish(markdown(report, args, command, time.perf_counter() - began), args.out)
     return 0
 
 
