@@ -618,8 +618,8 @@ def benchmark(args: argparse.Namespace, work: Path) -> Report:
     # (e) bytes at hand, live vs nginx on the same bytes: small feed, gzip full feed (median of 3).
     from benchmarks import serving  # here, not above: it imports this module's helpers
 
-    for row in serving.rows(data_dir, work / "serving", duration=args.duration):
-        report.add(row.metric, row.value, row.target, row.passed)
+    for served in serving.rows(data_dir, work / "serving", duration=args.duration):
+        report.add(served.metric, served.value, served.target, served.passed)
 
     # (f) the export alone: full, then after one edited event (incremental).
     print("timing the export: full, then after one edited event", flush=True)
