@@ -278,11 +278,19 @@ def compile_catalog(
     facts = MappingProxyType(
         {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
     )
-    entries, occurrences, fresh = _reuse_unchanged(
-        loaded.events, previous if _same_context(previous, settings, identity, today) else None
-    )
+    reuse = previous if _same_context(previous, settings, identity, today) else None
+    entries, occurrences, fresh = _reuse_unchanged(loaded.events, reuse)
     timezone_bytes = ics.vtimezone(settings.timezone, today.year).to_ical()
-    index = _compile_fresh(fresh, settings, identity, today, facts, entries, occurrences)
+    index = _compile_fresh(
+        fresh,
+        settings,
+        identity,
+        today,
+        facts,
+        entries,
+        occurrences,
+        reuse.index if reuse else None,
+    )
     entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
     day_began = datetime.combine(today, time(), UTC)
     header = ics.feed_header(settings, settings.name, settings.description)
@@ -360,8 +368,10 @@ def _compile_fresh(
     facts: Mapping[str, SeriesFacts],
     entries: dict[str, EventEntry],
     occurrences: list[Occurrence],
+    known: OccurrenceIndex | None = None,
 ) -> OccurrenceIndex:
-    """Render and expand the `fresh` events into `entries`; the index of all occurrences."""
+    """Render and expand the `fresh` events into `entries`; the index of all occurrences
+    (the reused ones keep what `known`, the previous index, worked out for them)."""
     horizon_start = today - timedelta(days=settings.past_days)
     horizon = (
         day_start(today - HORIZON_PAST, settings),
@@ -379,7 +389,7 @@ def _compile_fresh(
             until=end,
         )
     occurrences += occurrences_of(fresh, *horizon, settings.zone, facts)
-    return OccurrenceIndex.of(occurrences, settings.zone, *horizon)
+    return OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
 
 
 def _named_feeds(

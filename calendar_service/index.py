@@ -275,13 +275,32 @@ class OccurrenceIndex:
 
     @classmethod
     def of(
-        cls, occurrences: list[Occurrence], zone: ZoneInfo, start: datetime, end: datetime
+        cls,
+        occurrences: list[Occurrence],
+        zone: ZoneInfo,
+        start: datetime,
+        end: datetime,
+        known: OccurrenceIndex | None = None,
     ) -> OccurrenceIndex:
-        """Index occurrences expanded (by `expand`) over [start, end)."""
-        keyed = sorted(((sort_key(o, zone), o) for o in occurrences), key=itemgetter(0))
-        keys = tuple(key for key, _ in keyed)
-        occurrences = [occurrence for _, occurrence in keyed]
-        ends = tuple(start_instant(o.end, zone).timestamp() for o in occurrences)
+        """Index occurrences expanded (by `expand`) over [start, end).
+
+        Occurrences that are `known`'s own objects (a reload keeps an unchanged event's)
+        keep the sort key and end instant worked out there: most of a reload's indexing.
+        """
+        if known is None or known.zone != zone:
+            known = None
+        at = {id(o): i for i, o in enumerate(known.occurrences)} if known is not None else {}
+
+        def keyed_one(o: Occurrence) -> tuple[SortKey, float, Occurrence]:
+            i = at.get(id(o))
+            if known is not None and i is not None and known.occurrences[i] is o:
+                return known.keys[i], known.ends[i], o
+            return sort_key(o, zone), start_instant(o.end, zone).timestamp(), o
+
+        keyed = sorted(map(keyed_one, occurrences), key=itemgetter(0))
+        keys = tuple(key for key, _, _ in keyed)
+        ends = tuple(finish for _, finish, _ in keyed)
+        occurrences = [occurrence for _, _, occurrence in keyed]
         longest = max((e - k[0] for k, e in zip(keys, ends, strict=True)), default=0.0)
         positions: dict[str, list[int]] = {}
         for position, occurrence in enumerate(occurrences):

@@ -23,6 +23,10 @@ def assert_same(reused: Catalog, scratch: Catalog) -> None:
         assert reused.events[event_id] == entry, event_id
     assert reused.index.occurrences == scratch.index.occurrences
     assert reused.index.by_event == scratch.index.by_event
+    # The sort keys and end instants a reload takes over from the previous index.
+    assert reused.index.keys == scratch.index.keys
+    assert reused.index.ends == scratch.index.ends
+    assert reused.index.longest == scratch.index.longest
     assert reused.everything.body == scratch.everything.body
     for name, feed in scratch.feeds.items():
         assert reused.feeds[name].file.body == feed.file.body, name
