@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from calendar_service import __version__
-from calendar_service.compiling import compile_catalog, identity_of, snapshot_version
+from calendar_service.compiling import compile_catalog
 from calendar_service.feed_size import oversized_feeds
 from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
 from calendar_service.fields import FIELDS
@@ -204,14 +204,17 @@ def validate(args: argparse.Namespace) -> int:
     except DataInvalid as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    # The version a server started now with this environment reports at /version.json.
+    # Compiled as `serve` started now with this environment would compile it: the same
+    # version as its /version.json, and the feeds' bytes (their size is checked).
     service = ServiceSettings.from_env()
     served = served_url(service.host, service.port)  # what `serve` with these settings links to
-    identity = identity_of(data.settings, service.base_url, service.uid_domain, served)
     today = today or datetime.now(UTC).date()
-    # Compiled as `serve` would, for what only the feeds' bytes show (their size).
     catalog = compile_catalog(
-        data, base_url=identity.base_url, uid_domain=service.uid_domain, today=today
+        data,
+        base_url=service.base_url,
+        served_url=served,
+        uid_domain=service.uid_domain,
+        today=today,
     )
     warnings = [*data.warnings, *oversized_feeds(catalog)]
     for warning in warnings:
@@ -221,8 +224,8 @@ def validate(args: argparse.Namespace) -> int:
         f"{args.data_dir}: OK: {len(data.events)} events ({series} recurring) "
         f"in {len({event.source for event in data.events})} files, "
         f"{len(data.settings.feeds)} feeds, "
-        f"version {snapshot_version(data.version, identity, today)} "
-        f"(on {today} at {identity.base_url}; calendar-service {__version__})"
+        f"version {catalog.version} "
+        f"(on {today} at {catalog.identity.base_url}; calendar-service {__version__})"
     )
     if args.strict and warnings:
         print(f"strict: {len(warnings)} warning(s) above count as errors", file=sys.stderr)
