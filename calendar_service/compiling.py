@@ -37,7 +37,7 @@ from calendar_service.model import (
 )
 from calendar_service.query import Filter, FilterKeys, keys_for
 from calendar_service.recurrence import index_reach
-from calendar_service.series import rule_starts
+from calendar_service.series import Expansion, Series
 from calendar_service.urls import choose_base
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -196,7 +196,7 @@ def render_feed(
 def last_end(event: Event, reach: date) -> date | None:
     """The day after the series' last occurrence ends; None when it may go on after `reach`
     (endless, or not over by then). The rule is expanded no further than `reach`, as far as
-    compiling expands it, a cost the loader has bounded."""
+    compiling expands it, a cost the loader has bounded (and listed, if event.expansion)."""
     data = event.timing  # a count run on past skipped days ends on its until
     recurrence = data.recurrence
     spans: list[tuple[date | datetime, timedelta]] = [(data.start, data.duration)]
@@ -205,10 +205,16 @@ def last_end(event: Event, reach: date) -> date | None:
         if rule is not None:
             if (rule.count is None and rule.until is None) or (rule.until or reach) > reach:
                 return None
-            starts = rule_starts(data, rule.until or reach)
-            if rule.count is not None and len(starts) < rule.count:
-                return None
-            spans += [(value, data.duration) for value in starts]
+            limit = datetime.combine(rule.until or reach, time.max)
+            dates = event.expansion or Expansion.unlisted(Series(data))
+            if rule.count is not None:
+                starts = dates.between(data.start, limit)
+                if len(starts) < rule.count:
+                    return None
+            else:  # the last start is all that counts
+                latest = dates.latest(limit)
+                starts = [] if latest is None else [latest]
+            spans += [(value, data.duration) for value in starts[-1:]]
         spans += [(value, data.duration) for value in recurrence.extra_dates]
     for override in data.overrides:
         if override.start is not None or override.end is not None:

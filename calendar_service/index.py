@@ -233,7 +233,8 @@ def _spans(
             slack = timedelta(days=2)
             first = (span_start - duration - slack).replace(tzinfo=None)
             last = (span_end + slack).replace(tzinfo=None)
-            starts.update(Series(data).between(first, last))
+            dates = event.expansion if event.expansion is not None else Series(data)
+            starts.update(dates.between(first, last))
     overridden = {override.occurrence: override for override in data.overrides}
     for value in starts:
         if value in excluded or value in overridden:

@@ -48,7 +48,14 @@ from calendar_service.partner_feeds import (
     vocabulary_problems,
 )
 from calendar_service.provenance import Problem, provenance_problems
-from calendar_service.recurrence import ClockCheck, check_expansion, check_recurrence
+from calendar_service.recurrence import (
+    Allowance,
+    ClockCheck,
+    Located,
+    check_expansion,
+    judge_recurrence,
+)
+from calendar_service.series import Expansion
 from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
 from calendar_service.sources import (
     CHANGES_FILE,
@@ -201,6 +208,7 @@ class _Judged:
     problems: tuple[Problem, ...]
     provenance: tuple[Problem, ...]  # warnings, told only if it has no problem at all
     content_hash: str
+    expansion: Expansion | None  # its rule as published, listed once for every check
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,10 +248,13 @@ class LoadCache:
         """rule_clock_problems, remembering its answers until the next load asks again."""
         known, self._clocks = self._clocks, {}
 
-        def clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> tuple[Problem, ...]:
+        def clock_problems(
+            event: EventData, zone: ZoneInfo, reach: date, expansion: Expansion | None
+        ) -> tuple[Problem, ...]:
             entry = known.get(id(event))
             if entry is None or entry[0] is not event or (entry[1], entry[2]) != (zone, reach):
-                entry = (event, zone, reach, tuple(rule_clock_problems(event, zone, reach)))
+                found = tuple(rule_clock_problems(event, zone, reach, expansion))
+                entry = (event, zone, reach, found)
             self._clocks[id(event)] = entry
             return entry[3]
 
@@ -321,7 +332,7 @@ def load(
 
     terms = _load_terms(contents, errors, cache)
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
-    located: list[tuple[EventData, str, int]] = []  # event as published, file, line
+    located: list[Located] = []  # event as published, file, line, its rule listed
     written: list[_CheckedEvent] = []
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
@@ -329,6 +340,7 @@ def load(
     context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
     judged = cache.judged
+    allowance = Allowance()
     for name, file in contents.items():
         if not _is_events_file(name):
             continue
@@ -346,6 +358,7 @@ def load(
                 local_today,
                 context,
                 judged,
+                allowance,
             ),
         )
         for event in checked:
@@ -359,7 +372,7 @@ def load(
                 if not event.problems:  # a well-formed event: its provenance is told
                     provenance += event.provenance
             errors.extend(event.problems)
-            located.append((event.judged.published, name, event.line))
+            located.append((event.judged.published, name, event.line, event.judged.expansion))
             written.append(event)
     cache.judged = {event.judged.data.id: event.judged for event in written}
 
@@ -409,8 +422,10 @@ def load(
                 errors.append(_sequence_exhausted(data.id, event.source, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
             warnings.append(f"{event.source}:{line}: event {data.id!r} {state}; {STAMP_ADVICE}")
-        sessions = event.judged.sessions
-        events.append(Event(data, event.source, line, sequence, modified, digest_value, sessions))
+        sessions, expansion = event.judged.sessions, event.judged.expansion
+        events.append(
+            Event(data, event.source, line, sequence, modified, digest_value, sessions, expansion)
+        )
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -446,6 +461,7 @@ def _check_events_file(
     today: date,
     context: Hashable,
     judged: Mapping[str, _Judged],
+    allowance: Allowance,
     errors: list[DataError],
 ) -> tuple[_CheckedEvent, ...]:
     """One events file read and each of its events checked on its own (not across files).
@@ -461,7 +477,7 @@ def _check_events_file(
         base: FieldPath = ("events", index)
         known = judged.get(event.id)
         if known is None or known.context != context or known.data != event:
-            known = _judge(event, settings, terms, today, context)
+            known = _judge(event, settings, terms, today, context, allowance)
 
         told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
         checked.append(
@@ -552,6 +568,7 @@ def _judge(
     terms: Mapping[str, TermDays],
     today: date,
     context: Hashable,
+    allowance: Allowance | None = None,
 ) -> _Judged:
     """An event's checks across its fields: vocabularies, local times, recurrence and the
     days it skips, then (if it passes them) its provenance on `today`. Unique ids are
@@ -566,13 +583,15 @@ def _judge(
         problems.append((("recurrence", *problem.path), str(problem)))
         sessions = UNSKIPPED
     published = sessions.published(event)
-    # Excluded dates and overrides are checked against the rule as published.
-    problems += check_recurrence(published)
+    # Excluded dates and overrides are checked against the rule as published, listed once
+    # over the window that the other checks and compiling ask about too.
+    found, expansion = judge_recurrence(published, today, allowance)
+    problems += found
     problems += skip_problems(event, sessions)
     # A well-formed event's rule is asked about its provenance, one year only.
-    told = () if problems else tuple(provenance_problems(published, today))
+    told = () if problems else tuple(provenance_problems(published, today, expansion))
     hashed = content_hash(event, sessions)
-    return _Judged(event, context, sessions, published, tuple(problems), told, hashed)
+    return _Judged(event, context, sessions, published, tuple(problems), told, hashed, expansion)
 
 
 def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:

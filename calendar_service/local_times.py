@@ -8,7 +8,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from calendar_service.model import EventData
-from calendar_service.series import Series
+from calendar_service.series import Expansion, Series
 from calendar_service.values import FieldPath
 from calendar_service.zones import clock_changes
 
@@ -118,9 +118,12 @@ _CLOCK_ADVICE = (
 )
 
 
-def rule_clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> Iterator[Problem]:
+def rule_clock_problems(
+    event: EventData, zone: ZoneInfo, reach: date, expansion: Expansion | None = None
+) -> Iterator[Problem]:
     """Occurrences of a timed rule, up to `reach`, that meet a clock change; those excluded
-    or moved by an override are the editor's choice and checked where they are written."""
+    or moved by an override are the editor's choice and checked where they are written.
+    `expansion` is the rule's, if loading listed it."""
     recurrence = event.recurrence
     if event.all_day or recurrence is None or recurrence.rule is None:
         return
@@ -133,7 +136,8 @@ def rule_clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> Iterat
     ends = {item.occurrence: item.end for item in event.overrides if isinstance(item.end, datetime)}
     skipped = set(recurrence.excluded_dates) | moved
     found = []
-    for start in _near_clock_changes(Series(event), length, zone, reach):
+    dates = expansion if expansion is not None else Expansion.unlisted(Series(event))
+    for start in _near_clock_changes(dates, length, zone, reach):
         if start in skipped:
             continue
         end = ends.get(start)
@@ -152,20 +156,20 @@ def rule_clock_problems(event: EventData, zone: ZoneInfo, reach: date) -> Iterat
 
 
 def _near_clock_changes(
-    series: Series, length: timedelta, zone: ZoneInfo, reach: date
+    dates: Expansion, length: timedelta, zone: ZoneInfo, reach: date
 ) -> list[datetime]:
     """The series' occurrences up to `reach` that could meet a clock change: those starting
     less than `length` before one, or during it. Each change is asked about near itself;
     a rule with a count (at most MAX_COUNT occurrences) is listed once instead."""
-    last = datetime.combine(reach, time.max)
+    last, series = datetime.combine(reach, time.max), dates.series
     if series.rule.count is not None:
-        starts = series.between(series.start, last)
+        starts = dates.between(series.start, last)
     else:
         second = timedelta(seconds=1)
         starts = []
         for first, final, _ in _changes_between(zone, series.start.year, reach.year):
             if final > series.start and first - length < last:
-                starts += series.between(max(first - length + second, series.start), final - second)
+                starts += dates.between(max(first - length + second, series.start), final - second)
     return sorted({value for value in starts if isinstance(value, datetime)})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -112,6 +113,7 @@ def _feed_filter_fields() -> dict[str, Any]:
 
 
 if TYPE_CHECKING:
+    from calendar_service.series import Expansion
 
     class FeedFilter(Strict):
         """Its fields are generated from `fields.FIELDS` below; read them with getattr."""
@@ -449,6 +451,9 @@ class Event:
     modified: datetime  # UTC
     content_hash: str
     schedule: Schedule = UNSKIPPED
+    # Its rule as published, listed by loading over the window compiling indexes (None:
+    # not listed, as for imported events); only spares expanding it again.
+    expansion: Expansion | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

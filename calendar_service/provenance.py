@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from calendar_service.model import EventData, Status, day_of
-from calendar_service.series import Series
+from calendar_service.series import Expansion, Series
 from calendar_service.values import FieldPath
 
 # A confirmed date this close needs a source: readers act on it (book, plan a lesson).
@@ -27,8 +27,11 @@ class Dated:
     override: int | None  # position in `overrides`
 
 
-def occurrences_between(event: EventData, first: date, last: date) -> list[Dated]:
-    """The event's occurrences starting from `first` to `last` (inclusive), overrides applied.
+def occurrences_between(
+    event: EventData, first: date, last: date, expansion: Expansion | None = None
+) -> list[Dated]:
+    """The event's occurrences starting from `first` to `last` (inclusive), overrides applied
+    (`expansion` is the event's rule, if loading listed it).
 
     A moved occurrence counts where it was moved to; the rule is asked about a span wider
     by the longest move an override may make, so that moves into the window are found.
@@ -47,7 +50,8 @@ def occurrences_between(event: EventData, first: date, last: date) -> list[Dated
     starts: set[date | datetime] = set(recurrence.extra_dates)
     if recurrence.rule is not None:
         begin = datetime.combine(first - reach, time())
-        starts.update(Series(event).between(begin, datetime.combine(last + reach, time.max)))
+        dates = expansion if expansion is not None else Series(event)
+        starts.update(dates.between(begin, datetime.combine(last + reach, time.max)))
     starts.difference_update(recurrence.excluded_dates)
     positions = {override.occurrence: index for index, override in enumerate(event.overrides)}
     found = []
@@ -61,8 +65,11 @@ def occurrences_between(event: EventData, first: date, last: date) -> list[Dated
     return found
 
 
-def provenance_problems(event: EventData, today: date) -> Iterator[Problem]:
-    """Warnings about an event's provenance on `today` (the calendar's local date).
+def provenance_problems(
+    event: EventData, today: date, expansion: Expansion | None = None
+) -> Iterator[Problem]:
+    """Warnings about an event's provenance on `today` (the calendar's local date), its
+    rule's dates from `expansion` if loading listed them.
 
     A confirmed occurrence within SOURCE_AHEAD with no source (the override's or the
     event's); a provisional one less than CONFIRM_AHEAD away; a `checked` day in the future.
@@ -78,7 +85,7 @@ def provenance_problems(event: EventData, today: date) -> Iterator[Problem]:
     )
     if event.source is not None and not provisional:
         return  # every date is sourced and none provisional: no need to expand the rule
-    ahead = occurrences_between(event, today, today + SOURCE_AHEAD)
+    ahead = occurrences_between(event, today, today + SOURCE_AHEAD, expansion)
 
     def sourced(item: Dated) -> bool:
         override = event.overrides[item.override] if item.override is not None else None

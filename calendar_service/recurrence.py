@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from calendar_service.documents import DataError, field_path
-from calendar_service.index import HORIZON_FUTURE
+from calendar_service.index import HORIZON_FUTURE, HORIZON_PAST
 from calendar_service.local_times import Problem, rule_clock_problems
 from calendar_service.model import EventData, day_of
-from calendar_service.series import Series
+from calendar_service.series import Expansion, Series
 
 # What expanding every event's rule may cost at load, together, in occurrences walked
 # (estimated by Rule.expansion_steps, before anything is expanded). The benchmark's 10,000
@@ -26,34 +25,62 @@ CHECK_STEPS = 5_000
 # --- Checks of one event -------------------------------------------------------------------------
 
 
-class _Given:
-    """Which dates the rule gives, for the dates an event names.
+class Allowance:
+    """What one load may spend listing rules over their windows (Expansion), in the steps
+    Rule.expansion_steps estimates: what expanding costs is only checked across the
+    catalog after every event is judged (check_expansion), so data over the budget is
+    refused at the cost of the budget, not of expanding all of it. An event refused a
+    listing is asked near each date instead: the answers are the same."""
 
-    Without a count, each question is answered near its date (Series). With a count, the
-    occurrences up to the latest date named are listed once, walking from the start.
-    """
+    def __init__(self, steps: int = EXPANSION_BUDGET) -> None:
+        self.left = steps
 
-    def __init__(self, series: Series, latest: date) -> None:
-        self.series = series
-        self.listed: list[date | datetime] | None = None
-        if series.rule.count is not None:
-            self.listed = series.between(series.start, datetime.combine(latest, time.max))
-            self.later = series.after(datetime.combine(latest, time.max))
-            self.members = set(self.listed)
+    def take(self, steps: int) -> bool:
+        if steps > self.left:
+            return False
+        self.left -= steps
+        return True
 
-    def gives(self, value: date | datetime) -> bool:
-        if self.listed is None:
-            return self.series.gives(value)
-        return value in self.members
 
-    def after(self, value: date | datetime) -> date | datetime | None:
-        if self.listed is None:
-            return self.series.after(value)
-        position = bisect_right(self.listed, value)
-        return self.listed[position] if position < len(self.listed) else self.later
+WINDOW_SLACK = timedelta(days=3)  # each side: compiling may be for a day either side
+
+
+def expansion_window(event: EventData, today: date) -> tuple[datetime, datetime]:
+    """The local times from which to which loading lists a rule's dates (Expansion): the
+    occurrence index's horizon as compiling asks for it on `today`, which holds the year of
+    provenance checks and every clock change up to index_reach. A day or more of slack
+    each side lets a compile a day apart use the list too."""
+    first = datetime.combine(today - HORIZON_PAST - WINDOW_SLACK, time()) - event.duration
+    return first, datetime.combine(today + HORIZON_FUTURE + WINDOW_SLACK, time.max)
+
+
+def _expanded(
+    event: EventData, latest: date, today: date | None, allowance: Allowance | None
+) -> Expansion:
+    """The event's rule listed over its window on `today` if the allowance has the steps
+    (a rule with a count: from its start, and never more than CHECK_STEPS), else up to the
+    latest date the event names (with a count) or nothing (without: asked near each date)."""
+    series = Series(event)
+    rule, first_day = series.rule, day_of(event.start)
+    if today is not None and allowance is not None:
+        first, last = expansion_window(event, today)
+        begin = first_day if rule.count is not None else max(first_day, first.date())
+        steps = rule.expansion_steps(begin, last.date())
+        if (rule.count is None or steps <= CHECK_STEPS) and allowance.take(steps):
+            return Expansion(series, first, last)
+    if rule.count is not None:  # the dates named are checked from one walk
+        return Expansion(series, series.start, datetime.combine(latest, time.max))
+    return Expansion.unlisted(series)
 
 
 def check_recurrence(event: EventData) -> list[Problem]:
+    """judge_recurrence's problems."""
+    return judge_recurrence(event)[0]
+
+
+def judge_recurrence(
+    event: EventData, today: date | None = None, allowance: Allowance | None = None
+) -> tuple[list[Problem], Expansion | None]:
     """Semantic checks the schema cannot express: the series must be well formed.
 
     The start must be an occurrence of its rule (RFC 5545 leaves other starts undefined and
@@ -63,7 +90,7 @@ def check_recurrence(event: EventData) -> list[Problem]:
     """
     recurrence = event.recurrence
     if recurrence is None:
-        return []
+        return [], None
     rule = recurrence.rule
     first_day = day_of(event.start)
     named = [
@@ -72,12 +99,13 @@ def check_recurrence(event: EventData) -> list[Problem]:
         *(override.occurrence for override in event.overrides),
     ]
     latest = max((day_of(value) for value in named), default=first_day)
-    given: _Given | None = None
+    given: Expansion | None = None
     if rule is not None:
         if rule.until is not None and rule.until < first_day:
-            return [(("recurrence", "rule", "until"), "until is before the event's start")]
+            return [(("recurrence", "rule", "until"), "until is before the event's start")], None
         if reason := rule.unreachable(first_day):
-            return [(("recurrence", "rule"), f"the rule never produces an occurrence: {reason}")]
+            problem = f"the rule never produces an occurrence: {reason}"
+            return [(("recurrence", "rule"), problem)], None
         if (
             rule.count is not None
             and (steps := rule.expansion_steps(first_day, latest)) > CHECK_STEPS
@@ -89,9 +117,9 @@ def check_recurrence(event: EventData) -> list[Problem]:
                     f"{steps:,} steps from its start (a rule with a count is expanded from its "
                     f"start; at most {CHECK_STEPS:,}): give the rule an until instead of a count",
                 )
-            ]
-        series = Series(event)
-        following = series.after(event.start, inclusive=True)
+            ], None
+        given = _expanded(event, latest, today, allowance)
+        following = given.after(event.start, inclusive=True)
         if following != event.start:
             shown = following.isoformat() if following is not None else "none"
             return [
@@ -100,8 +128,7 @@ def check_recurrence(event: EventData) -> list[Problem]:
                     f"{event.start.isoformat()} is not an occurrence of the rule "
                     f"({rule.describe()}); its first occurrence from there is {shown}",
                 )
-            ]
-        given = _Given(series, latest)
+            ], given
     extras = set(recurrence.extra_dates)
     excluded = set(recurrence.excluded_dates)
 
@@ -138,14 +165,14 @@ def check_recurrence(event: EventData) -> list[Problem]:
                 (("overrides", index, "occurrence"), f"{override.occurrence} is overridden twice")
             )
         seen.add(override.occurrence)
-    return problems
+    return problems, given
 
 
 def _all_excluded(
     start: date | datetime,
     extras: set[date | datetime],
     excluded: set[date | datetime],
-    given: _Given | None,
+    given: Expansion | None,
 ) -> bool:
     """Whether every occurrence is excluded, without listing them: the rule's occurrences
     all are when the first is and each excluded one's successor is too (or there is none)."""
@@ -182,11 +209,12 @@ def index_reach(today: date) -> date:
     return today + HORIZON_FUTURE + timedelta(days=1)
 
 
-ClockCheck = Callable[[EventData, ZoneInfo, date], Iterable[Problem]]
+ClockCheck = Callable[[EventData, ZoneInfo, date, Expansion | None], Iterable[Problem]]
+Located = tuple[EventData, str, int, Expansion | None]  # event, file, line, its rule listed
 
 
 def check_expansion(
-    located: Sequence[tuple[EventData, str, int]],
+    located: Sequence[Located],
     zone: ZoneInfo,
     today: date,
     clock_problems: ClockCheck = rule_clock_problems,
@@ -197,15 +225,16 @@ def check_expansion(
     expanding: over EXPANSION_BUDGET, the costliest events are named and nothing is
     expanded. Then every occurrence the rules give up to there must keep clear of the
     clock changes (see clock_problem). `located` holds every event of each file, in order,
-    with its file and line. `clock_problems` is rule_clock_problems, or a copy of it that
-    remembers the events it was asked about (a reload asks again about every event).
+    with its file, line and rule's Expansion (if listed). `clock_problems` is
+    rule_clock_problems, or a copy of it that remembers the events it was asked about (a
+    reload asks again about every event).
     """
     reach = index_reach(today)
     fields, counters = [], dict[str, int]()
-    for _, name, _ in located:
+    for _, name, _, _ in located:
         position = counters[name] = counters.get(name, -1) + 1
         fields.append(("events", position))
-    costs = [expansion_cost(event, reach) for event, _, _ in located]
+    costs = [expansion_cost(event, reach) for event, _, _, _ in located]
     total = sum(costs)
     if total > EXPANSION_BUDGET:
         ranked = sorted(range(len(located)), key=lambda i: (-costs[i], i))[:COSTLIEST_SHOWN]
@@ -223,8 +252,8 @@ def check_expansion(
             for i in ranked
         ]
     errors = []
-    for (event, name, line), where in zip(located, fields, strict=True):
-        for path, message in clock_problems(event, zone, reach):
+    for (event, name, line, expansion), where in zip(located, fields, strict=True):
+        for path, message in clock_problems(event, zone, reach, expansion):
             errors.append(DataError(name, line, field_path((*where, *path)), message))
     return errors
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 
@@ -63,7 +64,7 @@ class Series:
         }
         self._from_start = rrule(dtstart=start, **self._options)  # type: ignore[arg-type]
 
-    def _near(self, value: datetime) -> rrule:
+    def near(self, value: datetime) -> rrule:
         """The rule started at the last period beginning, at or before `value`, that the
         walk from the start visits."""
         rule, start = self.rule, self.start
@@ -95,26 +96,105 @@ class Series:
         for a caller that counts only some of them."""
         options = {**self._options, "count": None}
         for value in rrule(dtstart=self.start, **options):  # type: ignore[arg-type]
-            yield self._kind(value)
+            yield self.kind(value)
 
-    def _kind(self, value: datetime) -> date | datetime:
+    def kind(self, value: datetime) -> date | datetime:
         return value.date() if self.all_day else value
 
     def gives(self, value: date | datetime) -> bool:
         """Whether the rule gives an occurrence starting at `value`."""
         moment = as_naive(value)
-        return moment >= self.start and moment in self._near(moment)
+        return moment >= self.start and moment in self.near(moment)
 
     def after(self, value: date | datetime, *, inclusive: bool = False) -> date | datetime | None:
         """The first occurrence the rule gives after `value` (or at it, if inclusive)."""
         moment = as_naive(value)
-        found = self._near(moment).after(moment, inc=inclusive)
-        return None if found is None else self._kind(found)
+        found = self.near(moment).after(moment, inc=inclusive)
+        return None if found is None else self.kind(found)
 
     def between(self, first: date | datetime, last: date | datetime) -> list[date | datetime]:
         """The occurrences the rule gives from `first` to `last`, both included."""
         begin, end = as_naive(first), as_naive(last)
-        return [self._kind(value) for value in self._near(begin).between(begin, end, inc=True)]
+        return [self.kind(value) for value in self.near(begin).between(begin, end, inc=True)]
+
+
+class Expansion:
+    """An event's rule expanded once, over a window of local times, and asked any question
+    about its dates: from that list inside the window, from its Series outside it.
+
+    Loading checks an event's dates (its start, excluded dates, overrides, the clock
+    changes, its provenance) and compiling indexes and ends it: each asked dateutil again
+    before. The window is the widest they ask about near today (see window_of), so each
+    rule is walked once; an answer is the same whether the list or the Series gives it.
+    A rule with a count is listed from its start (the count runs from there).
+    """
+
+    __slots__ = ("_listed", "first", "last", "series")
+
+    def __init__(self, series: Series, first: datetime, last: datetime) -> None:
+        self.series = series
+        if series.rule.count is not None:
+            first = series.start
+        self.first, self.last = max(first, series.start), last
+        listed: list[datetime] = []
+        if self.first <= last:
+            listed = series.near(self.first).between(self.first, last, inc=True)
+        self._listed = tuple(listed)  # naive, as dateutil gives them, in order
+
+    @classmethod
+    def unlisted(cls, series: Series) -> Expansion:
+        """A series listed nowhere: every question is asked near its date."""
+        return cls(series, datetime.max, datetime.min)
+
+    def _covers(self, begin: datetime, end: datetime) -> bool:
+        return self.first <= begin and end <= self.last
+
+    def between(self, first: date | datetime, last: date | datetime) -> list[date | datetime]:
+        """What Series.between gives."""
+        begin, end = max(as_naive(first), self.series.start), as_naive(last)
+        if begin > end:
+            return []
+        if not self._covers(begin, end):
+            return self.series.between(begin, end)
+        listed, kind = self._listed, self.series.kind
+        chosen = listed[bisect_left(listed, begin) : bisect_right(listed, end)]
+        return [kind(value) for value in chosen]
+
+    def after(self, value: date | datetime, *, inclusive: bool = False) -> date | datetime | None:
+        """What Series.after gives."""
+        moment = as_naive(value)
+        if moment < self.series.start:
+            moment, inclusive = self.series.start, True
+        if not self._covers(moment, moment):
+            return self.series.after(moment, inclusive=inclusive)
+        listed = self._listed
+        position = (bisect_left if inclusive else bisect_right)(listed, moment)
+        if position < len(listed):
+            return self.series.kind(listed[position])
+        return self.series.after(self.last)  # none from there to the window's end
+
+    def gives(self, value: date | datetime) -> bool:
+        """What Series.gives gives."""
+        moment = as_naive(value)
+        if moment < self.series.start:
+            return False
+        if not self._covers(moment, moment):
+            return self.series.gives(moment)
+        listed = self._listed
+        position = bisect_left(listed, moment)
+        return position < len(listed) and listed[position] == moment
+
+    def latest(self, limit: date | datetime) -> date | datetime | None:
+        """The last date the rule gives from its start up to `limit`, if any."""
+        end = as_naive(limit)
+        if end <= self.last:
+            position = bisect_right(self._listed, end)
+            if position:
+                return self.series.kind(self._listed[position - 1])
+            if self.first == self.series.start:
+                return None
+        starts = self.series.between(self.series.start, end)
+        return starts[-1] if starts else None
 
 
 def _weekday(code: str) -> weekday:

@@ -4,6 +4,7 @@ VEVENTs we publish (index.expand), in any window."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,7 +29,7 @@ from calendar_service.model import (
     Skipped,
     start_instant,
 )
-from calendar_service.recurrence import check_recurrence, index_reach
+from calendar_service.recurrence import Allowance, check_recurrence, index_reach, judge_recurrence
 from calendar_service.series import Series
 
 TODAY = date(2026, 11, 25)
@@ -157,6 +158,11 @@ def test_compiling_expands_as_recurring_ical_events_does(
         Event(event.data.model_copy(update={"id": f"series-{n}"}), *vars_of(event))
         for n, event in enumerate(events)
     ]
+    # As loading gives them: each rule listed over the window compiling asks about.
+    listed = [
+        dataclasses.replace(event, expansion=judge_recurrence(event.timing, TODAY, Allowance())[1])
+        for event in events
+    ]
     facts = {event.id: facts_of(event.data, zone) for event in events}
     calendar = Calendar()
     calendar.add_component(ics.vtimezone(timezone, TODAY.year))
@@ -169,6 +175,7 @@ def test_compiling_expands_as_recurring_ical_events_does(
     for window in ((start, end), (start, start), (first, first), (first, first + HOUR)):
         library = expand(calendar, *window, zone, "@" + IDENTITY.uid_domain, facts)
         assert expand_events(events, *window, zone, facts) == library, window
+        assert expand_events(listed, *window, zone, facts) == library, window
 
 
 def vars_of(event: Event) -> tuple[Any, ...]:
