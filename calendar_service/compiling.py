@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
 
@@ -281,11 +281,18 @@ def compile_catalog(
     settings = loaded.settings
     identity = identity_of(settings, base_url, uid_domain, served_url)
     today = today or datetime.now(UTC).date()
-    facts = MappingProxyType(
-        {event.id: facts_of(event.data, settings.zone) for event in loaded.events}
-    )
     reuse = previous if _same_context(previous, settings, identity, today) else None
     entries, occurrences, fresh = _reuse_unchanged(loaded.events, reuse)
+    # An unchanged event's facts are the previous snapshot's (they follow its content).
+    known_facts = reuse.facts if reuse is not None else {}
+    facts = MappingProxyType(
+        {
+            event.id: known_facts[event.id]
+            if event.id in entries
+            else facts_of(event.data, settings.zone)
+            for event in loaded.events
+        }
+    )
     timezone_bytes = ics.vtimezone(settings.timezone, today.year).to_ical()
     index = _compile_fresh(
         fresh,
@@ -359,7 +366,10 @@ def _reuse_unchanged(
     for event in events:
         old = reuse.events.get(event.id) if reuse is not None else None
         if reuse is not None and old is not None and old.event.revision == event.revision:
-            entries[event.id] = replace(old, event=event)
+            # Built directly: dataclasses.replace costs three times as much, 10,000 times.
+            entries[event.id] = EventEntry(
+                event, old.keys, old.vevents, old.current, old.first, old.until
+            )
             occurrences += old_occurrences(reuse, event.id)
         else:
             fresh.append(event)

@@ -51,8 +51,10 @@ from calendar_service.provenance import Problem, provenance_problems
 from calendar_service.recurrence import (
     Allowance,
     ClockCheck,
+    CostEstimate,
     Located,
     check_expansion,
+    expansion_cost,
     judge_recurrence,
 )
 from calendar_service.series import Expansion
@@ -243,6 +245,20 @@ class LoadCache:
         self.judged: dict[str, _Judged] = {}
         # The clock changes each event's rule meets, by the id() of the event as published.
         self._clocks: dict[int, tuple[EventData, ZoneInfo, date, tuple[Problem, ...]]] = {}
+        self._costs: dict[int, tuple[EventData, date, int]] = {}  # expansion_cost's, alike
+
+    def expansion_costs(self) -> CostEstimate:
+        """expansion_cost, remembering its answers until the next load asks again."""
+        known, self._costs = self._costs, {}
+
+        def cost_of(event: EventData, reach: date) -> int:
+            entry = known.get(id(event))
+            if entry is None or entry[0] is not event or entry[1] != reach:
+                entry = (event, reach, expansion_cost(event, reach))
+            self._costs[id(event)] = entry
+            return entry[2]
+
+        return cost_of
 
     def clock_problems(self) -> ClockCheck:
         """rule_clock_problems, remembering its answers until the next load asks again."""
@@ -403,7 +419,11 @@ def load(
     assert settings is not None
     # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
     day = today or datetime.now(UTC).date()
-    errors.extend(check_expansion(located, settings.zone, day, cache.clock_problems()))
+    errors.extend(
+        check_expansion(
+            located, settings.zone, day, cache.clock_problems(), cache.expansion_costs()
+        )
+    )
     if errors:
         raise DataInvalid(errors)
 

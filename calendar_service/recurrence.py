@@ -210,6 +210,7 @@ def index_reach(today: date) -> date:
 
 
 ClockCheck = Callable[[EventData, ZoneInfo, date, Expansion | None], Iterable[Problem]]
+CostEstimate = Callable[[EventData, date], int]
 Located = tuple[EventData, str, int, Expansion | None]  # event, file, line, its rule listed
 
 
@@ -218,6 +219,7 @@ def check_expansion(
     zone: ZoneInfo,
     today: date,
     clock_problems: ClockCheck = rule_clock_problems,
+    cost_of: CostEstimate = expansion_cost,
 ) -> list[DataError]:
     """Checks across the catalog that expand rules, once each event is valid on its own.
 
@@ -227,14 +229,14 @@ def check_expansion(
     clock changes (see clock_problem). `located` holds every event of each file, in order,
     with its file, line and rule's Expansion (if listed). `clock_problems` is
     rule_clock_problems, or a copy of it that remembers the events it was asked about (a
-    reload asks again about every event).
+    reload asks again about every event); `cost_of`, expansion_cost or such a copy of it.
     """
     reach = index_reach(today)
     fields, counters = [], dict[str, int]()
     for _, name, _, _ in located:
         position = counters[name] = counters.get(name, -1) + 1
         fields.append(("events", position))
-    costs = [expansion_cost(event, reach) for event, _, _, _ in located]
+    costs = [cost_of(event, reach) for event, _, _, _ in located]
     total = sum(costs)
     if total > EXPANSION_BUDGET:
         ranked = sorted(range(len(located)), key=lambda i: (-costs[i], i))[:COSTLIEST_SHOWN]
