@@ -340,6 +340,11 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
     value: str = event.value
     if event.style:  # quoted or block scalars are always text (plain is None or "")
         return value
+    return plain_value(value)
+
+
+def plain_value(value: str) -> Any:
+    """A plain (unquoted) scalar's value, as parse_yaml reads it: YAML 1.2's core schema."""
     if value and value[0] not in _NOT_TEXT_STARTS:
         return value
     if _NULL.match(value):

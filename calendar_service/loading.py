@@ -24,6 +24,7 @@ from calendar_service.documents import (
     YamlProblem,
     field_path,
     parse_yaml,
+    plain_value,
 )
 from calendar_service.fields import FIELDS
 from calendar_service.local_times import check_local_times, rule_clock_problems
@@ -889,12 +890,59 @@ def _withdrawn_events(
 
 
 _CHANGE = TypeAdapter(Change)
+_CHANGES = TypeAdapter(list[Change])
+
+
+# One change exactly as `stamp` writes it (changes_text), its summary in single quotes.
+_CHANGES_START = re.compile(r"(?:#[^\n]*\n)*changes:\n")
+_CHANGE_WRITTEN = re.compile(
+    r"- at: '(?P<at>[0-9TZ:-]{20})'\n"
+    r"  event: (?P<event>[a-z0-9][a-z0-9-]*)\n"
+    r"  kind: (?P<kind>[a-z]+)\n"
+    r"  summary: '(?P<summary>(?:[^'\n]|'')*)'\n"
+    r"(?P<minor>  minor: true\n)?"
+)
+
+
+def _changes_as_stamped(raw: bytes) -> tuple[Change, ...] | None:
+    """The change log of a changes.yaml exactly as `stamp` writes it, every entry valid,
+    read without a YAML parser (a third of the time at 10,000 changes); else None, and
+    the file is read as any other, so that errors are reported as they always were."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    start = _CHANGES_START.match(text)
+    if start is None:
+        return None
+    position, match_at, items = start.end(), _CHANGE_WRITTEN.match, []
+    while position < len(text):
+        found = match_at(text, position)
+        if found is None:
+            return None
+        position = found.end()
+        item = {
+            "at": found["at"],
+            "event": plain_value(found["event"]),
+            "kind": plain_value(found["kind"]),
+            "summary": found["summary"].replace("''", "'"),
+        }
+        if found["minor"] is not None:
+            item["minor"] = True
+        items.append(item)
+    try:
+        changes = _CHANGES.validate_python(items)  # in one call: a fifth of the time
+    except ValidationError:
+        return None
+    return tuple(sorted(changes, key=lambda change: change.at)) if changes else None
 
 
 def _read_changes(raw: bytes | None, errors: list[DataError]) -> tuple[Change, ...]:
     """The change log `stamp` writes, each entry checked; oldest first."""
     if raw is None:
         return ()
+    if (stamped := _changes_as_stamped(raw)) is not None:
+        return stamped
     doc = _read_document(CHANGES_FILE, raw, errors, "expected a mapping with `changes:`")
     if doc is None:
         return ()
