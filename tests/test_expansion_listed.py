@@ -12,7 +12,8 @@ import pytest
 from conftest import DATASETS
 from hypothesis import given
 from hypothesis import strategies as st
-from test_recurrence import PROPERTIES, naive, series
+from dateutil.rrule import rrulestr
+from test_recurrence import PROPERTIES, naive, rule_text, series
 
 from calendar_service import series as series_module
 from calendar_service.compiling import compile_catalog, last_end
@@ -55,6 +56,22 @@ def test_a_listed_rule_answers_as_its_series_does(event: EventData, data: st.Dat
     for value in walked.between(first - 40 * DAY, last + 40 * DAY)[:50]:
         assert listed.gives(value)
         assert listed.after(value, inclusive=True) == value
+
+
+@PROPERTIES
+@given(event=series(), data=st.data())
+def test_a_rule_listed_by_date_arithmetic_gives_what_dateutil_walks(
+    event: EventData, data: st.DataObject
+) -> None:
+    """Series lists rules without ordinal weekdays or set positions itself: in any window,
+    far from the start or across it, the dates dateutil gives walking from the start."""
+    start = naive(event.start)
+    walk = rrulestr(rule_text(event) or "", dtstart=start, cache=True)
+    found = Series(event)
+    for _ in range(4):
+        begin = data.draw(moments([start, start + timedelta(days=3 * 366)]))
+        end = begin + timedelta(hours=data.draw(st.integers(0, 24 * 800)))
+        assert found.naive_between(begin, end) == walk.between(begin, end, inc=True), (begin, end)
 
 
 def _unlisted(loaded: LoadedData) -> LoadedData:
