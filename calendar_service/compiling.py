@@ -193,10 +193,10 @@ def render_feed(
     return FeedFile(body, max(min(modified, now), since))
 
 
-def last_end(event: Event, reach: date) -> date | None:
+def last_end(event: Event, reach: date, expansion: Expansion | None = None) -> date | None:
     """The day after the series' last occurrence ends; None when it may go on after `reach`
     (endless, or not over by then). The rule is expanded no further than `reach`, as far as
-    compiling expands it, a cost the loader has bounded (and listed, if event.expansion)."""
+    compiling expands it, a cost the loader has bounded (`expansion`: as loading listed it)."""
     data = event.timing  # a count run on past skipped days ends on its until
     recurrence = data.recurrence
     spans: list[tuple[date | datetime, timedelta]] = [(data.start, data.duration)]
@@ -206,7 +206,7 @@ def last_end(event: Event, reach: date) -> date | None:
             if (rule.count is None and rule.until is None) or (rule.until or reach) > reach:
                 return None
             limit = datetime.combine(rule.until or reach, time.max)
-            dates = event.expansion or Expansion.unlisted(Series(data))
+            dates = expansion or Expansion.unlisted(Series(data))
             if rule.count is not None:
                 starts = dates.between(data.start, limit)
                 if len(starts) < rule.count:
@@ -303,6 +303,7 @@ def compile_catalog(
         entries,
         occurrences,
         reuse.index if reuse else None,
+        loaded.expansions,
     )
     entries = {event.id: entries[event.id] for event in loaded.events}  # in id order
     day_began = datetime.combine(today, time(), UTC)
@@ -385,9 +386,12 @@ def _compile_fresh(
     entries: dict[str, EventEntry],
     occurrences: list[Occurrence],
     known: OccurrenceIndex | None = None,
+    expansions: Mapping[str, Expansion] | None = None,
 ) -> OccurrenceIndex:
     """Render and expand the `fresh` events into `entries`; the index of all occurrences
-    (the reused ones keep what `known`, the previous index, worked out for them)."""
+    (the reused ones keep what `known`, the previous index, worked out for them). Rules
+    are read from `expansions` (LoadedData.expansions) where loading listed them."""
+    listed = expansions or {}
     horizon_start = today - timedelta(days=settings.past_days)
     horizon = (
         day_start(today - HORIZON_PAST, settings),
@@ -395,7 +399,7 @@ def _compile_fresh(
     )
     reach = index_reach(today)
     for event in fresh:
-        end = last_end(event, reach)
+        end = last_end(event, reach, listed.get(event.id))
         entries[event.id] = EventEntry(
             event=event,
             keys=keys_for(event.data),
@@ -404,7 +408,7 @@ def _compile_fresh(
             first=first_start(event),
             until=end,
         )
-    occurrences += occurrences_of(fresh, *horizon, settings.zone, facts)
+    occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
     return OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
 
 

@@ -23,7 +23,7 @@ from calendar_service.model import (
     occurrence_duration,
     start_instant,
 )
-from calendar_service.series import Series
+from calendar_service.series import Expansion, Series
 
 HORIZON_PAST = timedelta(days=2 * 366)
 HORIZON_FUTURE = timedelta(days=5 * 366)
@@ -181,15 +181,17 @@ def expand_events(
     end: datetime,
     zone: ZoneInfo,
     facts: Mapping[str, SeriesFacts],
+    expansions: Mapping[str, Expansion] | None = None,
 ) -> list[Occurrence]:
     """Occurrences overlapping [start, end), from the events as we publish them, sorted.
 
     What `expand` gives from their VEVENTs through recurring-ical-events (proved equal over
     generated events in tests/test_index_expansion_equals_library.py), without building or
     reading any: the rule's dates come from dateutil, as the library's do, asked near the
-    window (Series) rather than walked from each series' start.
+    window (Series) rather than walked from each series' start, or read from `expansions`
+    (by event id: the rules loading listed, LoadedData.expansions).
     """
-    occurrences = occurrences_of(events, start, end, zone, facts)
+    occurrences = occurrences_of(events, start, end, zone, facts, expansions)
     occurrences.sort(key=lambda item: sort_key(item, zone))
     return occurrences
 
@@ -200,23 +202,33 @@ def occurrences_of(
     end: datetime,
     zone: ZoneInfo,
     facts: Mapping[str, SeriesFacts],
+    expansions: Mapping[str, Expansion] | None = None,
 ) -> list[Occurrence]:
     """What `expand_events` gives, in no particular order (OccurrenceIndex.of sorts)."""
+    listed = expansions or {}
     return [
         _occurrence(event.id, series, first, finish, original)
         for event in events
         for series in (facts[event.id],)
-        for first, finish, original in _spans(event, series.length, start, end, zone)
+        for first, finish, original in _spans(
+            event, series.length, start, end, zone, listed.get(event.id)
+        )
     ]
 
 
 def _spans(
-    event: Event, length: timedelta | None, span_start: datetime, span_end: datetime, zone: ZoneInfo
+    event: Event,
+    length: timedelta | None,
+    span_start: datetime,
+    span_end: datetime,
+    zone: ZoneInfo,
+    expansion: Expansion | None = None,
 ) -> Iterator[tuple[date | datetime, date | datetime, date | datetime]]:
     """(start, end, rule's start) of each occurrence of an event meeting the span: its
     dates (start, rule, extra dates) less those excluded or overridden, then its overrides
     that are not excluded, wherever their occurrence was. A timed series' occurrences last
-    `length`, the first one's real length (see SeriesFacts)."""
+    `length`, the first one's real length (see SeriesFacts). `expansion`: its rule as
+    loading listed it, if it did."""
     data = event.timing
     recurrence = data.recurrence
     duration = data.duration
@@ -233,7 +245,7 @@ def _spans(
             slack = timedelta(days=2)
             first = (span_start - duration - slack).replace(tzinfo=None)
             last = (span_end + slack).replace(tzinfo=None)
-            dates = event.expansion if event.expansion is not None else Series(data)
+            dates = expansion if expansion is not None else Series(data)
             starts.update(dates.between(first, last))
     overridden = {override.occurrence: override for override in data.overrides}
     for value in starts:

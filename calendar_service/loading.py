@@ -52,10 +52,8 @@ from calendar_service.provenance import Problem, provenance_problems
 from calendar_service.recurrence import (
     Allowance,
     ClockCheck,
-    CostEstimate,
     Located,
     check_expansion,
-    expansion_cost,
     judge_recurrence,
 )
 from calendar_service.series import Expansion
@@ -116,6 +114,10 @@ class LoadedData:
     # keep them so that subscribers' calendars remove them (revisions.yaml keeps them).
     withdrawn: tuple[Event, ...] = ()
     changes: tuple[Change, ...] = ()  # the change log, oldest first
+    # Each event's rule as published, listed by loading over the window compiling indexes,
+    # by id: compiling reads it rather than expanding the rule again. Not kept in the
+    # LoadCache, nor in the snapshot: held, the lists cost 9 MB at 10,000 events.
+    expansions: Mapping[str, Expansion] = field(default_factory=dict)
 
 
 # --- Validation ---------------------------------------------------------------------------
@@ -211,7 +213,6 @@ class _Judged:
     problems: tuple[Problem, ...]
     provenance: tuple[Problem, ...]  # warnings, told only if it has no problem at all
     content_hash: str
-    expansion: Expansion | None  # its rule as published, listed once for every check
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +226,20 @@ class _CheckedEvent:
     id_line: int | None
     problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
     provenance: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """The rules one load lists (Expansion), by the id() of each event as published: kept
+    for this load's checks across files and its compile, never in the LoadCache."""
+
+    allowance: Allowance = field(default_factory=Allowance)
+    listed: dict[int, tuple[EventData, Expansion]] = field(default_factory=dict)
+
+    def of(self, published: EventData) -> Expansion | None:
+        """The event's rule as listed by this load, if it was."""
+        entry = self.listed.get(id(published))
+        return entry[1] if entry is not None and entry[0] is published else None
 
 
 R = TypeVar("R")
@@ -246,20 +261,6 @@ class LoadCache:
         self.judged: dict[str, _Judged] = {}
         # The clock changes each event's rule meets, by the id() of the event as published.
         self._clocks: dict[int, tuple[EventData, ZoneInfo, date, tuple[Problem, ...]]] = {}
-        self._costs: dict[int, tuple[EventData, date, int]] = {}  # expansion_cost's, alike
-
-    def expansion_costs(self) -> CostEstimate:
-        """expansion_cost, remembering its answers until the next load asks again."""
-        known, self._costs = self._costs, {}
-
-        def cost_of(event: EventData, reach: date) -> int:
-            entry = known.get(id(event))
-            if entry is None or entry[0] is not event or entry[1] != reach:
-                entry = (event, reach, expansion_cost(event, reach))
-            self._costs[id(event)] = entry
-            return entry[2]
-
-        return cost_of
 
     def clock_problems(self) -> ClockCheck:
         """rule_clock_problems, remembering its answers until the next load asks again."""
@@ -357,7 +358,7 @@ def load(
     context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
     judged = cache.judged
-    allowance = Allowance()
+    listing = _Listing()
     for name, file in contents.items():
         if not _is_events_file(name):
             continue
@@ -375,7 +376,7 @@ def load(
                 local_today,
                 context,
                 judged,
-                allowance,
+                listing,
             ),
         )
         for event in checked:
@@ -389,7 +390,8 @@ def load(
                 if not event.problems:  # a well-formed event: its provenance is told
                     provenance += event.provenance
             errors.extend(event.problems)
-            located.append((event.judged.published, name, event.line, event.judged.expansion))
+            published = event.judged.published
+            located.append((published, name, event.line, listing.of(published)))
             written.append(event)
     cache.judged = {event.judged.data.id: event.judged for event in written}
 
@@ -420,16 +422,13 @@ def load(
     assert settings is not None
     # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
     day = today or datetime.now(UTC).date()
-    errors.extend(
-        check_expansion(
-            located, settings.zone, day, cache.clock_problems(), cache.expansion_costs()
-        )
-    )
+    errors.extend(check_expansion(located, settings.zone, day, cache.clock_problems()))
     if errors:
         raise DataInvalid(errors)
 
     stamp_day = today or datetime.now(UTC).date()
     events, warnings = [], provenance
+    expansions: dict[str, Expansion] = {}
     for event in written:
         data, line, digest_value = event.judged.data, event.line, event.judged.content_hash
         known = stamps.known.get(data.id)
@@ -443,10 +442,10 @@ def load(
                 errors.append(_sequence_exhausted(data.id, event.source, line))
             state = "changed since it was stamped" if known else "has no revision stamp yet"
             warnings.append(f"{event.source}:{line}: event {data.id!r} {state}; {STAMP_ADVICE}")
-        sessions, expansion = event.judged.sessions, event.judged.expansion
-        events.append(
-            Event(data, event.source, line, sequence, modified, digest_value, sessions, expansion)
-        )
+        sessions = event.judged.sessions
+        events.append(Event(data, event.source, line, sequence, modified, digest_value, sessions))
+        if (expansion := listing.of(event.judged.published)) is not None:
+            expansions[data.id] = expansion
     if errors:
         raise DataInvalid(errors)
     imports: list[ImportedFeed] = []
@@ -471,6 +470,7 @@ def load(
         terms=MappingProxyType(terms),
         withdrawn=withdrawn,
         changes=changes,
+        expansions=MappingProxyType(expansions),
     )
 
 
@@ -482,7 +482,7 @@ def _check_events_file(
     today: date,
     context: Hashable,
     judged: Mapping[str, _Judged],
-    allowance: Allowance,
+    listing: _Listing,
     errors: list[DataError],
 ) -> tuple[_CheckedEvent, ...]:
     """One events file read and each of its events checked on its own (not across files).
@@ -498,7 +498,7 @@ def _check_events_file(
         base: FieldPath = ("events", index)
         known = judged.get(event.id)
         if known is None or known.context != context or known.data != event:
-            known = _judge(event, settings, terms, today, context, allowance)
+            known = _judge(event, settings, terms, today, context, listing)
 
         told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
         checked.append(
@@ -589,7 +589,7 @@ def _judge(
     terms: Mapping[str, TermDays],
     today: date,
     context: Hashable,
-    allowance: Allowance | None = None,
+    listing: _Listing | None = None,
 ) -> _Judged:
     """An event's checks across its fields: vocabularies, local times, recurrence and the
     days it skips, then (if it passes them) its provenance on `today`. Unique ids are
@@ -606,13 +606,16 @@ def _judge(
     published = sessions.published(event)
     # Excluded dates and overrides are checked against the rule as published, listed once
     # over the window that the other checks and compiling ask about too.
+    allowance = listing.allowance if listing is not None else None
     found, expansion = judge_recurrence(published, today, allowance)
+    if listing is not None and expansion is not None:
+        listing.listed[id(published)] = (published, expansion)
     problems += found
     problems += skip_problems(event, sessions)
     # A well-formed event's rule is asked about its provenance, one year only.
     told = () if problems else tuple(provenance_problems(published, today, expansion))
     hashed = content_hash(event, sessions)
-    return _Judged(event, context, sessions, published, tuple(problems), told, hashed, expansion)
+    return _Judged(event, context, sessions, published, tuple(problems), told, hashed)
 
 
 def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:

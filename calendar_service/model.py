@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -113,7 +112,6 @@ def _feed_filter_fields() -> dict[str, Any]:
 
 
 if TYPE_CHECKING:
-    from calendar_service.series import Expansion
 
     class FeedFilter(Strict):
         """Its fields are generated from `fields.FIELDS` below; read them with getattr."""
@@ -451,9 +449,6 @@ class Event:
     modified: datetime  # UTC
     content_hash: str
     schedule: Schedule = UNSKIPPED
-    # Its rule as published, listed by loading over the window compiling indexes (None:
-    # not listed, as for imported events); only spares expanding it again.
-    expansion: Expansion | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right
 from calendar import monthrange
 from collections.abc import Iterator
 from datetime import MAXYEAR, date, datetime, time, timedelta
+from typing import Any
 
 from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, weekday
 
@@ -37,14 +39,37 @@ class Series:
     runs from there.
     """
 
+    __slots__ = ("_filters", "_walk", "all_day", "rule", "start", "until")
+
     def __init__(self, event: EventData) -> None:
         assert event.recurrence is not None and event.recurrence.rule is not None
+        self._walk: rrule | None = None
         rule = self.rule = event.recurrence.rule
         self.all_day = event.all_day
-        self.start = start = as_naive(event.start)
+        self.start = as_naive(event.start)
+        self.until = None if rule.until is None else datetime.combine(rule.until, time(23, 59, 59))
+        # A rule without set positions keeps, of each period it visits, the days that pass
+        # its filters (as dateutil's _iter does): those are listed here by date arithmetic,
+        # several times faster than dateutil's walk (tested equal). Tuples, not sets: a
+        # load holds thousands of these from judging to compiling.
+        self._filters: Filters | None = None
+        if not rule.by_set_position:
+            by_month, by_month_day, by_weekday = self._by()
+            # dateutil reads an ordinal weekday as plain in a daily or weekly rule.
+            counted = rule.frequency in (Frequency.MONTHLY, Frequency.YEARLY)
+            self._filters = (
+                tuple(by_month),
+                tuple(by_month_day),
+                tuple(day.weekday for day in by_weekday if not (counted and day.n)),
+                tuple((day.weekday, day.n) for day in by_weekday if counted and day.n),
+            )
+
+    def _by(self) -> tuple[list[int], list[int], list[weekday]]:
+        """BYMONTH, BYMONTHDAY and BYDAY with dateutil's defaults from DTSTART written out
+        (see rrule.__init__)."""
+        rule, start = self.rule, self.start
         by_weekday = [_weekday(code) for code in rule.by_weekday]
         by_month, by_month_day = list(rule.by_month), list(rule.by_month_day)
-        # dateutil's defaults from DTSTART, written out (see rrule.__init__).
         if not by_month_day and not by_weekday:
             if rule.frequency == Frequency.YEARLY:
                 by_month = by_month or [start.month]
@@ -53,30 +78,28 @@ class Series:
                 by_month_day = [start.day]
             elif rule.frequency == Frequency.WEEKLY:
                 by_weekday = [_weekday(WEEKDAYS[start.weekday()])]
-        self._options = {
-            "freq": _FREQUENCIES[rule.frequency],
-            "interval": rule.interval,
-            "count": rule.count,
-            "until": None if rule.until is None else datetime.combine(rule.until, time(23, 59, 59)),
+        return by_month, by_month_day, by_weekday
+
+    def _options(self, count: int | None) -> dict[str, Any]:
+        """dateutil's rrule arguments but DTSTART (built when dateutil is asked)."""
+        by_month, by_month_day, by_weekday = self._by()
+        return {
+            "freq": _FREQUENCIES[self.rule.frequency],
+            "interval": self.rule.interval,
+            "count": count,
+            "until": self.until,
             "bymonth": by_month or None,
             "bymonthday": by_month_day or None,
             "byweekday": by_weekday or None,
-            "bysetpos": list(rule.by_set_position) or None,
+            "bysetpos": list(self.rule.by_set_position) or None,
         }
-        self._from_start = rrule(dtstart=start, **self._options)  # type: ignore[arg-type]
-        # A rule without set positions keeps, of each period it visits, the days that pass
-        # its filters (as dateutil's _iter does): those are listed here by date arithmetic,
-        # several times faster than dateutil's walk (tested equal).
-        self._filters: Filters | None = None
-        if not rule.by_set_position:
-            # dateutil reads an ordinal weekday as plain in a daily or weekly rule.
-            counted = rule.frequency in (Frequency.MONTHLY, Frequency.YEARLY)
-            self._filters = (
-                frozenset(by_month),
-                frozenset(by_month_day),
-                frozenset(day.weekday for day in by_weekday if not (counted and day.n)),
-                frozenset((day.weekday, day.n) for day in by_weekday if counted and day.n),
-            )
+
+    @property
+    def _from_start(self) -> rrule:
+        """dateutil's rule from the start, built when first asked for: most lists need none."""
+        if self._walk is None:
+            self._walk = rrule(dtstart=self.start, **self._options(self.rule.count))
+        return self._walk
 
     def near(self, value: datetime) -> rrule:
         """The rule started at the last period beginning, at or before `value`, that the
@@ -103,13 +126,12 @@ class Series:
             anchor = datetime.combine(date(start.year + years, 1, 1), start.time())
         if anchor <= start:
             return self._from_start
-        return rrule(dtstart=anchor, **self._options)  # type: ignore[arg-type]
+        return rrule(dtstart=anchor, **self._options(rule.count))
 
     def uncounted(self) -> Iterator[date | datetime]:
         """Every date the rule gives from its start, as if it had no count (up to its until):
         for a caller that counts only some of them."""
-        options = {**self._options, "count": None}
-        for value in rrule(dtstart=self.start, **options):  # type: ignore[arg-type]
+        for value in rrule(dtstart=self.start, **self._options(None)):
             yield self.kind(value)
 
     def kind(self, value: datetime) -> date | datetime:
@@ -146,9 +168,7 @@ class Series:
         `count` of them."""
         assert self._filters is not None
         rule, start = self.rule, self.start
-        until = self._options["until"]
-        assert until is None or isinstance(until, datetime)
-        stop = end if until is None else min(end, until)
+        stop = end if self.until is None else min(end, self.until)
         # A count runs from the start; otherwise the walk starts at the period of `begin`.
         low = start if rule.count is not None else max(begin, start)
         found: list[datetime] = []
@@ -191,7 +211,9 @@ class Expansion:
         listed: list[datetime] = []
         if self.first <= last:
             listed = series.naive_between(self.first, last)
-        self._listed = tuple(listed)  # naive, as dateutil gives them, in order
+        # Naive, in order, as microseconds: one small block each, not thousands of objects
+        # (a load holds every event's from judging to compiling).
+        self._listed = array("q", map(_micro, listed))
 
     @classmethod
     def unlisted(cls, series: Series) -> Expansion:
@@ -209,8 +231,8 @@ class Expansion:
         if not self._covers(begin, end):
             return self.series.between(begin, end)
         listed, kind = self._listed, self.series.kind
-        chosen = listed[bisect_left(listed, begin) : bisect_right(listed, end)]
-        return [kind(value) for value in chosen]
+        chosen = listed[bisect_left(listed, _micro(begin)) : bisect_right(listed, _micro(end))]
+        return [kind(_naive(value)) for value in chosen]
 
     def after(self, value: date | datetime, *, inclusive: bool = False) -> date | datetime | None:
         """What Series.after gives."""
@@ -220,9 +242,9 @@ class Expansion:
         if not self._covers(moment, moment):
             return self.series.after(moment, inclusive=inclusive)
         listed = self._listed
-        position = (bisect_left if inclusive else bisect_right)(listed, moment)
+        position = (bisect_left if inclusive else bisect_right)(listed, _micro(moment))
         if position < len(listed):
-            return self.series.kind(listed[position])
+            return self.series.kind(_naive(listed[position]))
         return self.series.after(self.last)  # none from there to the window's end
 
     def gives(self, value: date | datetime) -> bool:
@@ -232,25 +254,37 @@ class Expansion:
             return False
         if not self._covers(moment, moment):
             return self.series.gives(moment)
-        listed = self._listed
-        position = bisect_left(listed, moment)
-        return position < len(listed) and listed[position] == moment
+        listed, micro = self._listed, _micro(moment)
+        position = bisect_left(listed, micro)
+        return position < len(listed) and listed[position] == micro
 
     def latest(self, limit: date | datetime) -> date | datetime | None:
         """The last date the rule gives from its start up to `limit`, if any."""
         end = as_naive(limit)
         if end <= self.last:
-            position = bisect_right(self._listed, end)
+            position = bisect_right(self._listed, _micro(end))
             if position:
-                return self.series.kind(self._listed[position - 1])
+                return self.series.kind(_naive(self._listed[position - 1]))
             if self.first == self.series.start:
                 return None
         starts = self.series.between(self.series.start, end)
         return starts[-1] if starts else None
 
 
+_ORIGIN, _MICROSECOND = datetime.min, timedelta(microseconds=1)
+
+
+def _micro(value: datetime) -> int:
+    """A naive time as microseconds from the first one Python has: exact, and ordered."""
+    return (value - _ORIGIN) // _MICROSECOND
+
+
+def _naive(micro: int) -> datetime:
+    return _ORIGIN + timedelta(microseconds=micro)
+
+
 # A plain rule's filters: months, days of the month, weekdays, (weekday, ordinal) pairs.
-Filters = tuple[frozenset[int], frozenset[int], frozenset[int], frozenset[tuple[int, int]]]
+Filters = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[tuple[int, int], ...]]
 
 
 def _periods(
@@ -314,7 +348,7 @@ def _nth(first: date, last: date, weekday: int, n: int) -> date | None:
     return day if first <= day <= last else None
 
 
-def _year_ordinals(year: int, ordinals: frozenset[tuple[int, int]]) -> list[date]:
+def _year_ordinals(year: int, ordinals: tuple[tuple[int, int], ...]) -> list[date]:
     first, last = date(year, 1, 1), date(year, 12, 31)
     found = {_nth(first, last, weekday, n) for weekday, n in ordinals}
     return sorted(day for day in found if day is not None)
