@@ -83,15 +83,19 @@ def build(
         release_free_memory()
 
 
-def keep_collector_off_snapshot() -> None:
+def keep_collector_off_snapshot(*, collect: bool = True) -> None:
     """Move what is alive now (the new snapshot) out of the collector's sight.
 
     Every full collection walked the whole snapshot, a million objects at 10,000 events,
     and stalled requests for tens of milliseconds. What the previous snapshot left in
-    reference cycles is collected first, once, in the reloading thread.
+    reference cycles is collected first, once, in the reloading thread. The first snapshot
+    has none before it: `collect=False` skips that walk (0.2 s of starting at 10,000
+    events, where it found nothing); whatever its build left is collected at the next
+    swap, which unfreezes everything first.
     """
     gc.unfreeze()
-    gc.collect()
+    if collect:
+        gc.collect()
     gc.freeze()
     release_free_memory()
 
@@ -204,7 +208,7 @@ class LiveCatalog:
         catalog = build(settings, clock(), served_url=served_url, cache=cache)
         if on_swap is not None:
             on_swap(catalog)
-        keep_collector_off_snapshot()
+        keep_collector_off_snapshot(collect=False)  # nothing before it to collect
         return cls(
             settings,
             catalog,
