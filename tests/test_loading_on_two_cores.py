@@ -1,0 +1,109 @@
+"""Loading checks events files in two processes when there is enough to check: what it
+gives, errors included, is what checking them all in one process gives."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import DATASETS, ROOT
+
+from calendar_service import loading
+from calendar_service.forked import Forked, can_fork
+from calendar_service.loading import DataInvalid, LoadCache, LoadedData, load
+
+TODAY = date(2026, 11, 25)
+needs_fork = pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2,000 generated events in four files, stamped, as the benchmark writes them."""
+    folder = tmp_path_factory.mktemp("generated") / "data"
+    generate = [sys.executable, "-m", "benchmarks.generate", "--events", "2000"]
+    subprocess.run(
+        [*generate, "--today", TODAY.isoformat(), "--out", str(folder)], cwd=ROOT, check=True
+    )
+    return folder
+
+
+def loaded_with(folder: Path, threshold: int, monkeypatch: pytest.MonkeyPatch) -> LoadedData:
+    monkeypatch.setattr(loading, "PARALLEL_BYTES", threshold)
+    return load(folder, today=TODAY, cache=LoadCache())
+
+
+def described(loaded: LoadedData) -> tuple[object, ...]:
+    """All a load gives, the listed rules by what they answer over the index's window."""
+    first = datetime.combine(TODAY - timedelta(days=800), time())
+    last = datetime.combine(TODAY + timedelta(days=1900), time())
+    listed = {key: found.between(first, last) for key, found in loaded.expansions.items()}
+    return (loaded.events, loaded.warnings, loaded.version, loaded.changes, listed)
+
+
+@needs_fork
+def test_two_processes_load_what_one_does(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    one = loaded_with(generated, 10**12, monkeypatch)
+    two = loaded_with(generated, 0, monkeypatch)
+    assert described(two) == described(one)
+    assert len(one.expansions) > 100
+
+
+@needs_fork
+def test_two_processes_report_the_errors_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "data"
+    shutil.copytree(DATASETS / "partnership-2026", folder)
+    files = sorted((folder / "events").glob("*.yaml"))
+    edits = [("category", "nonsense"), ("start", "'2026-02-30'")]
+    for path, (key, wrong) in zip(files, edits, strict=False):
+        text = path.read_text(encoding="utf-8")
+        path.write_text(re.sub(rf"(\n *{key}: ).*", rf"\g<1>{wrong}", text, count=1), "utf-8")
+    found = []
+    for threshold in (10**12, 0):
+        with pytest.raises(DataInvalid) as refused:
+            loaded_with(folder, threshold, monkeypatch)
+        found.append(str(refused.value))
+    assert found[0] == found[1]
+    assert "nonsense" in found[0]
+
+
+def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
+    """Each checked event, sent through a pickle as the child sends it, is the same event,
+    checked in the parent's own context object, its listed rule kept beside it."""
+    context = object()
+    listing = loading._Listing()
+    found: list[loading.DataError] = []
+    name = "events/generated-000.yaml"
+    checked = loading._check_events_file(
+        name,
+        (generated / name).read_bytes(),
+        found,
+        settings=load(generated, today=TODAY).settings,
+        terms={},
+        today=TODAY,
+        context=context,
+        judged={},
+        listing=listing,
+    )
+    sent = pickle.loads(pickle.dumps([loading._sendable(event, listing) for event in checked]))
+    received_listing = loading._Listing()
+    back = [loading._received(item, context, received_listing) for item in sent]
+    assert back == list(checked)
+    assert all(event.judged.context is context for event in back)
+    assert len(received_listing.listed) == len(listing.listed) > 0
+
+
+@needs_fork
+def test_a_failed_child_gives_no_result() -> None:
+    def fails() -> int:
+        raise RuntimeError("in the child")
+
+    assert Forked(fails).result() is None
+    assert Forked(lambda: [1, 2, 3]).result() == [1, 2, 3]
