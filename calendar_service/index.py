@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
@@ -223,12 +223,14 @@ def _spans(
     span_end: datetime,
     zone: ZoneInfo,
     expansion: Expansion | None = None,
-) -> Iterator[tuple[date | datetime, date | datetime, date | datetime]]:
+) -> list[tuple[date | datetime, date | datetime, date | datetime]]:
     """(start, end, rule's start) of each occurrence of an event meeting the span: its
     dates (start, rule, extra dates) less those excluded or overridden, then its overrides
     that are not excluded, wherever their occurrence was. A timed series' occurrences last
     `length`, the first one's real length (see SeriesFacts). `expansion`: its rule as
-    loading listed it, if it did."""
+    loading listed it, if it did. In the order of the rule's starts, as recurring-ical-events
+    gives them: an occurrence moved onto another's start comes first if its own was earlier
+    (the index's sort keeps that order between equal keys)."""
     data = event.timing
     recurrence = data.recurrence
     duration = data.duration
@@ -248,6 +250,7 @@ def _spans(
             dates = expansion if expansion is not None else Series(data)
             starts.update(dates.between(first, last))
     overridden = {override.occurrence: override for override in data.overrides}
+    found: list[tuple[date | datetime, date | datetime, date | datetime]] = []
     for value in starts:
         if value in excluded or value in overridden:
             continue
@@ -257,9 +260,9 @@ def _spans(
                 assert length is not None
                 instant = begin.astimezone(UTC)
                 shown = instant.astimezone(zone)  # as _local shows it
-                yield shown, (instant + length).astimezone(zone), shown
+                found.append((shown, (instant + length).astimezone(zone), shown))
         elif _in_span(value, value + duration, span_start, span_end):
-            yield value, value + duration, value
+            found.append((value, value + duration, value))
     for occurrence, override in overridden.items():
         if occurrence in excluded:
             continue
@@ -270,7 +273,9 @@ def _spans(
         if isinstance(moved, datetime) and isinstance(finish, datetime):
             moved, finish = moved.replace(tzinfo=zone), finish.replace(tzinfo=zone)
         if _in_span(moved, finish, span_start, span_end):
-            yield _local(moved, zone), _local(finish, zone), _local(occurrence, zone)
+            found.append((_local(moved, zone), _local(finish, zone), _local(occurrence, zone)))
+    found.sort(key=itemgetter(2))
+    return found
 
 
 @dataclass(frozen=True)

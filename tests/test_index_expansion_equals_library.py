@@ -188,3 +188,34 @@ def vars_of(event: Event) -> tuple[Any, ...]:
         event.content_hash,
         event.schedule,
     )
+
+
+def test_an_occurrence_moved_onto_another_comes_first_as_in_the_library(
+    calendar_settings: CalendarSettings,
+) -> None:
+    """Moved onto the next day's start, the first day comes before it (its own start was
+    earlier), as recurring-ical-events orders them; it once came after (hypothesis found)."""
+    zone = calendar_settings.zone
+    data = valid(
+        {
+            "id": "series",
+            "title": "Series",
+            "category": "event",
+            "audiences": ["schools"],
+            "start": "2025-01-01",
+            "recurrence": {"rule": {"frequency": "daily"}},
+            "overrides": [
+                {"occurrence": "2025-01-01", "start": "2025-01-02", "status": "cancelled"}
+            ],
+        }
+    )
+    event = Event(data, "events/x.yaml", 1, 0, datetime(2026, 1, 1, tzinfo=UTC), "0" * 16)
+    calendar = Calendar()
+    calendar.add_component(ics.vtimezone(calendar_settings.timezone, TODAY.year))
+    for component in ics.event_components(event, calendar_settings, IDENTITY):
+        calendar.add_component(component)
+    facts = {event.id: facts_of(data, zone)}
+    window = (datetime(2024, 12, 30, tzinfo=zone), datetime(2025, 1, 4, tzinfo=zone))
+    library = expand(calendar, *window, zone, "@" + IDENTITY.uid_domain, facts)
+    assert [o.status.value for o in library[:2]] == ["cancelled", "confirmed"]
+    assert expand_events([event], *window, zone, facts) == library
