@@ -6,6 +6,7 @@ neighbour stretches wall time but not the CPU a compile needs.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from dataclasses import dataclass
@@ -41,20 +42,27 @@ class CompileTimes:
     feed_sizes: dict[str, int]
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children waited for: loading checks events
+    files in a forked child too (loading._check_on_two_cores), whose CPU counts."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def compile_times(data_dir: Path, today: date, runs: int = RUNS) -> CompileTimes:
     """Load and compile `runs` times, as the service builds (the cyclic collector paused,
-    reloading.build), timing each part in wall and in CPU seconds."""
+    reloading.build), timing each part in wall and in CPU seconds (a forked child's too)."""
     walls: list[tuple[float, float]] = []
     cpus: list[tuple[float, float]] = []
     occurrences, sizes = 0, {}
     for _ in range(runs):
         with collection_paused():
-            wall, cpu = time.perf_counter(), time.process_time()
+            wall, cpu = time.perf_counter(), cpu_seconds()
             loaded = load(data_dir, today=today)
-            wall_loaded, cpu_loaded = time.perf_counter(), time.process_time()
+            wall_loaded, cpu_loaded = time.perf_counter(), cpu_seconds()
             catalog = compile_catalog(loaded, base_url=BASE_URL, today=today)
             walls.append((wall_loaded - wall, time.perf_counter() - wall_loaded))
-            cpus.append((cpu_loaded - cpu, time.process_time() - cpu_loaded))
+            cpus.append((cpu_loaded - cpu, cpu_seconds() - cpu_loaded))
         occurrences, sizes = len(catalog.index.occurrences), feed_sizes(catalog)
     return CompileTimes(
         runs,
@@ -72,7 +80,7 @@ def compile_cpu_rows(times: CompileTimes) -> list[Row]:
     """Rows (metric, value, target, passed): load and compile CPU seconds, best of the runs."""
     best = times.compile_cpu
     return [
-        (f"load CPU, best of {times.runs}", f"{times.load_cpu:.2f} s", "", None),
+        (f"load CPU (both processes), best of {times.runs}", f"{times.load_cpu:.2f} s", "", None),
         (
             f"compile CPU, best of {times.runs}",
             f"{best:.2f} s ({times.occurrences:,} occurrences indexed)",
