@@ -22,6 +22,16 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and cores() >= 2 and threading.active_count() == 1
 
 
+def core_free() -> bool:
+    """Whether a core is likely idle: the last minute's load average leaves one whole. A
+    child given no core makes the parent wait for it, and slows work it was to speed up
+    (measured: 3.3 s against 2.4 s to load 10,000 events at a load average of 5.6 on 2)."""
+    try:
+        return os.getloadavg()[0] <= cores() - 1
+    except OSError:
+        return False
+
+
 class Forked(Generic[T]):
     """`work()` started in a forked child; `result()` waits for it.
 

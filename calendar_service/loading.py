@@ -29,7 +29,7 @@ from calendar_service.documents import (
     plain_value,
 )
 from calendar_service.fields import FIELDS
-from calendar_service.forked import Forked, can_fork
+from calendar_service.forked import Forked, can_fork, core_free
 from calendar_service.local_times import check_local_times, rule_clock_problems
 from calendar_service.model import (
     HASH_DIGITS,
@@ -512,13 +512,14 @@ def _check_on_two_cores(
 ) -> None:
     """Check the stale events files in two processes, if there is enough to check and two
     cores to check it on, and keep what each file gave in `cache`, as `reuse` would: the
-    results and errors are those of checking every file here (tested). Both processes take
+    results and errors are those of checking every file here (tested). A second core must
+    be free (the load average says), not only there. Both processes take
     the next file from one queue, so that a child starved of a core takes little; what it
     took and could not send back (if it failed) is left for `load` to check."""
     stale = [(name, file) for name, file in files if cache.stale(name, file, context)]
     if len(stale) < 2 or sum(file.size for _, file in stale) < PARALLEL_BYTES:
         return
-    if not can_fork() or len(stale) > _QUEUE_MOST:
+    if not can_fork() or not core_free() or len(stale) > _QUEUE_MOST:
         return
     queue = _FileQueue(len(stale))
     listing.allowance.left //= 2  # each process lists rules within half of what is left
