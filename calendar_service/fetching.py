@@ -37,13 +37,8 @@ from calendar_service.addresses import (
 )
 from calendar_service.errors import CalendarServiceError
 from calendar_service.model import CalendarSettings
-from calendar_service.partner_feeds import (
-    FETCHED_SUFFIX,
-    MAX_FEED_BYTES,
-    FeedRejected,
-    SourceConfig,
-    check_feed,
-)
+from calendar_service.partner_feeds import MAX_FEED_BYTES, FeedRejected, check_feed
+from calendar_service.partner_sources import FETCHED_SUFFIX, SourceConfig
 from calendar_service.settings import ServiceSettings
 from calendar_service.values import is_slug
 

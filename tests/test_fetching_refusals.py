@@ -16,7 +16,7 @@ from partner_server_support import PartnerServer, connections, feed, loopback_se
 
 from calendar_service.addresses import address_problem
 from calendar_service.fetching import FetchStore, SourceStatus, fetch_all
-from calendar_service.partner_feeds import SourceConfig
+from calendar_service.partner_sources import SourceConfig
 from calendar_service.settings import ServiceSettings
 
 __all__ = ["partner"]
