@@ -16,7 +16,8 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.compiling import compile_catalog
 from calendar_service.feed_size import oversized_feeds
-from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
+from calendar_service.fetch_store import FetchStore, SourceStatus
+from calendar_service.fetching import DEFAULT_TIMEZONE, fetch_all
 from calendar_service.fields import FIELDS
 from calendar_service.loading import DataInvalid, load, read_sources
 from calendar_service.model import CalendarSettings, EventFile, TermCalendar

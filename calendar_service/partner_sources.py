@@ -31,7 +31,7 @@ MAX_SOURCE_OCCURRENCES = 20_000
 MAX_SOURCE_ID = 48  # an imported event's id is the source id, a hyphen and UID_DIGITS
 UID_DIGITS = 16
 FETCHED_NAME = "fetched"  # how an imported event's file is named in messages: fetched/<id>.ics
-# A source's last good copy is `<fetched_dir>/<id><FETCHED_SUFFIX>` (fetching.FetchStore writes it).
+# A source's last good copy is `<fetched_dir>/<id><FETCHED_SUFFIX>` (FetchStore writes it).
 FETCHED_SUFFIX = ".ics"
 
 
