@@ -18,8 +18,9 @@ from starlette.types import Message, Scope
 
 from calendar_service.web.feeds import VERSION_MAX_AGE, version_of
 from calendar_service.web.pages import ASSET_FILES
-from calendar_service.web.protocol import ANSWERED_METHODS, JsonCors, RawHeaders
+from calendar_service.web.protocol import ANSWERED_METHODS, JsonCors
 from calendar_service.web.responses import (
+    PartsResponse,
     Rendered,
     accepts_gzip,
     cache_headers,
@@ -30,19 +31,21 @@ from calendar_service.web.responses import (
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
+    from starlette.responses import Response
 
     from calendar_service.web.service import CalendarService, Published
 
-Answer = tuple[Message, Message]  # a response's start and its one body message
+Answer = tuple[Message, ...]  # a response's start and its body messages
 TABLE = ("precomputed",)  # the key of a snapshot's table among its derived values
 
 
 @dataclass(frozen=True, slots=True)
 class Form:
-    """One answer a URL can get: status, body, and the raw headers without and with Origin."""
+    """One answer a URL can get: status, body (in the parts it is held in), and the raw
+    headers without and with Origin."""
 
     status: int
-    body: bytes
+    body: tuple[bytes, ...]
     headers: tuple[tuple[bytes, bytes], ...]
     cross_origin_headers: tuple[tuple[bytes, bytes], ...]
 
@@ -62,16 +65,19 @@ class Prepared:
     ) -> Prepared:
         headers = cache_headers(rendered, max_age=max_age, filename=filename)
 
-        def form(status: int, body: bytes, raw: RawHeaders) -> Form:
+        def form(response: Response) -> Form:
+            raw = response.raw_headers
             same_site = tuple(cors.simple_headers_of(raw, cross_origin=False))
-            return Form(status, body, same_site, tuple(cors.simple_headers_of(raw, True)))
+            body = response.parts if isinstance(response, PartsResponse) else (response.body,)
+            cross_origin = tuple(cors.simple_headers_of(raw, True))
+            return Form(response.status_code, tuple(map(bytes, body)), same_site, cross_origin)
 
         forms = [
             not_modified(headers),
             encoded(rendered, headers, gzipped=False),
             encoded(rendered, headers, gzipped=True),
         ]
-        return cls(rendered, *(form(r.status_code, bytes(r.body), r.raw_headers) for r in forms))
+        return cls(rendered, *(form(response) for response in forms))
 
     def answer(self, scope: Scope) -> Answer:
         """The request's answer, chosen as `rendered_response` and JsonCors choose it."""
@@ -97,11 +103,12 @@ class Prepared:
         else:
             form = self.identity
         headers = form.cross_origin_headers if cross_origin else form.headers
-        body = form.body if scope["method"] == "GET" else b""  # HEAD: GET's headers only
-        return (
-            {"type": "http.response.start", "status": form.status, "headers": headers},
-            {"type": "http.response.body", "body": body},
-        )
+        start = {"type": "http.response.start", "status": form.status, "headers": headers}
+        if scope["method"] != "GET":  # HEAD: GET's headers only
+            return start, {"type": "http.response.body", "body": b""}
+        *first, last = form.body
+        more = [{"type": "http.response.body", "body": part, "more_body": True} for part in first]
+        return start, *more, {"type": "http.response.body", "body": last}
 
 
 class Precomputed:

@@ -17,6 +17,7 @@ import orjson
 from cachetools import LRUCache
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
@@ -27,9 +28,13 @@ RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified."""
+    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified.
 
-    body: bytes
+    The bytes are held in the parts they were made in (compiling.FeedFile: a named feed
+    shares most of its bytes with the whole feed) and sent so, without joining them.
+    """
+
+    parts: tuple[bytes, ...]
     content_type: str
     last_modified: datetime
     etag: str
@@ -37,13 +42,33 @@ class Rendered:
 
     @classmethod
     def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        # mtime=0 keeps the compressed bytes identical on every machine.
-        return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
+        return cls.of_parts((body,), content_type, last_modified)
+
+    @classmethod
+    def of_parts(
+        cls, parts: tuple[bytes, ...], content_type: str, last_modified: datetime
+    ) -> Rendered:
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        etag = '"' + digest.hexdigest()[:32] + '"'
+        # mtime=0 keeps the compressed bytes identical on every machine. Compressed whole
+        # (a copy, freed at once), so that they are exactly what one body gives.
+        whole = parts[0] if len(parts) == 1 else b"".join(parts)
+        return cls(parts, content_type, last_modified, etag, gzip.compress(whole, 6, mtime=0))
+
+    @property
+    def body(self) -> bytes:
+        """The bytes in one piece: a copy, where they are held in parts."""
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+    @property
+    def length(self) -> int:
+        return sum(len(part) for part in self.parts)
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
+        return self.length + len(self.gzipped)
 
     @property
     def http_date(self) -> str:
@@ -277,11 +302,29 @@ def not_modified(headers: dict[str, str]) -> Response:
     return Response(status_code=304, headers=headers)
 
 
+class PartsResponse(Response):
+    """A 200 of bytes held in parts, each sent as it is held (no copy joins them)."""
+
+    def __init__(self, rendered: Rendered, headers: dict[str, str]) -> None:
+        self.parts = rendered.parts
+        # Content-Length where Starlette would put it, after the headers given.
+        length = {"Content-Length": str(rendered.length)}
+        super().__init__(b"", 200, {**headers, **length}, media_type=rendered.content_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        last = len(self.parts) - 1
+        for position, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part, "more_body": position < last})
+
+
 def encoded(rendered: Rendered, headers: dict[str, str], *, gzipped: bool) -> Response:
     """The 200 of pre-rendered bytes, gzip-compressed or as they are."""
     if gzipped:
         headers = {**headers, "Content-Encoding": "gzip"}
         return Response(rendered.gzipped, 200, headers, media_type=rendered.content_type)
+    if len(rendered.parts) > 1:
+        return PartsResponse(rendered, headers)
     return Response(rendered.body, 200, headers, media_type=rendered.content_type)
 
 
