@@ -10,7 +10,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 import orjson
@@ -23,6 +23,7 @@ from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 
+T = TypeVar("T")
 RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain and compressed
 
 
@@ -79,6 +80,19 @@ def _size(rendered: Rendered) -> int:
     return rendered.size
 
 
+class _Responses(LRUCache[Hashable, Rendered]):
+    """An LRUCache that tells which keys it lets go of to make room."""
+
+    def __init__(self, max_bytes: int, dropped: Callable[[Hashable], object]) -> None:
+        super().__init__(max_bytes, getsizeof=_size)
+        self._dropped = dropped
+
+    def popitem(self) -> tuple[Hashable, Rendered]:
+        key, rendered = super().popitem()
+        self._dropped(key)
+        return key, rendered
+
+
 class ResponseCache:
     """Rendered responses by key, bounded by their bytes; the least recently used go first.
 
@@ -90,7 +104,9 @@ class ResponseCache:
     def __init__(self, max_bytes: int = RESPONSE_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._cache: LRUCache[Hashable, Rendered] = LRUCache(max_bytes, getsizeof=_size)
+        # What `made` made from a kept response, with it; let go of with it.
+        self._made: dict[Hashable, tuple[Rendered, Any]] = {}
+        self._cache = _Responses(max_bytes, lambda key: self._made.pop(key, None))
 
     def __call__(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
         with self._lock:
@@ -107,6 +123,22 @@ class ResponseCache:
         """The response kept for a key, or None; never builds."""
         with self._lock:
             return self._cache.get(key)
+
+    def made(self, key: Hashable, make: Callable[[Rendered], T]) -> T | None:
+        """`make`'s value of the response kept for a key, made once and kept as long as the
+        response is (the lean path's prepared answers); None when none is kept."""
+        with self._lock:
+            rendered = self._cache.get(key)
+            found = self._made.get(key)
+        if rendered is None:
+            return None
+        if found is not None and found[0] is rendered:
+            return cast(T, found[1])
+        value = make(rendered)
+        with self._lock:
+            if self._cache.get(key) is rendered:  # not let go of meanwhile
+                self._made[key] = (rendered, value)
+        return value
 
     @property
     def bytes(self) -> int:
