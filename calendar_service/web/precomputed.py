@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 Answer = tuple[Message, ...]  # a response's start and its body messages
 TABLE = ("precomputed",)  # the key of a snapshot's table among its derived values
+JOIN_BELOW = 1_000_000  # bytes: a body held in parts is sent so from this size up
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +73,14 @@ class Prepared:
         def form(response: Response) -> Form:
             raw = response.raw_headers
             same_site = tuple(cors.simple_headers_of(raw, cross_origin=False))
-            body = response.parts if isinstance(response, PartsResponse) else (response.body,)
+            body: tuple[bytes, ...] = (bytes(response.body),)
+            if isinstance(response, PartsResponse):
+                # One message each part. A small body is joined once: there one more
+                # message costs more than the copy saves.
+                as_held = rendered.length >= JOIN_BELOW
+                body = response.parts if as_held else (b"".join(response.parts),)
             cross_origin = tuple(cors.simple_headers_of(raw, True))
-            return Form(response.status_code, tuple(map(bytes, body)), same_site, cross_origin)
+            return Form(response.status_code, body, same_site, cross_origin)
 
         forms = [
             not_modified(headers),
