@@ -207,15 +207,15 @@ def render_feed(
     return FeedFile((body,), max(min(modified, now), since))
 
 
-def whole_feed(
+def _whole_feed(
     header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime
 ) -> FeedFile:
-    """`render_feed`'s file, held as its header and the rest, which `retitled` shares."""
+    """`render_feed`'s file, held as its header and the rest, which `_retitled` shares."""
     rest = render_feed(ics.FeedHeader(b"", header.closing), timezone, entries, since)
     return FeedFile((header.opening, rest.body), rest.last_modified)
 
 
-def retitled(whole: FeedFile, header: ics.FeedHeader) -> FeedFile:
+def _retitled(whole: FeedFile, header: ics.FeedHeader) -> FeedFile:
     """The whole feed under another header: what `render_feed` gives for the same events,
     sharing the whole feed's bytes after its header."""
     return FeedFile((header.opening, *whole.parts[1:]), whole.last_modified)
@@ -324,7 +324,7 @@ def compile_catalog(
     header = ics.feed_header(settings, settings.name, settings.description)
     withdrawn = tuple(_withdrawn_entries(loaded.withdrawn, settings, identity))
     current = [entry for entry in entries.values() if entry.current] + list(withdrawn)
-    everything = whole_feed(header, timezone_bytes, current, day_began)
+    everything = _whole_feed(header, timezone_bytes, current, day_began)
     return Catalog(
         settings=settings,
         identity=identity,
@@ -438,7 +438,7 @@ def _named_feeds(
         header = ics.feed_header(settings, definition.title, definition.description)
         chosen = [entry for entry in current if query.matches(entry.keys)]
         if len(chosen) == len(current):  # every event, in the same order
-            file = retitled(whole, header)
+            file = _retitled(whole, header)
         else:
             file = render_feed(header, timezone, chosen, day_began)
         feeds[definition.name] = Feed(definition, query, file)
