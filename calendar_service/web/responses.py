@@ -32,7 +32,7 @@ class Rendered:
     """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified.
 
     The bytes are held in the parts they were made in (compiling.FeedFile: a named feed
-    shares most of its bytes with the whole feed) and sent so, without joining them.
+    shares most of its bytes with the whole feed); large ones are sent so, unjoined.
     """
 
     parts: tuple[bytes, ...]
