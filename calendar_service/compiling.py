@@ -190,21 +190,30 @@ class Catalog:
         header = ics.feed_header(self.settings, entry.event.data.title, entry.event.data.summary)
         return render_feed(header, self.timezone, [entry])
 
+    def event_file_modified(self, event_id: str) -> datetime:
+        """The Last-Modified of `event_file(event_id)`, without rendering it (the export)."""
+        return feed_modified([self.events[event_id]])
+
 
 def render_feed(
     header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime = EPOCH
 ) -> FeedFile:
-    """Assemble a feed from pre-rendered parts.
-
-    Last-Modified is the newest event's, but never before `since`: a feed that depends on
-    the day (events drop out of its past window) must not answer If-Modified-Since with a
-    304 on a later day. No stamp counts as later than now (RFC 9110 8.8.2.1): one from a
-    clock running ahead would otherwise answer 304 to every change until its time.
-    """
+    """Assemble a feed from pre-rendered parts, dated by `feed_modified`."""
     body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
+    return FeedFile((body,), feed_modified(entries, since))
+
+
+def feed_modified(entries: list[EventEntry], since: datetime = EPOCH) -> datetime:
+    """A feed's Last-Modified: the newest event's, but never before `since`.
+
+    A feed that depends on the day (events drop out of its past window) must not answer
+    If-Modified-Since with a 304 on a later day. No stamp counts as later than now (RFC 9110
+    8.8.2.1): one from a clock running ahead would otherwise answer 304 to every change
+    until its time.
+    """
     modified = max((entry.event.modified for entry in entries), default=EPOCH)
     now = datetime.now(UTC).replace(microsecond=0)
-    return FeedFile((body,), max(min(modified, now), since))
+    return max(min(modified, now), since)
 
 
 def _whole_feed(

@@ -34,9 +34,32 @@ def relative_file(relative: str) -> PurePosixPath:
     return candidate
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file as the previous manifest lists it: enough to list it again without its bytes."""
+
+    url: str
+    size: int
+    sha256: str
+    content_type: str
+    etag: str
+    key: str | None  # the digest of its inputs (calendar_service/export_keys.py), if keyed
+
+    @classmethod
+    def of(cls, item: dict[str, object]) -> Listed | None:
+        """The entry, if every field has its type (an older manifest's may not)."""
+        fields = {name: item.get(name) for name in cls.__slots__}
+        texts = ("url", "sha256", "content_type", "etag")
+        if not all(isinstance(fields[name], str) for name in texts):
+            return None
+        if not isinstance(fields["size"], int) or not isinstance(fields["key"], str | None):
+            return None
+        return cls(**fields)  # type: ignore[arg-type]  # checked just above
+
+
 @dataclass
 class PreviousExport:
-    """The version `OUT_DIR` names now: its directory and the SHA-256 of each file it lists.
+    """The version `OUT_DIR` names now: its directory and what its manifest lists.
 
     The manifest is a file anyone may have written; its paths, and any symbolic link among
     the folders they pass through, must never lead a build to read another file.
@@ -44,6 +67,7 @@ class PreviousExport:
 
     root: Path
     hashes: dict[str, str]
+    listed: dict[str, Listed] = field(default_factory=dict)
     _checked: dict[PurePosixPath, bool] = field(default_factory=dict)
 
     @classmethod
@@ -53,17 +77,20 @@ class PreviousExport:
             return cls(root, {})
         problem = f"{MANIFEST} in the output directory is not one this command wrote"
         try:
-            listed = json.loads(manifest.read_text(encoding="utf-8"))
-            entries = [(item["path"], item.get("sha256")) for item in listed["files"]]
+            items = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            entries = [(item["path"], item.get("sha256"), item) for item in items]
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ExportError(f"{problem}; remove it or choose another directory") from exc
-        if not all(isinstance(path, str) for path, _ in entries):
+        if not all(isinstance(path, str) for path, _, _ in entries):
             raise ExportError(f"{problem}; remove it or choose another directory")
         previous = cls(root, {})
-        for path, sha256 in entries:
+        for path, sha256, item in entries:
             previous._folder_inside(relative_file(path).parent)
             if isinstance(sha256, str):
                 previous.hashes[path] = sha256
+            listed = Listed.of(item)
+            if listed is not None:
+                previous.listed[path] = listed
         return previous
 
     def _folder_inside(self, folder: PurePosixPath) -> None:
@@ -74,19 +101,36 @@ class PreviousExport:
         if not self._checked[folder]:
             raise ExportError(f"{str(folder)[:200]!r} leads outside the output directory")
 
-    def same_file(self, relative: str, sha256: str, siblings: tuple[str, ...]) -> str | None:
-        """The previous copy of `relative` when it holds these bytes and it and its siblings
-        (`relative + suffix`) are plain files: a link among them is never reused."""
-        if self.hashes.get(relative) != sha256:
+    def same_file(self, relative: str, sha256: str) -> bool:
+        """Whether the previous version lists `relative` with these bytes."""
+        return self.hashes.get(relative) == sha256
+
+    def unchanged(self, relative: str, url: str, key: str) -> Listed | None:
+        """The previous entry of `relative` when it was made for the same URL from the same
+        inputs (`key`): its bytes are the ones a render would give."""
+        listed = self.listed.get(relative)
+        if listed is None or listed.key != key or listed.url != url:
             return None
-        source = os.path.join(self.root, relative)
+        return listed
+
+    def plain_files(self, relative: str, siblings: tuple[str, ...]) -> list[os.stat_result] | None:
+        """The status of the previous `relative` and its siblings (`relative + suffix`) when
+        all are plain files: a link among them is never reused."""
+        source = self.path(relative)
+        found = []
         for suffix in siblings:
             try:
-                if not stat.S_ISREG(os.lstat(source + suffix).st_mode):
-                    return None
+                status = os.lstat(source + suffix)
             except OSError:
                 return None
-        return source
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            found.append(status)
+        return found
+
+    def path(self, relative: str) -> str:
+        """Where the previous version holds `relative`."""
+        return os.path.join(self.root, relative)
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""Each event's export key: a digest of everything its page's and .ics's bytes depend on.
+
+An export stores the key beside each event file's hash; the next export links the previous
+file without rendering it when the key is the same. So a key must change whenever the bytes
+may: a key that misses an input publishes stale bytes.
+
+What an event's page and .ics read (web/views.py `render_event`, `Catalog.event_file`):
+- the event itself: its data, the sessions its rule skips, its stamps (`Event.revision`,
+  which the compiler also trusts to reuse an event's VEVENTs and occurrences);
+- the catalog's context: calendar.yaml's settings (name, vocabularies, zone...), the base
+  URL and UID domain, the day compiled (upcoming dates, the index's horizon), the term
+  calendars (a skip is described by their names), the zone's rules;
+- the code that renders them: this package's files (templates and assets among them), the
+  installed distributions' versions and Python's.
+Nothing of another event reaches them. A page that starts showing more (a related event,
+the snapshot's version) must add it to `context_digest`; the incremental export tests
+compare an export after each kind of edit with one from nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import zoneinfo
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from calendar_service.compiling import Catalog
+
+PACKAGE = Path(__file__).parent
+
+
+@cache
+def code_fingerprint() -> str:
+    """A digest of the code that renders: this package's files, the distributions installed
+    beside it (name and version, from their metadata folders' names) and Python's version.
+    Once per process: the code does not change under a running build."""
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(b"\0" + path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    for name in sorted(_distributions()):
+        digest.update(b"\0" + name.encode())
+    return digest.hexdigest()
+
+
+def _distributions() -> Iterator[str]:
+    """The metadata folders on the import path: `icalendar-7.0.1.dist-info` and the like."""
+    for folder in sys.path:
+        try:
+            names = os.listdir(folder or ".")
+        except OSError:
+            continue
+        yield from (name for name in names if name.endswith((".dist-info", ".egg-info")))
+
+
+def zone_rules(name: str) -> bytes:
+    """The zone's compiled rules as zoneinfo reads them (the system's, else tzdata's)."""
+    for folder in zoneinfo.TZPATH:
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return candidate.read_bytes()
+    try:
+        return (resources.files("tzdata.zoneinfo") / name).read_bytes()
+    except (ModuleNotFoundError, OSError):
+        return name.encode()  # only the name: UTC and the like are built in
+
+
+def context_digest(catalog: Catalog) -> str:
+    """A digest of what every event's page and .ics read from the catalog and the code."""
+    settings = catalog.settings
+    parts = [
+        code_fingerprint(),
+        settings.model_dump_json(),
+        catalog.identity.base_url,
+        catalog.identity.uid_domain,
+        catalog.compiled_on.isoformat(),
+        catalog.index.start.isoformat(),
+        catalog.index.end.isoformat(),
+        hashlib.sha256(catalog.timezone).hexdigest(),
+        hashlib.sha256(zone_rules(settings.timezone)).hexdigest(),
+    ]
+    for calendar_id, feed in sorted(catalog.term_feeds.items()):
+        parts += [calendar_id, feed.calendar.model_dump_json()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def event_keys(catalog: Catalog) -> dict[str, str]:
+    """Each event's key, by id: its revision within the catalog's context."""
+    context = context_digest(catalog)
+    keys = {}
+    for event_id, entry in catalog.events.items():
+        content, sequence, modified = entry.event.revision
+        source = f"{context}\0{event_id}\0{content}\0{sequence}\0{modified.isoformat()}"
+        keys[event_id] = hashlib.sha256(source.encode()).hexdigest()[:32]
+    return keys
