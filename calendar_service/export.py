@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
@@ -22,12 +22,13 @@ import brotli
 
 from calendar_service.compiling import Catalog
 from calendar_service.digest import DigestFormat
-from calendar_service.export_keys import event_keys
+from calendar_service.export_keys import context_digest, event_keys, feed_json_keys
 from calendar_service.publishing import MANIFEST, Listed, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
+from calendar_service.web.feeds import JSON_TYPE, feed_occurrences_body
 from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
 from calendar_service.web.responses import Rendered
 from calendar_service.web.service import CalendarService, Published
@@ -81,6 +82,12 @@ MANIFEST_FIELDS = tuple(name for name in ExportedFile.__dataclass_fields__ if na
 
 def urls(catalog: Catalog) -> Iterator[str]:
     """Every URL whose response depends only on the data, the settings and the day."""
+    yield from shared_urls(catalog)
+    yield from event_urls(catalog)
+
+
+def shared_urls(catalog: Catalog) -> Iterator[str]:
+    """The URLs of pages, feeds and assets: a few dozen, some of them large."""
     site, everything = catalog.identity.urls, Filter()
     yield from (site.home(), site.calendar(everything), site.subscribe(everything))
     yield from (site.embed(everything), "/version.json")
@@ -103,6 +110,11 @@ def urls(catalog: Catalog) -> Iterator[str]:
         for month in months:
             yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
+
+
+def event_urls(catalog: Catalog) -> Iterator[str]:
+    """Each event's page and .ics: two small files an event."""
+    site = catalog.identity.urls
     for event_id in catalog.events:
         yield from (site.event(event_id), site.event_ics(event_id))
 
@@ -215,10 +227,23 @@ def _siblings(content_type: str) -> tuple[str, ...]:
     return SIBLINGS if _compressible(content_type) else ("",)
 
 
-def _file_date(catalog: Catalog, event_id: str) -> str:
-    """An event's .ics's Last-Modified, as web/responses.py's Rendered.http_date writes it."""
-    moment = catalog.event_file_modified(event_id)
+def _http_date(moment: datetime) -> str:
+    """A Last-Modified value, as web/responses.py's Rendered.http_date writes it."""
     return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _file_date(catalog: Catalog, event_id: str) -> str:
+    """An event's .ics's Last-Modified, as the route dates it."""
+    return _http_date(catalog.event_file_modified(event_id))
+
+
+def _feed_json(snapshot: Published, name: str) -> Rendered:
+    """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
+    service keeps (the export compresses it its own way). The ETag is Rendered.of's."""
+    feed = snapshot.catalog.feeds[name]
+    body = feed_occurrences_body(snapshot, feed)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Rendered(body, JSON_TYPE, feed.file.last_modified, etag, b"")
 
 
 def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
@@ -294,15 +319,21 @@ def _held(snapshot: Published) -> dict[str, _Held]:
 
     Half the cost of a large export was the in-process HTTP round trip for these 2 per
     event (1.7 ms against 0.4 ms to render); tests/test_export_nginx.py holds every file
-    to the live service's bytes and headers.
+    to the live service's bytes and headers. So are the named feeds' JSON, the largest.
     """
     catalog = snapshot.catalog
     site = catalog.identity.urls
-    page_date = pages_dated_by(snapshot).http_date
+    context = context_digest(catalog)
     held: dict[str, _Held] = {}
-    for event_id, key in event_keys(catalog).items():
+    for name, key in feed_json_keys(catalog, context).items():
+        dated = _http_date(catalog.feeds[name].file.last_modified)
+        held[site.named_feed(name, ".json")] = _Held(
+            partial(_feed_json, snapshot, name), key, partial(str, dated)
+        )
+    page_date = pages_dated_by(snapshot).http_date
+    for event_id, key in event_keys(catalog, context).items():
         render_page = partial(event_page, snapshot, event_id)
-        held[site.event(event_id)] = _Held(render_page, key, lambda: page_date)
+        held[site.event(event_id)] = _Held(render_page, key, partial(str, page_date))
         render_file = partial(snapshot.event_file, event_id)
         file_date = partial(_file_date, catalog, event_id)
         held[site.event_ics(event_id)] = _Held(render_file, key, file_date)
@@ -356,14 +387,23 @@ def _workers() -> int:
     return os.cpu_count() or 1
 
 
-def _export(build: _Build, every: list[str], workers: int) -> list[ExportedFile]:
+def _jobs(build: _Build, catalog: Catalog) -> list[list[str]]:
+    """The build's work in jobs, the costliest first so that the workers finish together:
+    each shared URL alone (the named feeds' JSON, held, first: the largest, up to 64 MB at
+    10,000 events), then the events' files URLS_PER_JOB at a time."""
+    shared = sorted(shared_urls(catalog), key=lambda url: url not in build.held)
+    events = list(event_urls(catalog))
+    batches = [events[at : at + URLS_PER_JOB] for at in range(0, len(events), URLS_PER_JOB)]
+    return [[url] for url in shared] + batches
+
+
+def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[ExportedFile]:
     global _BUILD
     _BUILD = build
     _FOLDERS.clear()  # of an earlier build in this process
     try:
         if workers <= 1:
-            return _export_job(every)
-        jobs = [every[start : start + URLS_PER_JOB] for start in range(0, len(every), URLS_PER_JOB)]
+            return _export_job([url for job in jobs for url in job])
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             return [item for done in pool.imap_unordered(_export_job, jobs) for item in done]
     finally:
@@ -389,7 +429,7 @@ def build_site(
         catalog = service.snapshot.catalog
         held = _held(service.snapshot)
         build = _Build(service, publication.directory, publication.previous, held)
-        files = _export(build, list(urls(catalog)), workers or _workers())
+        files = _export(build, _jobs(build, catalog), workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {
             "version": catalog.version,

@@ -1,20 +1,22 @@
-"""Each event's export key: a digest of everything its page's and .ics's bytes depend on.
+"""Export keys: a digest of everything an exported file's bytes depend on, for the files
+that are costly to make: each event's page and .ics, each named feed's JSON.
 
-An export stores the key beside each event file's hash; the next export links the previous
+An export stores the key beside each such file's hash; the next export links the previous
 file without rendering it when the key is the same. So a key must change whenever the bytes
 may: a key that misses an input publishes stale bytes.
 
 What an event's page and .ics read (web/views.py `render_event`, `Catalog.event_file`):
 - the event itself: its data, the sessions its rule skips, its stamps (`Event.revision`,
   which the compiler also trusts to reuse an event's VEVENTs and occurrences);
-- the catalog's context: calendar.yaml's settings (name, vocabularies, zone...), the base
-  URL and UID domain, the day compiled (upcoming dates, the index's horizon), the term
+- the catalog's context: calendar.yaml's settings (name, vocabularies, zone, feeds...), the
+  base URL and UID domain, the day compiled (upcoming dates, the index's horizon), the term
   calendars (a skip is described by their names), the zone's rules;
 - the code that renders them: this package's files (templates and assets among them), the
   installed distributions' versions and Python's.
-Nothing of another event reaches them. A page that starts showing more (a related event,
-the snapshot's version) must add it to `context_digest`; the incremental export tests
-compare an export after each kind of edit with one from nothing.
+Nothing of another event reaches them; a named feed's JSON reads the same of each event its
+filter passes. A page that starts showing more (a related event, the snapshot's version)
+must add it here; the incremental export tests compare an export after each kind of edit
+with one from nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from calendar_service.compiling import Catalog
+from calendar_service.compiling import Catalog, EventEntry
 
 PACKAGE = Path(__file__).parent
 
@@ -89,12 +91,28 @@ def context_digest(catalog: Catalog) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def event_keys(catalog: Catalog) -> dict[str, str]:
-    """Each event's key, by id: its revision within the catalog's context."""
-    context = context_digest(catalog)
-    keys = {}
-    for event_id, entry in catalog.events.items():
+def event_keys(catalog: Catalog, context: str) -> dict[str, str]:
+    """Each event's key, by id: its revision within the catalog's `context_digest`."""
+    events = catalog.events
+    return {event_id: _key(context, event_id, [entry]) for event_id, entry in events.items()}
+
+
+def feed_json_keys(catalog: Catalog, context: str) -> dict[str, str]:
+    """Each named feed's JSON's key, by name: the revisions of the events its filter passes.
+
+    The JSON lists those events' occurrences over the index's horizon (web/feeds.py
+    `feed_occurrences`): an event's occurrences and fields come from its revision and the
+    context alone, and which events pass comes from their data and the feed's definition.
+    """
+    return {
+        name: _key(context, f"feed {name}.json", catalog.matching(feed.filter))
+        for name, feed in catalog.feeds.items()
+    }
+
+
+def _key(context: str, subject: str, entries: list[EventEntry]) -> str:
+    digest = hashlib.sha256(f"{context}\0{subject}".encode())
+    for entry in entries:
         content, sequence, modified = entry.event.revision
-        source = f"{context}\0{event_id}\0{content}\0{sequence}\0{modified.isoformat()}"
-        keys[event_id] = hashlib.sha256(source.encode()).hexdigest()[:32]
-    return keys
+        digest.update(f"\0{entry.event.id}\0{content}\0{sequence}\0{modified.isoformat()}".encode())
+    return digest.hexdigest()[:32]
