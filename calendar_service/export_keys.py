@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import site
 import sys
+import sysconfig
 import zoneinfo
-from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 from calendar_service.compiling import Catalog, EventEntry
 
 PACKAGE = Path(__file__).parent
+LIBRARIES = ("purelib", "platlib")  # sysconfig's names of the site-packages folders
 
 
 @cache
@@ -41,23 +43,35 @@ def code_fingerprint() -> str:
     beside it (name and version, from their metadata folders' names) and Python's version.
     Once per process: the code does not change under a running build."""
     digest = hashlib.sha256(sys.version.encode())
-    for path in sorted(PACKAGE.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(b"\0" + path.relative_to(PACKAGE).as_posix().encode() + b"\0")
-            digest.update(path.read_bytes())
+    digest.update(package_digest(PACKAGE).encode())
     for name in sorted(_distributions()):
         digest.update(b"\0" + name.encode())
     return digest.hexdigest()
 
 
-def _distributions() -> Iterator[str]:
-    """The metadata folders on the import path: `icalendar-7.0.1.dist-info` and the like."""
-    for folder in sys.path:
+def package_digest(folder: Path) -> str:
+    """A digest of every file under `folder` (modules, templates, assets), by path."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(b"\0" + path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _distributions() -> set[str]:
+    """The installed distributions' metadata folders (`icalendar-7.0.1.dist-info` and the
+    like) in the interpreter's site-packages: not the rest of the import path, which
+    changes with the working directory."""
+    folders = {*site.getsitepackages(), *(sysconfig.get_paths()[name] for name in LIBRARIES)}
+    names: set[str] = set()
+    for folder in folders:
         try:
-            names = os.listdir(folder or ".")
+            found = os.listdir(folder)
         except OSError:
             continue
-        yield from (name for name in names if name.endswith((".dist-info", ".egg-info")))
+        names.update(name for name in found if name.endswith((".dist-info", ".egg-info")))
+    return names
 
 
 def zone_rules(name: str) -> bytes:
