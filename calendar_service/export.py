@@ -189,8 +189,9 @@ def _reuse(
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """An event's page or .ics: rendered by its route's function, or, when the previous
-    version holds it made from the same inputs (`key`), listed again unrendered."""
+    """An event's page or .ics, or a named feed's JSON: rendered by its route's function,
+    or, when the previous version holds it made from the same inputs (`key`), listed again
+    unrendered."""
 
     render: Callable[[], Rendered | None]
     key: str
@@ -315,7 +316,8 @@ def _publish(
 
 
 def _held(snapshot: Published) -> dict[str, _Held]:
-    """Each event's page and .ics by URL, from the functions their routes answer with.
+    """Each event's page and .ics and each named feed's JSON by URL, with its key and the
+    function its route answers with.
 
     Half the cost of a large export was the in-process HTTP round trip for these 2 per
     event (1.7 ms against 0.4 ms to render); tests/test_export_nginx.py holds every file
