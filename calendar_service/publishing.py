@@ -9,11 +9,14 @@ a reader sees the old export or the new one, never a mixture or a half-written f
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path, PurePosixPath
 
 from calendar_service.errors import CalendarServiceError
@@ -140,6 +143,7 @@ class Publication:
     link: Path
     directory: Path
     previous: PreviousExport | None
+    remover: BaseProcess | None = None  # removing the stale versions, beside the build
 
     @classmethod
     def begin(cls, link: Path) -> Publication:
@@ -165,27 +169,64 @@ class Publication:
         versions.mkdir(parents=True, exist_ok=True)
         directory = Path(tempfile.mkdtemp(prefix="export-", dir=versions))
         directory.chmod(0o755)  # mkdtemp's 0700 would keep a web server's workers out
-        return cls(link, directory, previous)
+        publication = cls(link, directory, previous)
+        publication.remover = _remove_beside(publication.stale())
+        return publication
+
+    def stale(self) -> list[Path]:
+        """The versions neither served nor being written: the one the link names now is kept
+        until the next build begins (a web server may still be reading it then)."""
+        kept = {self.directory.name}
+        if self.previous is not None:
+            kept.add(self.previous.root.name)
+        return [
+            version
+            for version in versions_of(self.link).iterdir()
+            if version.name not in kept and version.is_dir() and not version.is_symlink()
+        ]
 
     def commit(self) -> None:
-        """Switch the link to the new version in one rename, then remove older versions but
-        the one it replaced (a web server may still be reading that one)."""
+        """Switch the link to the new version in one rename, once the stale versions are gone."""
+        self._removed()
         if self.link.is_dir() and not self.link.is_symlink():
             self.link.rmdir()  # an empty folder, checked by begin(): nothing is served from it
         temporary = self.link.with_name(f".{self.link.name}.{os.getpid()}.link")
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(Path(versions_of(self.link).name) / self.directory.name)
         os.replace(temporary, self.link)
-        kept = {self.directory.name}
-        if self.previous is not None:
-            kept.add(self.previous.root.name)
-        for version in versions_of(self.link).iterdir():
-            if version.name not in kept and version.is_dir() and not version.is_symlink():
-                shutil.rmtree(version)
 
     def abandon(self) -> None:
         """Remove the new version: the link still names the previous one."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        self._removed()
+
+    def _removed(self) -> None:
+        """Wait for the stale versions' removal; what it could not remove is removed here,
+        so that its error is raised."""
+        if self.remover is not None:
+            self.remover.join()
+            self.remover = None
+        for version in self.stale():
+            shutil.rmtree(version)
+
+
+def _remove_beside(stale: list[Path]) -> BaseProcess | None:
+    """Remove `stale` versions in a forked process while this one loads and compiles (60,000
+    files at 10,000 events: about a second, mostly waiting on the file system); here and now
+    where a fork is unsafe (see export._workers)."""
+    if not stale:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        _remove_all(stale)
+        return None
+    remover = multiprocessing.get_context("fork").Process(target=_remove_all, args=(stale,))
+    remover.start()
+    return remover
+
+
+def _remove_all(stale: list[Path]) -> None:
+    for version in stale:
+        shutil.rmtree(version, ignore_errors=True)
 
 
 def versions_of(link: Path) -> Path:
