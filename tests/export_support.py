@@ -73,10 +73,12 @@ def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
     return manifest_of(out)
 
 
-def build_here(data_dir: Path, out: Path, day: str, base_url: str = BASE_URL) -> list[ExportedFile]:
+def build_here(
+    data_dir: Path, out: Path, day: str, base_url: str = BASE_URL, workers: int | None = None
+) -> list[ExportedFile]:
     """`build_site` in this process, with the settings `build` gives the CLI."""
     settings = ServiceSettings(data_dir=data_dir, base_url=base_url)
-    return build_site(settings, out, today=date.fromisoformat(day))
+    return build_site(settings, out, today=date.fromisoformat(day), workers=workers)
 
 
 def assert_same_export(made: Path, fresh: Path) -> None:
