@@ -2,8 +2,9 @@
 
 `OUT_DIR` is a symbolic link to the version being served (a web server's root names the
 link). A build writes a new version under `OUT_DIR.versions/`, hard-linking every file whose
-bytes the previous version's manifest already holds, and replaces the link in one rename:
-a reader sees the old export or the new one, never a mixture or a half-written file.
+bytes the previous version's manifest already holds (or, for a keyed file, whose inputs it
+holds: export_keys.py), and replaces the link in one rename: a reader sees the old export
+or the new one, never a mixture or a half-written file.
 """
 
 from __future__ import annotations
