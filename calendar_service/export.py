@@ -244,7 +244,7 @@ def _feed_json(snapshot: Published, name: str) -> Rendered:
     feed = snapshot.catalog.feeds[name]
     body = feed_occurrences_body(snapshot, feed)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered(body, JSON_TYPE, feed.file.last_modified, etag, b"")
+    return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag, b"")
 
 
 def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
