@@ -21,17 +21,17 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from benchmarks.generate import DEFAULT_SEED, events, write
-from benchmarks.run import (
+from benchmarks.processes import (
     ROOT,
     cpu_model,
     descendants,
     fetch,
     free_port,
     memory_mb,
-    month_after,
     running,
     wait_until_up,
 )
+from benchmarks.run import month_after
 from calendar_service.capacity import IDLE_S
 from calendar_service.index import HORIZON_FUTURE
 from calendar_service.loading import load

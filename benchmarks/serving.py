@@ -32,24 +32,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from benchmarks import generate
-from benchmarks.run import (
-    DEFAULT_OUT,
+from benchmarks.processes import (
     HOST,
     NGINX,
-    START_TIMEOUT,
-    LoadResult,
-    Report,
-    Row,
     descendants,
     fetch,
     free_port,
-    markdown,
-    measure,
     nginx_command,
-    publish,
     running,
     wait_until_up,
 )
+from benchmarks.report import DEFAULT_OUT, Report, Row, markdown, publish
+from benchmarks.run import START_TIMEOUT
+from benchmarks.traffic import LoadResult, measure
 
 SMALL_EVENTS = 200  # /feeds/all.ics of about 200 KB, the small feed issue 16 names
 SMALL_TARGET = 0.25

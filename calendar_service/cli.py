@@ -16,11 +16,12 @@ from pathlib import Path
 from calendar_service import __version__
 from calendar_service.compiling import compile_catalog
 from calendar_service.feed_size import oversized_feeds
-from calendar_service.fetching import DEFAULT_TIMEZONE, FetchStore, SourceStatus, fetch_all
+from calendar_service.fetch_store import FetchStore, SourceStatus
+from calendar_service.fetching import DEFAULT_TIMEZONE, fetch_all
 from calendar_service.fields import FIELDS
 from calendar_service.loading import DataInvalid, load, read_sources
 from calendar_service.model import CalendarSettings, EventFile, TermCalendar
-from calendar_service.partner_feeds import SourceConfig, SourcesFile
+from calendar_service.partner_sources import SourceConfig, SourcesFile
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.stamping import stamp
 from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url

@@ -46,10 +46,24 @@ EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class FeedFile:
-    """A calendar file's bytes and its Last-Modified: domain output, no HTTP in it."""
+    """A calendar file's bytes and its Last-Modified: domain output, no HTTP in it.
 
-    body: bytes
+    The bytes are held in parts, in order. The whole feed is its header and the rest; a
+    named feed of every event holds its own header and shares the rest (10 MB at 10,000
+    events). Every other file is one part.
+    """
+
+    parts: tuple[bytes, ...]
     last_modified: datetime
+
+    @property
+    def body(self) -> bytes:
+        """The file's bytes in one piece: a copy, where they are held in parts."""
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+    @property
+    def size(self) -> int:
+        return sum(len(part) for part in self.parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,21 +190,44 @@ class Catalog:
         header = ics.feed_header(self.settings, entry.event.data.title, entry.event.data.summary)
         return render_feed(header, self.timezone, [entry])
 
+    def event_file_modified(self, event_id: str) -> datetime:
+        """The Last-Modified of `event_file(event_id)`, without rendering it (the export)."""
+        return feed_modified([self.events[event_id]])
+
 
 def render_feed(
     header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime = EPOCH
 ) -> FeedFile:
-    """Assemble a feed from pre-rendered parts.
-
-    Last-Modified is the newest event's, but never before `since`: a feed that depends on
-    the day (events drop out of its past window) must not answer If-Modified-Since with a
-    304 on a later day. No stamp counts as later than now (RFC 9110 8.8.2.1): one from a
-    clock running ahead would otherwise answer 304 to every change until its time.
-    """
+    """Assemble a feed from pre-rendered parts, dated by `feed_modified`."""
     body = ics.assemble(header, timezone, (entry.vevents for entry in entries))
+    return FeedFile((body,), feed_modified(entries, since))
+
+
+def feed_modified(entries: list[EventEntry], since: datetime = EPOCH) -> datetime:
+    """A feed's Last-Modified: the newest event's, but never before `since`.
+
+    A feed that depends on the day (events drop out of its past window) must not answer
+    If-Modified-Since with a 304 on a later day. No stamp counts as later than now (RFC 9110
+    8.8.2.1): one from a clock running ahead would otherwise answer 304 to every change
+    until its time.
+    """
     modified = max((entry.event.modified for entry in entries), default=EPOCH)
     now = datetime.now(UTC).replace(microsecond=0)
-    return FeedFile(body, max(min(modified, now), since))
+    return max(min(modified, now), since)
+
+
+def _whole_feed(
+    header: ics.FeedHeader, timezone: bytes, entries: list[EventEntry], since: datetime
+) -> FeedFile:
+    """`render_feed`'s file, held as its header and the rest, which `_retitled` shares."""
+    rest = render_feed(ics.FeedHeader(b"", header.closing), timezone, entries, since)
+    return FeedFile((header.opening, rest.body), rest.last_modified)
+
+
+def _retitled(whole: FeedFile, header: ics.FeedHeader) -> FeedFile:
+    """The whole feed under another header: what `render_feed` gives for the same events,
+    sharing the whole feed's bytes after its header."""
+    return FeedFile((header.opening, *whole.parts[1:]), whole.last_modified)
 
 
 def last_end(event: Event, reach: date, expansion: Expansion | None = None) -> date | None:
@@ -310,6 +347,7 @@ def compile_catalog(
     header = ics.feed_header(settings, settings.name, settings.description)
     withdrawn = tuple(_withdrawn_entries(loaded.withdrawn, settings, identity))
     current = [entry for entry in entries.values() if entry.current] + list(withdrawn)
+    everything = _whole_feed(header, timezone_bytes, current, day_began)
     return Catalog(
         settings=settings,
         identity=identity,
@@ -317,10 +355,12 @@ def compile_catalog(
         compiled_on=today,
         loaded_at=datetime.now(UTC),
         events=MappingProxyType(entries),
-        feeds=MappingProxyType(_named_feeds(settings, timezone_bytes, current, day_began)),
+        feeds=MappingProxyType(
+            _named_feeds(settings, timezone_bytes, current, day_began, everything)
+        ),
         header=header,
         timezone=timezone_bytes,
-        everything=render_feed(header, timezone_bytes, current, day_began),
+        everything=everything,
         index=index,
         facts=facts,
         warnings=loaded.warnings,
@@ -413,17 +453,24 @@ def _compile_fresh(
 
 
 def _named_feeds(
-    settings: CalendarSettings, timezone: bytes, current: list[EventEntry], day_began: datetime
+    settings: CalendarSettings,
+    timezone: bytes,
+    current: list[EventEntry],
+    day_began: datetime,
+    whole: FeedFile,
 ) -> dict[str, Feed]:
-    """Each named feed of the settings with its bytes, from the current events."""
+    """Each named feed of the settings with its bytes, from the current events (`whole`:
+    the whole feed of them, whose bytes a feed of every one of them shares)."""
     feeds: dict[str, Feed] = {}
     for definition in settings.feeds:
         query = Filter.of_feed(definition.filter)
         header = ics.feed_header(settings, definition.title, definition.description)
         chosen = [entry for entry in current if query.matches(entry.keys)]
-        feeds[definition.name] = Feed(
-            definition, query, render_feed(header, timezone, chosen, day_began)
-        )
+        if len(chosen) == len(current):  # every event, in the same order
+            file = _retitled(whole, header)
+        else:
+            file = render_feed(header, timezone, chosen, day_began)
+        feeds[definition.name] = Feed(definition, query, file)
     return feeds
 
 
@@ -441,7 +488,7 @@ def _term_feeds(
         header = ics.feed_header(settings, title, description)
         body = ics.render_components(ics.term_components(calendar_id, calendar, identity))
         modified = datetime.combine(calendar.checked, time(), UTC)
-        file = FeedFile(ics.assemble(header, b"", [body]), modified)
+        file = FeedFile((ics.assemble(header, b"", [body]),), modified)
         feeds[calendar_id] = TermFeed(calendar_id, calendar, file)
     return feeds
 

@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 
@@ -22,12 +22,14 @@ import brotli
 
 from calendar_service.compiling import Catalog
 from calendar_service.digest import DigestFormat
-from calendar_service.publishing import MANIFEST, PreviousExport, Publication
+from calendar_service.export_keys import context_digest, event_keys, feed_json_keys
+from calendar_service.publishing import MANIFEST, Listed, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
-from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page
+from calendar_service.web.feeds import JSON_TYPE, feed_occurrences_body
+from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
 from calendar_service.web.responses import Rendered
 from calendar_service.web.service import CalendarService, Published
 
@@ -63,6 +65,9 @@ class ExportedFile:
     content_type: str
     etag: str
     last_modified: str
+    # An event's page or .ics: the digest of its inputs (export_keys.py). When the next
+    # build's is the same, it links this file without rendering it.
+    key: str | None = None
     # "written" (new bytes, compressed), or the previous version's same bytes "linked" (the
     # same file) or "copied" (re-dated): a fact of this build, not of the file.
     stored: str = "written"
@@ -77,6 +82,12 @@ MANIFEST_FIELDS = tuple(name for name in ExportedFile.__dataclass_fields__ if na
 
 def urls(catalog: Catalog) -> Iterator[str]:
     """Every URL whose response depends only on the data, the settings and the day."""
+    yield from shared_urls(catalog)
+    yield from event_urls(catalog)
+
+
+def shared_urls(catalog: Catalog) -> Iterator[str]:
+    """The URLs of pages, feeds and assets: a few dozen, some of them large."""
     site, everything = catalog.identity.urls, Filter()
     yield from (site.home(), site.calendar(everything), site.subscribe(everything))
     yield from (site.embed(everything), "/version.json")
@@ -99,6 +110,11 @@ def urls(catalog: Catalog) -> Iterator[str]:
         for month in months:
             yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
+
+
+def event_urls(catalog: Catalog) -> Iterator[str]:
+    """Each event's page and .ics: two small files an event."""
+    site = catalog.identity.urls
     for event_id in catalog.events:
         yield from (site.event(event_id), site.event_ics(event_id))
 
@@ -144,21 +160,42 @@ def _write(path: Path, body: bytes, mtime: float) -> None:
     os.utime(path, (mtime, mtime))
 
 
-def _reuse(source: str, target: str, mtime: float) -> str:
-    """The previous version's copy of the same bytes, not compressed or written again:
-    hard-linked when its date is the same ("linked"), else copied and re-dated ("copied"),
-    since the previous version must not change while it is served. (A page's Last-Modified
-    is the whole catalog's, so an edit re-dates every page, byte for byte the same.)
+def _reuse(
+    previous: PreviousExport, relative: str, target: Path, siblings: tuple[str, ...], mtime: float
+) -> str | None:
+    """The previous version's copy of the same bytes and its siblings, not compressed or
+    written again: hard-linked when its date is the same ("linked"), else copied and
+    re-dated ("copied"), since the previous version must not change while it is served. (A
+    page's Last-Modified is the whole catalog's, so an edit re-dates every page, byte for
+    byte the same.) None, and nothing made, unless all of them are plain files.
     """
-    if os.lstat(source).st_mtime == mtime:
-        try:
-            os.link(source, target, follow_symlinks=False)
-            return "linked"
-        except OSError:  # another file system, or links not allowed: copy
-            pass
-    shutil.copyfile(source, target, follow_symlinks=False)
-    os.utime(target, (mtime, mtime))
-    return "copied"
+    found = previous.plain_files(relative, siblings)
+    if found is None:
+        return None
+    source = previous.path(relative)
+    stored = "linked"
+    for end, status in zip(siblings, found, strict=True):
+        if status.st_mtime == mtime:
+            try:
+                os.link(source + end, f"{target}{end}", follow_symlinks=False)
+                continue
+            except OSError:  # another file system, or links not allowed: copy
+                pass
+        shutil.copyfile(source + end, f"{target}{end}", follow_symlinks=False)
+        os.utime(f"{target}{end}", (mtime, mtime))
+        stored = "copied"
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """An event's page or .ics, or a named feed's JSON: rendered by its route's function,
+    or, when the previous version holds it made from the same inputs (`key`), listed again
+    unrendered."""
+
+    render: Callable[[], Rendered | None]
+    key: str
+    last_modified: Callable[[], str]  # as the render would date it, without rendering
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,35 +205,98 @@ class _Build:
     service: CalendarService
     directory: Path
     previous: PreviousExport | None
-    held: dict[str, Callable[[], Rendered | None]]  # see _held
+    held: dict[str, _Held]  # see _held
 
 
 _BUILD: _Build | None = None
+_FOLDERS: set[Path] = set()  # the folders this process made in the new version
+
+
+def _target(build: _Build, url: str) -> tuple[str, Path]:
+    """A URL's path in the export and its file in the new version, its folder made."""
+    relative = file_path(url)
+    if ".." in PurePosixPath(relative).parts:
+        raise ExportError(f"{url[:200]!r} is not a path inside the export")
+    target = build.directory / relative
+    if target.parent not in _FOLDERS:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _FOLDERS.add(target.parent)
+    return relative, target
+
+
+def _siblings(content_type: str) -> tuple[str, ...]:
+    return SIBLINGS if _compressible(content_type) else ("",)
+
+
+def _http_date(moment: datetime) -> str:
+    """A Last-Modified value, as web/responses.py's Rendered.http_date writes it."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
+
+
+def _file_date(catalog: Catalog, event_id: str) -> str:
+    """An event's .ics's Last-Modified, as the route dates it."""
+    return _http_date(catalog.event_file_modified(event_id))
+
+
+def _feed_json(snapshot: Published, name: str) -> Rendered:
+    """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
+    service keeps (the export compresses it its own way). The ETag is Rendered.of's."""
+    feed = snapshot.catalog.feeds[name]
+    body = feed_occurrences_body(snapshot, feed)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag, b"")
+
+
+def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
+    """The previous version's file of `url` again, when it was made from the same inputs:
+    its entry, dated as a render would be, its files linked (or copied when re-dated)."""
+    if build.previous is None:
+        return None
+    listed: Listed | None = build.previous.unchanged(file_path(url), url, held.key)
+    if listed is None:
+        return None
+    relative, target = _target(build, url)
+    last_modified = held.last_modified()
+    mtime = parsedate_to_datetime(last_modified).timestamp()
+    stored = _reuse(build.previous, relative, target, _siblings(listed.content_type), mtime)
+    if stored is None:
+        return None
+    return ExportedFile(
+        path=relative,
+        url=url,
+        size=listed.size,
+        sha256=listed.sha256,
+        content_type=listed.content_type,
+        etag=listed.etag,
+        last_modified=last_modified,
+        key=held.key,
+        stored=stored,
+    )
 
 
 def _publish(
-    build: _Build, url: str, status: int, headers: dict[str, str], body: bytes
+    build: _Build,
+    url: str,
+    status: int,
+    headers: dict[str, str],
+    body: bytes,
+    key: str | None = None,
 ) -> ExportedFile:
     """Write one URL's body, with .gz and .br siblings for text, dated as served; files whose
     bytes the previous version holds are linked from it instead."""
     if status != 200:
         raise ExportError(f"{url}: the service answered {status}")
-    relative = file_path(url)
-    if ".." in PurePosixPath(relative).parts:
-        raise ExportError(f"{url[:200]!r} is not a path inside the export")
+    relative, target = _target(build, url)
     last_modified = headers["last-modified"]
     mtime = parsedate_to_datetime(last_modified).timestamp()
     content_type = headers["content-type"]
     sha256 = hashlib.sha256(body).hexdigest()
-    siblings = SIBLINGS if _compressible(content_type) else ("",)
-    target = build.directory / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    source = build.previous.same_file(relative, sha256, siblings) if build.previous else None
-    stored = "written"
-    if source is not None:
-        for end in siblings:
-            stored = _reuse(source + end, f"{target}{end}", mtime)
-    else:
+    siblings = _siblings(content_type)
+    stored = None
+    if build.previous is not None and build.previous.same_file(relative, sha256):
+        stored = _reuse(build.previous, relative, target, siblings, mtime)
+    if stored is None:
+        stored = "written"
         _write(target, body, mtime)
         if _compressible(content_type):
             # Fixed settings and no timestamps: the same input gives the same bytes anywhere.
@@ -210,41 +310,62 @@ def _publish(
         content_type=content_type,
         etag=headers["etag"],
         last_modified=last_modified,
+        key=key,
         stored=stored,
     )
 
 
-def _held(snapshot: Published) -> dict[str, Callable[[], Rendered | None]]:
-    """Each event's page and .ics by URL, from the functions their routes answer with.
+def _held(snapshot: Published) -> dict[str, _Held]:
+    """Each event's page and .ics and each named feed's JSON by URL, with its key and the
+    function its route answers with.
 
     Half the cost of a large export was the in-process HTTP round trip for these 2 per
     event (1.7 ms against 0.4 ms to render); tests/test_export_nginx.py holds every file
-    to the live service's bytes and headers.
+    to the live service's bytes and headers. So are the named feeds' JSON, the largest.
     """
-    site = snapshot.catalog.identity.urls
-    held: dict[str, Callable[[], Rendered | None]] = {}
-    for event_id in snapshot.catalog.events:
-        held[site.event(event_id)] = partial(event_page, snapshot, event_id)
-        held[site.event_ics(event_id)] = partial(snapshot.event_file, event_id)
+    catalog = snapshot.catalog
+    site = catalog.identity.urls
+    context = context_digest(catalog)
+    held: dict[str, _Held] = {}
+    for name, key in feed_json_keys(catalog, context).items():
+        dated = _http_date(catalog.feeds[name].file.last_modified)
+        held[site.named_feed(name, ".json")] = _Held(
+            partial(_feed_json, snapshot, name), key, partial(str, dated)
+        )
+    page_date = pages_dated_by(snapshot).http_date
+    for event_id, key in event_keys(catalog, context).items():
+        render_page = partial(event_page, snapshot, event_id)
+        held[site.event(event_id)] = _Held(render_page, key, partial(str, page_date))
+        render_file = partial(snapshot.event_file, event_id)
+        file_date = partial(_file_date, catalog, event_id)
+        held[site.event_ics(event_id)] = _Held(render_file, key, file_date)
     return held
+
+
+def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
+    """Publish what the route's function renders, with the headers it answers with."""
+    rendered = held.render()
+    if rendered is None:
+        return None
+    headers = {
+        "content-type": rendered.content_type,
+        "etag": rendered.etag,
+        "last-modified": rendered.http_date,
+    }
+    return _publish(build, url, 200, headers, rendered.body, held.key)
 
 
 async def _export_urls(build: _Build, chosen: list[str]) -> list[ExportedFile]:
     """Ask the application for each URL (or its route's function) and publish its bytes."""
     files = []
-    held = build.held
     async with build.service.client as client:
         for url in chosen:
-            answer = held.get(url)
-            rendered = answer() if answer is not None else None
-            if rendered is not None:
-                headers = {
-                    "content-type": rendered.content_type,
-                    "etag": rendered.etag,
-                    "last-modified": rendered.http_date,
-                }
-                files.append(_publish(build, url, 200, headers, rendered.body))
-                continue
+            held = build.held.get(url)
+            if held is not None:
+                made = _unrendered(build, url, held) or _rendered(build, url, held)
+                if made is not None:
+                    files.append(made)
+                    continue
             response = await client.get(url, headers={"Accept-Encoding": "identity"})
             headers = dict(response.headers)
             files.append(_publish(build, url, response.status_code, headers, response.content))
@@ -268,13 +389,23 @@ def _workers() -> int:
     return os.cpu_count() or 1
 
 
-def _export(build: _Build, every: list[str], workers: int) -> list[ExportedFile]:
+def _jobs(build: _Build, catalog: Catalog) -> list[list[str]]:
+    """The build's work in jobs, the costliest first so that the workers finish together:
+    each shared URL alone (the named feeds' JSON, held, first: the largest, up to 64 MB at
+    10,000 events), then the events' files URLS_PER_JOB at a time."""
+    shared = sorted(shared_urls(catalog), key=lambda url: url not in build.held)
+    events = list(event_urls(catalog))
+    batches = [events[at : at + URLS_PER_JOB] for at in range(0, len(events), URLS_PER_JOB)]
+    return [[url] for url in shared] + batches
+
+
+def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[ExportedFile]:
     global _BUILD
     _BUILD = build
+    _FOLDERS.clear()  # of an earlier build in this process
     try:
         if workers <= 1:
-            return _export_job(every)
-        jobs = [every[start : start + URLS_PER_JOB] for start in range(0, len(every), URLS_PER_JOB)]
+            return _export_job([url for job in jobs for url in job])
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             return [item for done in pool.imap_unordered(_export_job, jobs) for item in done]
     finally:
@@ -300,7 +431,7 @@ def build_site(
         catalog = service.snapshot.catalog
         held = _held(service.snapshot)
         build = _Build(service, publication.directory, publication.previous, held)
-        files = _export(build, list(urls(catalog)), workers or _workers())
+        files = _export(build, _jobs(build, catalog), workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {
             "version": catalog.version,

@@ -15,7 +15,7 @@ SUBSCRIBED_FEED_LIMIT = 1_000_000  # bytes
 
 def feed_sizes(catalog: Catalog) -> dict[str, int]:
     """Each named feed's size in bytes, as served without compression."""
-    return {name: len(feed.file.body) for name, feed in catalog.feeds.items()}
+    return {name: feed.file.size for name, feed in catalog.feeds.items()}
 
 
 def oversized_feeds(catalog: Catalog, limit: int = SUBSCRIBED_FEED_LIMIT) -> Iterator[str]:

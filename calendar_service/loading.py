@@ -44,13 +44,8 @@ from calendar_service.model import (
     TermCalendar,
     content_hash,
 )
-from calendar_service.partner_feeds import (
-    ImportedFeed,
-    SourceConfig,
-    SourcesFile,
-    import_sources,
-    vocabulary_problems,
-)
+from calendar_service.partner_feeds import ImportedFeed, import_sources
+from calendar_service.partner_sources import SourceConfig, SourcesFile, vocabulary_problems
 from calendar_service.provenance import Problem, provenance_problems
 from calendar_service.recurrence import (
     Allowance,

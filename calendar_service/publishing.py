@@ -2,18 +2,22 @@
 
 `OUT_DIR` is a symbolic link to the version being served (a web server's root names the
 link). A build writes a new version under `OUT_DIR.versions/`, hard-linking every file whose
-bytes the previous version's manifest already holds, and replaces the link in one rename:
-a reader sees the old export or the new one, never a mixture or a half-written file.
+bytes the previous version's manifest already holds (or, for a keyed file, whose inputs it
+holds: export_keys.py), and replaces the link in one rename: a reader sees the old export
+or the new one, never a mixture or a half-written file.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path, PurePosixPath
 
 from calendar_service.errors import CalendarServiceError
@@ -34,9 +38,32 @@ def relative_file(relative: str) -> PurePosixPath:
     return candidate
 
 
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A file as the previous manifest lists it: enough to list it again without its bytes."""
+
+    url: str
+    size: int
+    sha256: str
+    content_type: str
+    etag: str
+    key: str | None  # the digest of its inputs (calendar_service/export_keys.py), if keyed
+
+    @classmethod
+    def of(cls, item: dict[str, object]) -> Listed | None:
+        """The entry, if every field has its type (an older manifest's may not)."""
+        fields = {name: item.get(name) for name in cls.__slots__}
+        texts = ("url", "sha256", "content_type", "etag")
+        if not all(isinstance(fields[name], str) for name in texts):
+            return None
+        if not isinstance(fields["size"], int) or not isinstance(fields["key"], str | None):
+            return None
+        return cls(**fields)  # type: ignore[arg-type]  # checked just above
+
+
 @dataclass
 class PreviousExport:
-    """The version `OUT_DIR` names now: its directory and the SHA-256 of each file it lists.
+    """The version `OUT_DIR` names now: its directory and what its manifest lists.
 
     The manifest is a file anyone may have written; its paths, and any symbolic link among
     the folders they pass through, must never lead a build to read another file.
@@ -44,6 +71,7 @@ class PreviousExport:
 
     root: Path
     hashes: dict[str, str]
+    listed: dict[str, Listed] = field(default_factory=dict)
     _checked: dict[PurePosixPath, bool] = field(default_factory=dict)
 
     @classmethod
@@ -53,17 +81,20 @@ class PreviousExport:
             return cls(root, {})
         problem = f"{MANIFEST} in the output directory is not one this command wrote"
         try:
-            listed = json.loads(manifest.read_text(encoding="utf-8"))
-            entries = [(item["path"], item.get("sha256")) for item in listed["files"]]
+            items = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            entries = [(item["path"], item.get("sha256"), item) for item in items]
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ExportError(f"{problem}; remove it or choose another directory") from exc
-        if not all(isinstance(path, str) for path, _ in entries):
+        if not all(isinstance(path, str) for path, _, _ in entries):
             raise ExportError(f"{problem}; remove it or choose another directory")
         previous = cls(root, {})
-        for path, sha256 in entries:
+        for path, sha256, item in entries:
             previous._folder_inside(relative_file(path).parent)
             if isinstance(sha256, str):
                 previous.hashes[path] = sha256
+            listed = Listed.of(item)
+            if listed is not None:
+                previous.listed[path] = listed
         return previous
 
     def _folder_inside(self, folder: PurePosixPath) -> None:
@@ -74,19 +105,36 @@ class PreviousExport:
         if not self._checked[folder]:
             raise ExportError(f"{str(folder)[:200]!r} leads outside the output directory")
 
-    def same_file(self, relative: str, sha256: str, siblings: tuple[str, ...]) -> str | None:
-        """The previous copy of `relative` when it holds these bytes and it and its siblings
-        (`relative + suffix`) are plain files: a link among them is never reused."""
-        if self.hashes.get(relative) != sha256:
+    def same_file(self, relative: str, sha256: str) -> bool:
+        """Whether the previous version lists `relative` with these bytes."""
+        return self.hashes.get(relative) == sha256
+
+    def unchanged(self, relative: str, url: str, key: str) -> Listed | None:
+        """The previous entry of `relative` when it was made for the same URL from the same
+        inputs (`key`): its bytes are the ones a render would give."""
+        listed = self.listed.get(relative)
+        if listed is None or listed.key != key or listed.url != url:
             return None
-        source = os.path.join(self.root, relative)
+        return listed
+
+    def plain_files(self, relative: str, siblings: tuple[str, ...]) -> list[os.stat_result] | None:
+        """The status of the previous `relative` and its siblings (`relative + suffix`) when
+        all are plain files: a link among them is never reused."""
+        source = self.path(relative)
+        found = []
         for suffix in siblings:
             try:
-                if not stat.S_ISREG(os.lstat(source + suffix).st_mode):
-                    return None
+                status = os.lstat(source + suffix)
             except OSError:
                 return None
-        return source
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            found.append(status)
+        return found
+
+    def path(self, relative: str) -> str:
+        """Where the previous version holds `relative`."""
+        return os.path.join(self.root, relative)
 
 
 @dataclass
@@ -96,6 +144,7 @@ class Publication:
     link: Path
     directory: Path
     previous: PreviousExport | None
+    remover: BaseProcess | None = None  # removing the stale versions, beside the build
 
     @classmethod
     def begin(cls, link: Path) -> Publication:
@@ -121,27 +170,64 @@ class Publication:
         versions.mkdir(parents=True, exist_ok=True)
         directory = Path(tempfile.mkdtemp(prefix="export-", dir=versions))
         directory.chmod(0o755)  # mkdtemp's 0700 would keep a web server's workers out
-        return cls(link, directory, previous)
+        publication = cls(link, directory, previous)
+        publication.remover = _remove_beside(publication.stale())
+        return publication
+
+    def stale(self) -> list[Path]:
+        """The versions neither served nor being written: the one the link names now is kept
+        until the next build begins (a web server may still be reading it then)."""
+        kept = {self.directory.name}
+        if self.previous is not None:
+            kept.add(self.previous.root.name)
+        return [
+            version
+            for version in versions_of(self.link).iterdir()
+            if version.name not in kept and version.is_dir() and not version.is_symlink()
+        ]
 
     def commit(self) -> None:
-        """Switch the link to the new version in one rename, then remove older versions but
-        the one it replaced (a web server may still be reading that one)."""
+        """Switch the link to the new version in one rename, once the stale versions are gone."""
+        self._removed()
         if self.link.is_dir() and not self.link.is_symlink():
             self.link.rmdir()  # an empty folder, checked by begin(): nothing is served from it
         temporary = self.link.with_name(f".{self.link.name}.{os.getpid()}.link")
         temporary.unlink(missing_ok=True)
         temporary.symlink_to(Path(versions_of(self.link).name) / self.directory.name)
         os.replace(temporary, self.link)
-        kept = {self.directory.name}
-        if self.previous is not None:
-            kept.add(self.previous.root.name)
-        for version in versions_of(self.link).iterdir():
-            if version.name not in kept and version.is_dir() and not version.is_symlink():
-                shutil.rmtree(version)
 
     def abandon(self) -> None:
         """Remove the new version: the link still names the previous one."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        self._removed()
+
+    def _removed(self) -> None:
+        """Wait for the stale versions' removal; what it could not remove is removed here,
+        so that its error is raised."""
+        if self.remover is not None:
+            self.remover.join()
+            self.remover = None
+        for version in self.stale():
+            shutil.rmtree(version)
+
+
+def _remove_beside(stale: list[Path]) -> BaseProcess | None:
+    """Remove `stale` versions in a forked process while this one loads and compiles (60,000
+    files at 10,000 events: about a second, mostly waiting on the file system); here and now
+    where a fork is unsafe (see export._workers)."""
+    if not stale:
+        return None
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        _remove_all(stale)
+        return None
+    remover = multiprocessing.get_context("fork").Process(target=_remove_all, args=(stale,))
+    remover.start()
+    return remover
+
+
+def _remove_all(stale: list[Path]) -> None:
+    for version in stale:
+        shutil.rmtree(version, ignore_errors=True)
 
 
 def versions_of(link: Path) -> Path:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from calendar_service.compiling import Catalog, compile_catalog
-from calendar_service.fetching import FetchStore, SourceStatus, fetch_all, fetched_stamps
+from calendar_service.fetch_store import FetchStore, SourceStatus, fetched_stamps
+from calendar_service.fetching import fetch_all
 from calendar_service.loading import DataInvalid, LoadCache, load, read_sources
 from calendar_service.settings import ServiceSettings
 from calendar_service.watching import (

@@ -73,10 +73,25 @@ def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
     return manifest_of(out)
 
 
-def build_here(data_dir: Path, out: Path, day: str) -> list[ExportedFile]:
+def build_here(
+    data_dir: Path, out: Path, day: str, base_url: str = BASE_URL, workers: int | None = None
+) -> list[ExportedFile]:
     """`build_site` in this process, with the settings `build` gives the CLI."""
-    settings = ServiceSettings(data_dir=data_dir, base_url=BASE_URL)
-    return build_site(settings, out, today=date.fromisoformat(day))
+    settings = ServiceSettings(data_dir=data_dir, base_url=base_url)
+    return build_site(settings, out, today=date.fromisoformat(day), workers=workers)
+
+
+def assert_same_export(made: Path, fresh: Path) -> None:
+    """Two exports with the same files, bytes, manifest and dates."""
+    assert manifest_of(made) == manifest_of(fresh)
+    ours, theirs = tree(made), tree(fresh)
+    assert sorted(ours) == sorted(theirs)
+    assert [path for path in theirs if ours[path] != theirs[path]] == []
+    for item in manifest_of(fresh)["files"]:
+        for suffix in ("", ".gz", ".br"):
+            path = made / (item["path"] + suffix)
+            if path.exists():
+                assert path.stat().st_mtime == (fresh / item["path"]).stat().st_mtime, path
 
 
 def manifest_of(out: Path) -> dict[str, Any]:

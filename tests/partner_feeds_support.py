@@ -12,7 +12,7 @@ from conftest import BUNDLED_DATA, DATASETS
 
 from calendar_service.loading import load
 from calendar_service.model import CalendarSettings, Event
-from calendar_service.partner_feeds import SourceConfig, imported_id
+from calendar_service.partner_sources import SourceConfig, imported_id
 
 CORPUS = DATASETS / "partner-feeds"
 EXPECTED: dict[str, Any] = yaml.safe_load((CORPUS / "expected.yaml").read_text(encoding="utf-8"))

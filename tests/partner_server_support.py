@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from partner_feeds_support import CORPUS, source
 
-from calendar_service.partner_feeds import SourceConfig
+from calendar_service.partner_sources import SourceConfig
 from calendar_service.settings import ServiceSettings
 
 FEEDS = CORPUS  # the importer's corpus, served as partners would serve it

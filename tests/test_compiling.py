@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from calendar_service.compiling import Catalog, compile_catalog
+from calendar_service import ics
+from calendar_service.compiling import Catalog, compile_catalog, render_feed
 from calendar_service.loading import load
 
 TODAY = date(2026, 1, 15)
+TODAY_UTC = datetime(2026, 1, 15, tzinfo=UTC)  # the feeds' Last-Modified is never older
 
 
 def snapshot(data: Path, previous: Catalog | None = None, today: date = TODAY) -> Catalog:
@@ -71,3 +74,19 @@ def test_a_new_day_or_new_settings_compile_everything_again(data_copy: Path) -> 
     later = snapshot(data_copy, previous=before, today=date(2026, 1, 16))
     assert later.events["time-to-talk-day"].vevents is not before.events["time-to-talk-day"].vevents
     assert_same(later, snapshot(data_copy, today=date(2026, 1, 16)))
+
+
+def test_a_named_feed_of_every_event_shares_the_whole_feeds_bytes(data_copy: Path) -> None:
+    catalog = snapshot(data_copy)
+    whole, every = catalog.everything, catalog.feeds["all"]
+    assert every.filter.is_empty
+    # Its own header, then the very bytes of the whole feed after the whole feed's header.
+    assert len(every.file.parts) == 2 and every.file.parts[1] is whole.parts[1]
+    definition = every.definition
+    header = ics.feed_header(catalog.settings, definition.title, definition.description)
+    rendered = render_feed(header, catalog.timezone, catalog.in_feeds(every.filter), TODAY_UTC)
+    assert every.file == replace(rendered, parts=every.file.parts)  # the same Last-Modified
+    assert every.file.body == rendered.body and every.file.size == len(rendered.body)
+    assert whole.body.startswith(catalog.header.opening) and whole.body != every.file.body
+    # A feed of some of the events is its own bytes, in one part.
+    assert len(catalog.feeds["schools"].file.parts) == 1

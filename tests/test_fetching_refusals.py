@@ -15,8 +15,9 @@ from partner_feeds_support import SOURCE_FIELDS, source
 from partner_server_support import PartnerServer, connections, feed, loopback_settings, partner
 
 from calendar_service.addresses import address_problem
-from calendar_service.fetching import FetchStore, SourceStatus, fetch_all
-from calendar_service.partner_feeds import SourceConfig
+from calendar_service.fetch_store import FetchStore, SourceStatus
+from calendar_service.fetching import fetch_all
+from calendar_service.partner_sources import SourceConfig
 from calendar_service.settings import ServiceSettings
 
 __all__ = ["partner"]

@@ -19,8 +19,10 @@ from partner_server_support import (
 )
 
 from calendar_service import __version__
-from calendar_service.fetching import FetchLimits, FetchStore, SourceStatus, fetch_all
-from calendar_service.partner_feeds import FeedRejected, SourceConfig, check_feed
+from calendar_service.fetch_store import FetchStore, SourceStatus
+from calendar_service.fetching import FetchLimits, fetch_all
+from calendar_service.partner_feeds import FeedRejected, check_feed
+from calendar_service.partner_sources import SourceConfig
 from calendar_service.settings import ServiceSettings
 
 __all__ = ["partner"]  # the fixture, used by name

@@ -21,7 +21,8 @@ from partner_server_support import (
     tls_partner,
 )
 
-from calendar_service.fetching import FetchLimits, FetchStore, fetch_all
+from calendar_service.fetch_store import FetchStore
+from calendar_service.fetching import FetchLimits, fetch_all
 
 __all__ = ["certificates", "tls_partner"]
 

@@ -9,7 +9,8 @@ import pytest
 from partner_feeds_support import CORPUS, EXPECTED, SETTINGS, SOURCE, TODAY, by_uid, source
 
 from calendar_service.model import Event
-from calendar_service.partner_feeds import FeedRejected, check_feed, plain_text, read_feed
+from calendar_service.partner_feeds import FeedRejected, check_feed, read_feed
+from calendar_service.plain_text import plain_text
 
 
 def _when(value: date | datetime | None) -> str | None:

@@ -10,6 +10,7 @@ import pytest
 from conftest import BUNDLED_DATA, Server, in_process
 from precomputed_support import call, open_app, scope_of, with_terms
 
+from calendar_service.web import precomputed
 from calendar_service.web.app import CalendarApp
 from calendar_service.web.service import CalendarService
 
@@ -140,3 +141,22 @@ def test_a_fault_in_the_lean_path_leaves_the_answer_to_the_app(
     answered = call(app, scope)
     assert answered.status == 200 and answered == call(app.full_stack, scope)
     assert "the lean path failed on /feeds/all.ics" in caplog.text
+
+
+@pytest.mark.parametrize("join_below", [0, 10**9], ids=["sent as held", "joined"])
+def test_a_feed_held_in_parts_is_sent_whole_either_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, join_below: int
+) -> None:
+    """The whole feed and the feed of every event share their bytes after the header: large,
+    they go in one message each part; small, in one message. The bytes are the same."""
+    monkeypatch.setattr(precomputed, "JOIN_BELOW", join_below)
+    service, app = open_app(with_terms(tmp_path))
+    for path in ("/calendar.ics", "/feeds/all.ics"):
+        assert len(service.snapshot.catalog.feeds["all"].file.parts) == 2
+        scope = scope_of("GET", path)
+        answer = app.precomputed.answer(dict(scope))
+        assert answer is not None and len(answer) == (3 if join_below == 0 else 2)
+        assert call(app, scope) == call(app.full_stack, scope)
+        for headers in ({"Accept-Encoding": "gzip"}, {"Origin": "https://school.example"}):
+            scope = scope_of("HEAD", path, headers)
+            assert call(app, scope) == call(app.full_stack, scope)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import gc
 import hashlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, MutableMapping
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime
@@ -99,6 +101,32 @@ def test_a_response_over_a_quarter_of_the_cache_is_served_but_not_kept() -> None
     cache = ResponseCache(max_bytes=large.size * 3)
     assert cache("large", lambda: large) is large
     assert "large" not in cache and cache.bytes == 0
+
+
+class Made:
+    """A value made from a kept response (the lean path's are its prepared answers)."""
+
+    def __init__(self, response: Rendered) -> None:
+        self.letter = response.body[:1].decode()
+
+
+def test_what_is_made_from_a_kept_response_is_kept_and_let_go_of_with_it() -> None:
+    items = {name: rendered(1000, name) for name in "abcde"}
+    cache = ResponseCache(max_bytes=4 * items["a"].size + 10)  # room for four
+    assert cache.made("a", Made) is None  # nothing kept: nothing made
+    cache("a", lambda: items["a"])
+    first = cache.made("a", Made)
+    assert first is not None and first.letter == "a" and cache.made("a", Made) is first
+    held = weakref.ref(first)
+    del first
+    for name in "bcde":
+        cache(name, lambda name=name: items[name])  # "a" is let go of, and what was made of it
+    assert "a" not in cache and cache.made("a", Made) is None
+    gc.collect()
+    assert held() is None
+    cache("a", lambda: rendered(1000, "A"))
+    again = cache.made("a", Made)
+    assert again is not None and again.letter == "A"
 
 
 def test_the_response_cache_is_safe_across_threads() -> None:

@@ -210,31 +210,50 @@ def refuse_if_busy(catalog: Catalog, window: Window) -> None:
             raise capacity.ExpansionBusy(pool.retry_after())
 
 
-def cached_json(request: Request, snapshot: Published, body: Callable[[], Any]) -> Response:
-    """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip."""
+def cached_json(
+    request: Request, snapshot: Published, body: Callable[[], Any], *, again: bool = True
+) -> Response:
+    """JSON rendered once per snapshot and canonical URL, with ETag, 304 and gzip.
+
+    Called once every check of the request has passed. `again`: whether the same URL gets
+    the same answer while the snapshot is served (see `answer_key`).
+    """
     last_modified = snapshot.everything.last_modified
     rendered = snapshot.rendered(
-        _api_key(request), lambda: Rendered.of(json_bytes(body()), JSON_TYPE, last_modified)
+        _api_key(request, again),
+        lambda: Rendered.of(json_bytes(body()), JSON_TYPE, last_modified),
     )
     return rendered_response(request, rendered, max_age=service_of(request).settings.page_max_age)
 
 
 async def cached_json_in_thread(
-    request: Request, snapshot: Published, body: Callable[[], Any]
+    request: Request, snapshot: Published, body: Callable[[], Any], *, again: bool = True
 ) -> Response:
     """`cached_json`, built in a worker thread on a miss; a hit is answered on the loop.
 
     A hop to a worker thread and back costs more than answering from the cache does, and
     a hit has no slow build to keep off the loop.
     """
-    rendered = snapshot.cache.get(_api_key(request))
+    rendered = snapshot.cache.get(_api_key(request, again))
     if rendered is None:
-        return await run_in_threadpool(cached_json, request, snapshot, body)
+        return await run_in_threadpool(cached_json, request, snapshot, body, again=again)
     return rendered_response(request, rendered, max_age=service_of(request).settings.page_max_age)
 
 
-def _api_key(request: Request) -> tuple[str, str, bytes]:
-    return ("api", request.url.path, request.scope.get("query_string", b""))
+def answer_key(path: str, query_string: bytes) -> tuple[str, str, bytes]:
+    """The cache key of the JSON answered to a URL that gets it again, unchecked, while the
+    snapshot is served: its checks depend on the URL and the snapshot only. The lean path
+    (web/precomputed.py) answers a GET or HEAD of such a URL from the cache."""
+    return ("api", path, query_string)
+
+
+def _api_key(request: Request, again: bool) -> tuple[str, str, bytes]:
+    """The cache key of a request's JSON: `answer_key` where the URL gets it `again`; else
+    a key the lean path never asks for (a window beyond the index: the answer waits on the
+    expansion pool's room, `refuse_if_busy`)."""
+    query_string = request.scope.get("query_string", b"")
+    key = answer_key(request.scope["path"], query_string)
+    return key if again else ("api-expanding", *key[1:])
 
 
 router = APIRouter(prefix="/api", tags=["api"], responses=ERRORS)
@@ -257,6 +276,7 @@ async def occurrences(request: Request) -> Response:
     require_canonical(request, [*query.items(), *_given(request, "from", "to", "limit", "cursor")])
     cursor = _single(request, "cursor")
     refuse_if_busy(catalog, window)
+    again = not needs_expansion(catalog, window)
 
     def body() -> dict[str, Any]:
         page = search(catalog, query, window, limit, cursor)
@@ -271,7 +291,7 @@ async def occurrences(request: Request) -> Response:
             ],
         }
 
-    return await cached_json_in_thread(request, snapshot, body)
+    return await cached_json_in_thread(request, snapshot, body, again=again)
 
 
 @router.get(
@@ -335,9 +355,10 @@ async def facet_counts(request: Request) -> Response:
     window = parse_window(_single(request, "from"), _single(request, "to"), catalog.compiled_on)
     require_canonical(request, [*query.items(), *_given(request, "from", "to")])
     refuse_if_busy(catalog, window)
+    again = not needs_expansion(catalog, window)
 
     def body() -> dict[str, Any]:
         counts = facets(catalog, query, window)
         return {"from": window.first.isoformat(), "to": window.last.isoformat(), **counts}
 
-    return await cached_json_in_thread(request, snapshot, body)
+    return await cached_json_in_thread(request, snapshot, body, again=again)

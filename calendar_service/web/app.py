@@ -63,9 +63,8 @@ class CalendarApp(FastAPI):
         if answer is None:
             await super().__call__(scope, receive, send)
             return
-        start, body = answer
-        await send(start)
-        await send(body)
+        for message in answer:
+            await send(message)
 
     async def full_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The application without its lean path: middleware, routing and handlers."""

@@ -73,6 +73,12 @@ def security_headers(frame_ancestors: str, style_src: str = "'self'") -> dict[st
     }
 
 
+def pages_dated_by(snapshot: Published) -> Rendered:
+    """What every page takes its Last-Modified from: the whole calendar (a page may show
+    any event; the export dates the pages it does not render again by it too)."""
+    return snapshot.everything
+
+
 def page_rendered(
     snapshot: Published,
     path: str,
@@ -81,7 +87,7 @@ def page_rendered(
     content_type: str = HTML,
 ) -> Rendered:
     """A page's bytes, rendered once per snapshot, path and key (the export asks here too)."""
-    last_modified = snapshot.everything.last_modified
+    last_modified = pages_dated_by(snapshot).last_modified
     return snapshot.rendered(
         ("page", path, key), lambda: Rendered.of(render().encode(), content_type, last_modified)
     )

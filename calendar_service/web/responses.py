@@ -10,26 +10,32 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlencode
 
 import orjson
 from cachetools import LRUCache
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from calendar_service.compiling import Catalog
 from calendar_service.errors import CalendarServiceError
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 
+T = TypeVar("T")
 RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain and compressed
 
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified."""
+    """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified.
 
-    body: bytes
+    The bytes are held in the parts they were made in (compiling.FeedFile: a named feed
+    shares most of its bytes with the whole feed); large ones are sent so, unjoined.
+    """
+
+    parts: tuple[bytes, ...]
     content_type: str
     last_modified: datetime
     etag: str
@@ -37,13 +43,33 @@ class Rendered:
 
     @classmethod
     def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        # mtime=0 keeps the compressed bytes identical on every machine.
-        return cls(body, content_type, last_modified, etag, gzip.compress(body, 6, mtime=0))
+        return cls.of_parts((body,), content_type, last_modified)
+
+    @classmethod
+    def of_parts(
+        cls, parts: tuple[bytes, ...], content_type: str, last_modified: datetime
+    ) -> Rendered:
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        etag = '"' + digest.hexdigest()[:32] + '"'
+        # mtime=0 keeps the compressed bytes identical on every machine. Compressed whole
+        # (a copy, freed at once), so that they are exactly what one body gives.
+        whole = parts[0] if len(parts) == 1 else b"".join(parts)
+        return cls(parts, content_type, last_modified, etag, gzip.compress(whole, 6, mtime=0))
+
+    @property
+    def body(self) -> bytes:
+        """The bytes in one piece: a copy, where they are held in parts."""
+        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+
+    @property
+    def length(self) -> int:
+        return sum(len(part) for part in self.parts)
 
     @property
     def size(self) -> int:
-        return len(self.body) + len(self.gzipped)
+        return self.length + len(self.gzipped)
 
     @property
     def http_date(self) -> str:
@@ -52,6 +78,19 @@ class Rendered:
 
 def _size(rendered: Rendered) -> int:
     return rendered.size
+
+
+class _Responses(LRUCache[Hashable, Rendered]):
+    """An LRUCache that tells which keys it lets go of to make room."""
+
+    def __init__(self, max_bytes: int, dropped: Callable[[Hashable], object]) -> None:
+        super().__init__(max_bytes, getsizeof=_size)
+        self._dropped = dropped
+
+    def popitem(self) -> tuple[Hashable, Rendered]:
+        key, rendered = super().popitem()
+        self._dropped(key)
+        return key, rendered
 
 
 class ResponseCache:
@@ -65,7 +104,9 @@ class ResponseCache:
     def __init__(self, max_bytes: int = RESPONSE_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._cache: LRUCache[Hashable, Rendered] = LRUCache(max_bytes, getsizeof=_size)
+        # What `made` made from a kept response, with it; let go of with it.
+        self._made: dict[Hashable, tuple[Rendered, Any]] = {}
+        self._cache = _Responses(max_bytes, lambda key: self._made.pop(key, None))
 
     def __call__(self, key: Hashable, build: Callable[[], Rendered]) -> Rendered:
         with self._lock:
@@ -82,6 +123,22 @@ class ResponseCache:
         """The response kept for a key, or None; never builds."""
         with self._lock:
             return self._cache.get(key)
+
+    def made(self, key: Hashable, make: Callable[[Rendered], T]) -> T | None:
+        """`make`'s value of the response kept for a key, made once and kept as long as the
+        response is (the lean path's prepared answers); None when none is kept."""
+        with self._lock:
+            rendered = self._cache.get(key)
+            found = self._made.get(key)
+        if rendered is None:
+            return None
+        if found is not None and found[0] is rendered:
+            return cast(T, found[1])
+        value = make(rendered)
+        with self._lock:
+            if self._cache.get(key) is rendered:  # not let go of meanwhile
+                self._made[key] = (rendered, value)
+        return value
 
     @property
     def bytes(self) -> int:
@@ -277,11 +334,29 @@ def not_modified(headers: dict[str, str]) -> Response:
     return Response(status_code=304, headers=headers)
 
 
+class PartsResponse(Response):
+    """A 200 of bytes held in parts, each sent as it is held (no copy joins them)."""
+
+    def __init__(self, rendered: Rendered, headers: dict[str, str]) -> None:
+        self.parts = rendered.parts
+        # Content-Length where Starlette would put it, after the headers given.
+        length = {"Content-Length": str(rendered.length)}
+        super().__init__(b"", 200, {**headers, **length}, media_type=rendered.content_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        last = len(self.parts) - 1
+        for position, part in enumerate(self.parts):
+            await send({"type": "http.response.body", "body": part, "more_body": position < last})
+
+
 def encoded(rendered: Rendered, headers: dict[str, str], *, gzipped: bool) -> Response:
     """The 200 of pre-rendered bytes, gzip-compressed or as they are."""
     if gzipped:
         headers = {**headers, "Content-Encoding": "gzip"}
         return Response(rendered.gzipped, 200, headers, media_type=rendered.content_type)
+    if len(rendered.parts) > 1:
+        return PartsResponse(rendered, headers)
     return Response(rendered.body, 200, headers, media_type=rendered.content_type)
 
 

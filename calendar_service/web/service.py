@@ -33,7 +33,7 @@ CLIENT_BASE = "http://service.invalid"
 
 
 def _ics(file: FeedFile) -> Rendered:
-    return Rendered.of(file.body, ICS_TYPE, file.last_modified)
+    return Rendered.of_parts(file.parts, ICS_TYPE, file.last_modified)
 
 
 class Published:

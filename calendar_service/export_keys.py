@@ -1,0 +1,132 @@
+"""Export keys: a digest of everything an exported file's bytes depend on, for the files
+that are costly to make: each event's page and .ics, each named feed's JSON.
+
+An export stores the key beside each such file's hash; the next export links the previous
+file without rendering it when the key is the same. So a key must change whenever the bytes
+may: a key that misses an input publishes stale bytes.
+
+What an event's page and .ics read (web/views.py `render_event`, `Catalog.event_file`):
+- the event itself: its data, the sessions its rule skips, its stamps (`Event.revision`,
+  which the compiler also trusts to reuse an event's VEVENTs and occurrences);
+- the catalog's context: calendar.yaml's settings (name, vocabularies, zone, feeds...), the
+  base URL and UID domain, the day compiled (upcoming dates, the index's horizon), the term
+  calendars (a skip is described by their names), the zone's rules;
+- the code that renders them: this package's files (templates and assets among them), the
+  installed distributions' versions and Python's.
+Nothing of another event reaches them; a named feed's JSON reads the same of each event its
+filter passes. A page that starts showing more (a related event, the snapshot's version)
+must add it here; the incremental export tests compare an export after each kind of edit
+with one from nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import site
+import sys
+import sysconfig
+import zoneinfo
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from calendar_service.compiling import Catalog, EventEntry
+
+PACKAGE = Path(__file__).parent
+LIBRARIES = ("purelib", "platlib")  # sysconfig's names of the site-packages folders
+
+
+@cache
+def code_fingerprint() -> str:
+    """A digest of the code that renders: this package's files, the distributions installed
+    beside it (name and version, from their metadata folders' names) and Python's version.
+    Once per process: the code does not change under a running build."""
+    digest = hashlib.sha256(sys.version.encode())
+    digest.update(package_digest(PACKAGE).encode())
+    for name in sorted(_distributions()):
+        digest.update(b"\0" + name.encode())
+    return digest.hexdigest()
+
+
+def package_digest(folder: Path) -> str:
+    """A digest of every file under `folder` (modules, templates, assets), by path."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(b"\0" + path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _distributions() -> set[str]:
+    """The installed distributions' metadata folders (`icalendar-7.0.1.dist-info` and the
+    like) in the interpreter's site-packages: not the rest of the import path, which
+    changes with the working directory."""
+    folders = {*site.getsitepackages(), *(sysconfig.get_paths()[name] for name in LIBRARIES)}
+    names: set[str] = set()
+    for folder in folders:
+        try:
+            found = os.listdir(folder)
+        except OSError:
+            continue
+        names.update(name for name in found if name.endswith((".dist-info", ".egg-info")))
+    return names
+
+
+def zone_rules(name: str) -> bytes:
+    """The zone's compiled rules as zoneinfo reads them (the system's, else tzdata's)."""
+    for folder in zoneinfo.TZPATH:
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            return candidate.read_bytes()
+    try:
+        return (resources.files("tzdata.zoneinfo") / name).read_bytes()
+    except (ModuleNotFoundError, OSError):
+        return name.encode()  # only the name: UTC and the like are built in
+
+
+def context_digest(catalog: Catalog) -> str:
+    """A digest of what every event's page and .ics read from the catalog and the code."""
+    settings = catalog.settings
+    parts = [
+        code_fingerprint(),
+        settings.model_dump_json(),
+        catalog.identity.base_url,
+        catalog.identity.uid_domain,
+        catalog.compiled_on.isoformat(),
+        catalog.index.start.isoformat(),
+        catalog.index.end.isoformat(),
+        hashlib.sha256(catalog.timezone).hexdigest(),
+        hashlib.sha256(zone_rules(settings.timezone)).hexdigest(),
+    ]
+    for calendar_id, feed in sorted(catalog.term_feeds.items()):
+        parts += [calendar_id, feed.calendar.model_dump_json()]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def event_keys(catalog: Catalog, context: str) -> dict[str, str]:
+    """Each event's key, by id: its revision within the catalog's `context_digest`."""
+    events = catalog.events
+    return {event_id: _key(context, event_id, [entry]) for event_id, entry in events.items()}
+
+
+def feed_json_keys(catalog: Catalog, context: str) -> dict[str, str]:
+    """Each named feed's JSON's key, by name: the revisions of the events its filter passes.
+
+    The JSON lists those events' occurrences over the index's horizon (web/feeds.py
+    `feed_occurrences`): an event's occurrences and fields come from its revision and the
+    context alone, and which events pass comes from their data and the feed's definition.
+    """
+    return {
+        name: _key(context, f"feed {name}.json", catalog.matching(feed.filter))
+        for name, feed in catalog.feeds.items()
+    }
+
+
+def _key(context: str, subject: str, entries: list[EventEntry]) -> str:
+    digest = hashlib.sha256(f"{context}\0{subject}".encode())
+    for entry in entries:
+        content, sequence, modified = entry.event.revision
+        digest.update(f"\0{entry.event.id}\0{content}\0{sequence}\0{modified.isoformat()}".encode())
+    return digest.hexdigest()[:32]

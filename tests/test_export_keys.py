@@ -1,0 +1,162 @@
+"""A build renders an event's page and .ics, or a named feed's JSON, again whenever one of
+its inputs changed (calendar_service/export_keys.py), and links it unrendered otherwise:
+after each kind of edit the export is the export of the edited data from nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BUNDLED_DATA
+from export_support import (
+    BASE_URL,
+    FIXED_DAY,
+    assert_same_export,
+    build_here,
+    manifest_of,
+)
+from export_support import exports as exports
+
+from calendar_service import export_keys
+from calendar_service.export import ExportedFile
+
+pytestmark = pytest.mark.xdist_group("export")
+
+MOVED_FILE = "surveys.yaml"  # its events, moved to another file unchanged
+JOINING = "youth-provision-mapping-survey"  # an event that joins the schools feed
+OTHER_BASE = "https://dates.example.test"
+NEXT_DAY = "2026-11-26"
+Edit = Callable[[Path], None]
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def rename_calendar(data: Path) -> None:
+    calendar = data / "calendar.yaml"
+    replace_once(calendar, "name: Durham Safeguarding", "name: County Durham Safeguarding")
+
+
+def move_a_file(data: Path) -> None:
+    (data / "events" / MOVED_FILE).rename(data / "events" / f"moved-{MOVED_FILE}")
+
+
+def join_the_schools_feed(data: Path) -> None:
+    source = data / "events" / MOVED_FILE
+    text = source.read_text(encoding="utf-8")
+    old, new = "    audiences: [practitioners]\n", "    audiences: [practitioners, schools]\n"
+    found = text.index(old, text.index(f"id: {JOINING}\n"))
+    source.write_text(text[:found] + new + text[found + len(old) :], encoding="utf-8")
+
+
+def no_edit(data: Path) -> None:
+    pass
+
+
+@dataclass
+class Rebuilt:
+    before: dict[str, Any]  # the manifest of the export the link named
+    previous: Path  # that export
+    files: list[ExportedFile]  # what the build over it did with each file
+    link: Path
+    full: Path  # the same data exported from nothing
+
+    def keys(self, manifest: dict[str, Any]) -> dict[str, str | None]:
+        return {item["path"]: item["key"] for item in manifest["files"]}
+
+    def rekeyed(self) -> set[str]:
+        """The paths whose key changed: rendered again."""
+        old, new = self.keys(self.before), self.keys(manifest_of(self.link))
+        return {path for path, key in new.items() if key is not None and old.get(path) != key}
+
+    def keyed(self) -> set[str]:
+        return {path for path, key in self.keys(self.before).items() if key is not None}
+
+
+def rebuild(
+    exports: Any, base: Path, edit: Edit, day: str = FIXED_DAY, base_url: str = BASE_URL
+) -> Rebuilt:
+    """The bundled data edited, exported over its export and from nothing."""
+    previous = exports.of(FIXED_DAY)
+    data = base / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    edit(data)
+    link = base / "site"
+    link.symlink_to(previous.root.resolve(), target_is_directory=True)
+    # One process: the workers' share of a build is not the subject here.
+    files = build_here(data, link, day, base_url, workers=1)
+    build_here(data, base / "full", day, base_url, workers=1)
+    assert_same_export(link, base / "full")
+    return Rebuilt(previous.manifest, previous.root.resolve(), files, link, base / "full")
+
+
+def kept_inodes(rebuilt: Rebuilt, paths: set[str]) -> None:
+    """Each of `paths` is the previous export's very file, and so are its siblings."""
+    for path in paths:
+        for suffix in ("", ".gz", ".br"):
+            old = rebuilt.previous / (path + suffix)
+            if old.exists():
+                assert os.stat(old).st_ino == os.stat(rebuilt.link / (path + suffix)).st_ino, path
+
+
+@pytest.mark.parametrize(
+    ("edit", "day", "base_url"),
+    [
+        pytest.param(rename_calendar, FIXED_DAY, BASE_URL, id="calendar-name"),
+        pytest.param(no_edit, FIXED_DAY, OTHER_BASE, id="base-url"),
+        pytest.param(no_edit, NEXT_DAY, BASE_URL, id="next-day"),
+    ],
+)
+def test_a_change_every_page_reads_renders_every_keyed_file_again(
+    exports: Any, tmp_path: Path, edit: Edit, day: str, base_url: str
+) -> None:
+    rebuilt = rebuild(exports, tmp_path, edit, day, base_url)
+    assert rebuilt.keyed() and rebuilt.rekeyed() == rebuilt.keyed()
+
+
+def test_a_new_version_of_the_code_renders_every_keyed_file_again(
+    exports: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stands for a release: the package's files, its templates among them, are digested
+    # (see the next test); the build reads the digest through code_fingerprint.
+    monkeypatch.setattr(export_keys, "code_fingerprint", lambda: "a later release")
+    rebuilt = rebuild(exports, tmp_path, no_edit)
+    assert rebuilt.rekeyed() == rebuilt.keyed()
+
+
+@pytest.mark.parametrize(
+    "changed", ["web/templates/event.html", "web/static/calendar.css", "links.py"]
+)
+def test_the_code_digest_covers_templates_assets_and_modules(tmp_path: Path, changed: str) -> None:
+    package = tmp_path / "calendar_service"
+    shutil.copytree(export_keys.PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = export_keys.package_digest(package)
+    with (package / changed).open("a", encoding="utf-8") as handle:
+        handle.write("\n")
+    assert export_keys.package_digest(package) != before
+
+
+def test_moving_events_to_another_file_renders_nothing_again(exports: Any, tmp_path: Path) -> None:
+    rebuilt = rebuild(exports, tmp_path, move_a_file)
+    assert rebuilt.rekeyed() == set()
+    kept_inodes(rebuilt, rebuilt.keyed())
+    assert {item.stored for item in rebuilt.files if item.key is not None} == {"linked"}
+
+
+def test_an_event_joining_a_feed_renders_its_files_and_that_feeds_json_again(
+    exports: Any, tmp_path: Path
+) -> None:
+    rebuilt = rebuild(exports, tmp_path, join_the_schools_feed)
+    # Its own files, the JSON of the feeds it is in or joins; no other feed's, no other event's.
+    own = {f"events/{JOINING}", f"events/{JOINING}.ics"}
+    feeds = {"feeds/all.json", "feeds/practitioners.json", "feeds/schools.json"}
+    assert rebuilt.rekeyed() == own | feeds
+    kept_inodes(rebuilt, rebuilt.keyed() - rebuilt.rekeyed())
