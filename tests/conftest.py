@@ -204,10 +204,11 @@ def stop_server(server: Server) -> None:
 
 
 # Modules whose tests mostly wait (a watched directory's debounce, a server's start and
-# shutdown, a partner's slow answer) rather than compute. Under xdist they go first among the
-# tests in no xdist_group, so that they wait while other workers compute; in collection order
-# they came last and waited together (a run's last ~40 s used a quarter of the two cores).
-WAITING_FIRST = frozenset(
+# shutdown, a partner's slow answer) or that are one long test. Under xdist they go first
+# among the tests in no xdist_group: the waiting ones wait while other workers compute, and
+# the long ones do not end the run on one worker. In collection order they came last and
+# waited together (a run's last ~40 s used a quarter of the two cores).
+EARLY = frozenset(
     {
         "test_reload_watch.py",
         "test_reload_stable_files.py",
@@ -215,13 +216,15 @@ WAITING_FIRST = frozenset(
         "test_shutdown.py",
         "test_fetching_server.py",
         "test_fetching_refusals.py",
+        "test_reload_under_load.py",
+        "test_index_expansion_equals_library.py",
     }
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The waiting modules first, each whole and in its own order (a stable sort)."""
-    items.sort(key=lambda item: item.path.name not in WAITING_FIRST)
+    """The EARLY modules first, each whole and in its own order (a stable sort)."""
+    items.sort(key=lambda item: item.path.name not in EARLY)
 
 
 @pytest.fixture(scope="session", autouse=True)
