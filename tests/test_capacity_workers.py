@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +29,10 @@ pytestmark = pytest.mark.xdist_group("capacity")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A real server on 500 generated events, one expansion worker and no queue."""
     folder = tmp_path_factory.mktemp("burst")
-    generate = [sys.executable, "-m", "benchmarks.generate", "--events", "500"]
-    subprocess.run([*generate, "--out", str(folder / "data")], cwd=ROOT, check=True)
+    with pytest.MonkeyPatch.context() as patch:  # the generator in this process, not a new one
+        patch.syspath_prepend(str(ROOT))
+        generate = importlib.import_module("benchmarks.generate")
+    assert generate.main(["--events", "500", "--out", str(folder / "data")]) == 0
     running = start_server(
         folder / "data",
         folder,
