@@ -238,7 +238,11 @@ def collector_left_alone() -> Iterator[None]:
     (and the benchmarks) still run it.
     """
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reloading, "keep_collector_off_snapshot", lambda: None)
+
+        def left_alone(*, collect: bool = True) -> None:
+            """The real one's signature, doing nothing."""
+
+        patch.setattr(reloading, "keep_collector_off_snapshot", left_alone)
         yield
 
 
