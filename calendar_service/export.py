@@ -32,6 +32,7 @@ from calendar_service.web.feeds import JSON_TYPE, feed_occurrences_body
 from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
 from calendar_service.web.responses import Rendered
 from calendar_service.web.service import CalendarService, Published
+from calendar_service.web.shapes import OccurrenceFragments
 
 DIGEST_MONTHS = 3  # this month's digest and the next two: a newsletter's reach
 # The PDF is left to the live service: rendering it is slow, and it does not compress.
@@ -238,11 +239,14 @@ def _file_date(catalog: Catalog, event_id: str) -> str:
     return _http_date(catalog.event_file_modified(event_id))
 
 
-def _feed_json(snapshot: Published, name: str) -> Rendered:
+def _feed_json(snapshot: Published, name: str, rendered: OccurrenceFragments) -> Rendered:
     """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
-    service keeps (the export compresses it its own way). The ETag is Rendered.of's."""
+    service keeps (the export compresses it its own way). The ETag is Rendered.of's.
+
+    `rendered`: the occurrences' JSON this process has made for the named feeds before.
+    """
     feed = snapshot.catalog.feeds[name]
-    body = feed_occurrences_body(snapshot, feed)
+    body = feed_occurrences_body(snapshot, feed, rendered)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag, b"")
 
@@ -327,10 +331,12 @@ def _held(snapshot: Published) -> dict[str, _Held]:
     site = catalog.identity.urls
     context = context_digest(catalog)
     held: dict[str, _Held] = {}
+    # The named feeds share most occurrences (each is in the whole feed): rendered once.
+    rendered = OccurrenceFragments(catalog, snapshot.derived)
     for name, key in feed_json_keys(catalog, context).items():
         dated = _http_date(catalog.feeds[name].file.last_modified)
         held[site.named_feed(name, ".json")] = _Held(
-            partial(_feed_json, snapshot, name), key, partial(str, dated)
+            partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
     page_date = pages_dated_by(snapshot).http_date
     for event_id, key in event_keys(catalog, context).items():
