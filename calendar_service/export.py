@@ -28,7 +28,7 @@ from calendar_service.publishing import ExportError as ExportError  # raised by 
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
-from calendar_service.web.feeds import JSON_TYPE, feed_occurrences_body
+from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
 from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
 from calendar_service.web.responses import Rendered
 from calendar_service.web.service import CalendarService, Published
@@ -319,7 +319,7 @@ def _publish(
     )
 
 
-def _held(snapshot: Published) -> dict[str, _Held]:
+def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held]:
     """Each event's page and .ics and each named feed's JSON by URL, with its key and the
     function its route answers with.
 
@@ -331,8 +331,6 @@ def _held(snapshot: Published) -> dict[str, _Held]:
     site = catalog.identity.urls
     context = context_digest(catalog)
     held: dict[str, _Held] = {}
-    # The named feeds share most occurrences (each is in the whole feed): rendered once.
-    rendered = OccurrenceFragments(catalog, snapshot.derived)
     for name, key in feed_json_keys(catalog, context).items():
         dated = _http_date(catalog.feeds[name].file.last_modified)
         held[site.named_feed(name, ".json")] = _Held(
@@ -346,6 +344,21 @@ def _held(snapshot: Published) -> dict[str, _Held]:
         file_date = partial(_file_date, catalog, event_id)
         held[site.event_ics(event_id)] = _Held(render_file, key, file_date)
     return held
+
+
+def _render_feed_occurrences(build: _Build, rendered: OccurrenceFragments) -> None:
+    """Render, before the workers fork, the occurrences of each named feed's JSON this build
+    must render, once: the feeds share most of them (each is in the whole feed), and
+    the workers rendering them in parallel would each render them again."""
+    catalog = build.service.snapshot.catalog
+    site = catalog.identity.urls
+    for name, feed in catalog.feeds.items():
+        url = site.named_feed(name, ".json")
+        key = build.held[url].key
+        if build.previous is not None and build.previous.unchanged(file_path(url), url, key):
+            continue  # linked from the previous version, not rendered
+        for occurrence in feed_chosen(catalog, feed):
+            rendered(occurrence)
 
 
 def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
@@ -435,8 +448,10 @@ def build_site(
     try:
         service = CalendarService.open(settings, today=(lambda: today) if today else None)
         catalog = service.snapshot.catalog
-        held = _held(service.snapshot)
+        rendered = OccurrenceFragments(catalog, service.snapshot.derived)
+        held = _held(service.snapshot, rendered)
         build = _Build(service, publication.directory, publication.previous, held)
+        _render_feed_occurrences(build, rendered)
         files = _export(build, _jobs(build, catalog), workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from calendar_service import __version__
 from calendar_service.compiling import Catalog, Feed
+from calendar_service.model import Occurrence
 from calendar_service.query import EVENT_FIELDS, QueryError
 from calendar_service.search import Window, matching_occurrences
 from calendar_service.web.parameters import documented, feed_filter_parameters
@@ -191,6 +192,17 @@ def feed_occurrences(snapshot: Published, feed: Feed) -> Rendered:
     return Rendered.of(feed_occurrences_body(snapshot, feed), JSON_TYPE, feed.file.last_modified)
 
 
+def feed_window(catalog: Catalog) -> Window:
+    """The days a named feed's JSON covers: from the feeds' past window to the horizon."""
+    first = catalog.compiled_on - timedelta(days=catalog.settings.past_days)
+    return Window(first, catalog.index.end.date() - timedelta(days=1))
+
+
+def feed_chosen(catalog: Catalog, feed: Feed) -> list[Occurrence]:
+    """The occurrences a named feed's JSON lists, in order."""
+    return matching_occurrences(catalog, feed.filter, feed_window(catalog))
+
+
 def feed_occurrences_body(
     snapshot: Published, feed: Feed, rendered: OccurrenceFragments | None = None
 ) -> bytes:
@@ -202,10 +214,8 @@ def feed_occurrences_body(
     """
     catalog = snapshot.catalog
     memo: Memo = snapshot.derived
-    first = catalog.compiled_on - timedelta(days=catalog.settings.past_days)
-    last = catalog.index.end.date() - timedelta(days=1)
-    window = Window(first, last)
-    chosen = matching_occurrences(catalog, feed.filter, window)
+    window = feed_window(catalog)
+    chosen = feed_chosen(catalog, feed)
     occurrences: list[Any]
     if rendered is None:
         occurrences = [occurrence_json(item, catalog, memo) for item in chosen]
@@ -214,8 +224,8 @@ def feed_occurrences_body(
     body = {
         "feed": feed.definition.name,
         "title": feed.definition.title,
-        "from": first.isoformat(),
-        "to": last.isoformat(),
+        "from": window.first.isoformat(),
+        "to": window.last.isoformat(),
         "total": len(chosen),
         "count": len(chosen),
         "next_cursor": None,
