@@ -243,7 +243,7 @@ def _feed_json(snapshot: Published, name: str, rendered: OccurrenceFragments) ->
     """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
     service keeps (the export compresses it its own way). The ETag is Rendered.of's.
 
-    `rendered`: the occurrences' JSON this process has made for the named feeds before.
+    `rendered`: the occurrences' JSON made before the workers forked (_render_feed_occurrences).
     """
     feed = snapshot.catalog.feeds[name]
     body = feed_occurrences_body(snapshot, feed, rendered)
