@@ -28,10 +28,11 @@ from calendar_service.publishing import ExportError as ExportError  # raised by 
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
-from calendar_service.web.feeds import JSON_TYPE, feed_occurrences_body
+from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
 from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
 from calendar_service.web.responses import Rendered
 from calendar_service.web.service import CalendarService, Published
+from calendar_service.web.shapes import OccurrenceFragments
 
 DIGEST_MONTHS = 3  # this month's digest and the next two: a newsletter's reach
 # The PDF is left to the live service: rendering it is slow, and it does not compress.
@@ -238,11 +239,14 @@ def _file_date(catalog: Catalog, event_id: str) -> str:
     return _http_date(catalog.event_file_modified(event_id))
 
 
-def _feed_json(snapshot: Published, name: str) -> Rendered:
+def _feed_json(snapshot: Published, name: str, rendered: OccurrenceFragments) -> Rendered:
     """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
-    service keeps (the export compresses it its own way). The ETag is Rendered.of's."""
+    service keeps (the export compresses it its own way). The ETag is Rendered.of's.
+
+    `rendered`: the occurrences' JSON made before the workers forked (_render_feed_occurrences).
+    """
     feed = snapshot.catalog.feeds[name]
-    body = feed_occurrences_body(snapshot, feed)
+    body = feed_occurrences_body(snapshot, feed, rendered)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag, b"")
 
@@ -315,7 +319,7 @@ def _publish(
     )
 
 
-def _held(snapshot: Published) -> dict[str, _Held]:
+def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held]:
     """Each event's page and .ics and each named feed's JSON by URL, with its key and the
     function its route answers with.
 
@@ -330,7 +334,7 @@ def _held(snapshot: Published) -> dict[str, _Held]:
     for name, key in feed_json_keys(catalog, context).items():
         dated = _http_date(catalog.feeds[name].file.last_modified)
         held[site.named_feed(name, ".json")] = _Held(
-            partial(_feed_json, snapshot, name), key, partial(str, dated)
+            partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
     page_date = pages_dated_by(snapshot).http_date
     for event_id, key in event_keys(catalog, context).items():
@@ -340,6 +344,21 @@ def _held(snapshot: Published) -> dict[str, _Held]:
         file_date = partial(_file_date, catalog, event_id)
         held[site.event_ics(event_id)] = _Held(render_file, key, file_date)
     return held
+
+
+def _render_feed_occurrences(build: _Build, rendered: OccurrenceFragments) -> None:
+    """Render, before the workers fork, the occurrences of each named feed's JSON this build
+    must render, once: the feeds share most of them (each is in the whole feed), and
+    the workers rendering them in parallel would each render them again."""
+    catalog = build.service.snapshot.catalog
+    site = catalog.identity.urls
+    for name, feed in catalog.feeds.items():
+        url = site.named_feed(name, ".json")
+        key = build.held[url].key
+        if build.previous is not None and build.previous.unchanged(file_path(url), url, key):
+            continue  # linked from the previous version, not rendered
+        for occurrence in feed_chosen(catalog, feed):
+            rendered(occurrence)
 
 
 def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
@@ -429,8 +448,10 @@ def build_site(
     try:
         service = CalendarService.open(settings, today=(lambda: today) if today else None)
         catalog = service.snapshot.catalog
-        held = _held(service.snapshot)
+        rendered = OccurrenceFragments(catalog, service.snapshot.derived)
+        held = _held(service.snapshot, rendered)
         build = _Build(service, publication.directory, publication.previous, held)
+        _render_feed_occurrences(build, rendered)
         files = _export(build, _jobs(build, catalog), workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {

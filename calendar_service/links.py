@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
 from urllib.parse import quote, urlencode
 
@@ -88,20 +88,30 @@ def _q(text: str) -> str:
     return quote(text, safe="")
 
 
-def _google_dates(occurrence: Occurrence) -> str:
-    if occurrence.all_day:
-        return f"{occurrence.start:%Y%m%d}/{occurrence.end:%Y%m%d}"
-    assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
-    start, end = occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
-    return f"{start:%Y%m%dT%H%M%SZ}/{end:%Y%m%dT%H%M%SZ}"
+def _day_stamps(day: date) -> tuple[str, str]:
+    """An all-day start or end as Google's `dates` and Outlook's `startdt`/`enddt` give it."""
+    # isoformat, not strftime: the same text, several times faster (from year 1000 on, and
+    # every occurrence lies within search.QUERY_REACH_YEARS of today).
+    text = day.isoformat()
+    return text.replace("-", ""), text
 
 
-def _outlook_times(occurrence: Occurrence) -> tuple[str, str]:
+def _instant_stamps(moment: datetime) -> tuple[str, str]:
+    """A timed start or end, in UTC to the second, as Google and Outlook give it (Outlook's
+    quoted): building them as their quoted text was half the cost of a named feed's JSON."""
+    text = moment.astimezone(UTC).isoformat(timespec="seconds")[:19]
+    return text.replace("-", "").replace(":", "") + "Z", text.replace(":", "%3A") + "Z"
+
+
+def _stamps(occurrence: Occurrence) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The occurrence's start and end: each (Google's form, Outlook's quoted form)."""
+    start, end = occurrence.start, occurrence.end
     if occurrence.all_day:
-        return f"{occurrence.start:%Y-%m-%d}", f"{occurrence.end:%Y-%m-%d}"
-    assert isinstance(occurrence.start, datetime) and isinstance(occurrence.end, datetime)
-    start, end = occurrence.start.astimezone(UTC), occurrence.end.astimezone(UTC)
-    return f"{start:%Y-%m-%dT%H:%M:%SZ}", f"{end:%Y-%m-%dT%H:%M:%SZ}"
+        first = start.date() if isinstance(start, datetime) else start
+        last = end.date() if isinstance(end, datetime) else end
+        return _day_stamps(first), _day_stamps(last)
+    assert isinstance(start, datetime) and isinstance(end, datetime)
+    return _instant_stamps(start), _instant_stamps(end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,21 +144,41 @@ class AddLinks:
 
     def google(self, occurrence: Occurrence) -> str:
         """Google's event template link for one occurrence."""
-        return (
-            f"{GOOGLE_TEMPLATE}?action=TEMPLATE&text={self._title(occurrence)}"
-            f"&dates={_q(_google_dates(occurrence))}{self.google_rest}"
-        )
+        return self._google(self._title(occurrence), *_stamps(occurrence))
 
     def outlook(self, occurrence: Occurrence, account: OutlookAccount = "work") -> str:
         """Outlook on the web's compose link for one occurrence, for one kind of account.
 
         The API's `links.outlook` is the work-or-school one, as it has always been.
         """
-        start, end = _outlook_times(occurrence)
-        all_day = "true" if occurrence.all_day else "false"
+        title = self._title(occurrence)
+        return self._outlook(account, title, occurrence.all_day, *_stamps(occurrence))
+
+    def both(self, occurrence: Occurrence) -> tuple[str, str]:
+        """`google(occurrence)` and `outlook(occurrence)`, the title and times made once."""
+        title = self._title(occurrence)
+        start, end = _stamps(occurrence)
+        google = self._google(title, start, end)
+        return google, self._outlook("work", title, occurrence.all_day, start, end)
+
+    def _google(self, title: str, start: tuple[str, str], end: tuple[str, str]) -> str:
+        # `dates` is start/end, its slash quoted.
+        return (
+            f"{GOOGLE_TEMPLATE}?action=TEMPLATE&text={title}"
+            f"&dates={start[0]}%2F{end[0]}{self.google_rest}"
+        )
+
+    def _outlook(
+        self,
+        account: OutlookAccount,
+        title: str,
+        all_day: bool,
+        start: tuple[str, str],
+        end: tuple[str, str],
+    ) -> str:
         return (
             f"{OUTLOOK_HOSTS[account]}{OUTLOOK_COMPOSE}"
             "?path=%2Fcalendar%2Faction%2Fcompose&rru=addevent"
-            f"&subject={self._title(occurrence)}&startdt={_q(start)}&enddt={_q(end)}"
-            f"&allday={all_day}{self.outlook_rest}"
+            f"&subject={title}&startdt={start[1]}&enddt={end[1]}"
+            f"&allday={'true' if all_day else 'false'}{self.outlook_rest}"
         )

@@ -11,6 +11,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+import orjson
+
 from calendar_service import ics, links
 from calendar_service.compiling import Catalog, EventEntry
 from calendar_service.model import Occurrence
@@ -106,6 +108,7 @@ def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dic
     snapshot's store of what an event's occurrences share, `Published.derived`)."""
     fields, add = _shared(catalog, occurrence.event_id, memo)
     last_day = _all_day_last_day(occurrence)
+    google, outlook = add.both(occurrence)
     return {
         "id": f"{occurrence.event_id}/{occurrence.key}",
         "title": occurrence.title,
@@ -122,10 +125,32 @@ def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dic
         "links": {
             "event_page": fields["event_page"],
             "ics": fields["event_ics"],
-            "google": add.google(occurrence),
-            "outlook": add.outlook(occurrence),
+            "google": google,
+            "outlook": outlook,
         },
     }
+
+
+class OccurrenceFragments:
+    """Occurrences' JSON, each rendered once and embedded as those bytes in every document
+    that includes it: an export's named feeds share most occurrences with the whole feed.
+
+    It keeps all it rendered (the whole feed's are 64 MB at 10,000 events), so it is made
+    for one export, not kept with a snapshot.
+    """
+
+    def __init__(self, catalog: Catalog, memo: Memo) -> None:
+        self._catalog = catalog
+        self._memo = memo
+        self._made: dict[Occurrence, orjson.Fragment] = {}
+
+    def __call__(self, occurrence: Occurrence) -> orjson.Fragment:
+        """`occurrence_json(occurrence)` as orjson writes it, for orjson to embed."""
+        made = self._made.get(occurrence)
+        if made is None:
+            shape = occurrence_json(occurrence, self._catalog, self._memo)
+            made = self._made[occurrence] = orjson.Fragment(orjson.dumps(shape))
+        return made
 
 
 def event_json(entry: EventEntry, catalog: Catalog, today: date, memo: Memo) -> dict[str, Any]:
