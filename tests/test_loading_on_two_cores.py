@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import DATASETS, ROOT
 
-from calendar_service import loading
+from calendar_service import forked, loading
 from calendar_service.forked import Forked, can_fork
 from calendar_service.loading import DataInvalid, LoadCache, LoadedData, load
 
@@ -109,3 +109,10 @@ def test_a_failed_child_gives_no_result() -> None:
 
     assert Forked(fails).result() is None
     assert Forked(lambda: [1, 2, 3]).result() == [1, 2, 3]
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="no /proc/stat here")
+def test_the_tasks_running_now_include_this_one() -> None:
+    """core_free reads the kernel's count of running tasks: while this process reads it,
+    it is running, so the count is at least one (a misread line would give none)."""
+    assert forked._tasks_running() >= 1
