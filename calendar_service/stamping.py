@@ -11,17 +11,7 @@ from pydantic import ValidationError
 from calendar_service.agenda import dates_in_words
 from calendar_service.compiling import EPOCH
 from calendar_service.index import HORIZON_FUTURE, expand_events, facts_of
-from calendar_service.loading import (
-    CHANGES_FILE,
-    KEPT_FIELDS,
-    REVISIONS_FILE,
-    Revision,
-    changes_text,
-    kept_content,
-    load,
-    read_revisions,
-    revisions_text,
-)
+from calendar_service.loading import CHANGES_FILE, REVISIONS_FILE, load
 from calendar_service.model import (
     CalendarSettings,
     Change,
@@ -30,6 +20,14 @@ from calendar_service.model import (
     EventData,
     Occurrence,
     Status,
+)
+from calendar_service.revisions import (
+    KEPT_FIELDS,
+    Revision,
+    changes_text,
+    kept_content,
+    read_revisions,
+    revisions_text,
 )
 
 # More changes of one kind in one event are summed up in one entry ("12 dates moved").

@@ -11,14 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calendar_service.documents import parse_yaml
-from calendar_service.loading import (
-    _CHANGE,
-    _changes_as_stamped,
-    _read_changes,
-    changes_text,
-    load,
-)
+from calendar_service.loading import load
 from calendar_service.model import Change, ChangeKind
+from calendar_service.revisions import _CHANGE, _changes_as_stamped, changes_text, read_changes
 
 TODAY = date(2026, 11, 25)
 PROPERTIES = settings(
@@ -66,7 +61,7 @@ def test_the_change_log_read_fast_is_the_log_read_as_yaml(changes: list[Change])
     if fast is not None:  # else it is read as YAML: what it then gives is what load gives
         assert list(fast) == read_as_yaml(raw)
     errors: list[object] = []
-    assert list(_read_changes(raw, errors)) == sorted(changes, key=lambda c: c.at)
+    assert list(read_changes(raw, errors)) == sorted(changes, key=lambda c: c.at)
     assert errors == []
 
 
@@ -97,7 +92,7 @@ def test_an_invalid_change_log_is_read_as_yaml_and_its_errors_located(edit: obje
     raw = edit(text).encode()  # type: ignore[operator]
     assert _changes_as_stamped(raw) is None
     errors: list[object] = []
-    _read_changes(raw, errors)
+    read_changes(raw, errors)
     assert errors and all(getattr(error, "line", None) for error in errors)
 
 

@@ -8,7 +8,7 @@ import pytest
 from changes_support import AFTER, BEFORE, WITHDRAWN, edit
 from loading_cache_support import TODAY, errors, loaded, summary
 
-from calendar_service import loading
+from calendar_service import revisions
 from calendar_service.stamping import stamp
 
 WITHDRAWN_TITLE = "    title: Young Parents Programme (April 2026 intake)\n"
@@ -26,7 +26,7 @@ def stamped(data_copy: Path) -> Path:
 def fast(root: Path) -> bool:
     """Whether the fast reader takes this revisions.yaml (else it is read as YAML)."""
     raw = (root / "revisions.yaml").read_bytes()
-    return loading._stamped(raw, loading.latest_stamp(TODAY)) is not None
+    return revisions._stamped(raw, revisions.latest_stamp(TODAY)) is not None
 
 
 def test_revisions_as_stamp_writes_them_load_as_their_yaml_does(stamped: Path) -> None:

@@ -11,12 +11,8 @@ import httpx
 import pytest
 from loading_support import EVENT, errors_of, events_file, valid_copy
 
-from calendar_service.loading import (
-    STAMP_ADVICE,
-    STAMP_CLOCK_TOLERANCE,
-    DataInvalid,
-    load,
-)
+from calendar_service.loading import STAMP_ADVICE, DataInvalid, load
+from calendar_service.revisions import STAMP_CLOCK_TOLERANCE
 from calendar_service.settings import ServiceSettings
 from calendar_service.stamping import stamp
 from calendar_service.values import MAX_SEQUENCE
