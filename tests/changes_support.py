@@ -36,9 +36,10 @@ WITHDRAWN = "young-parents-programme-2026-04"
 
 
 def replace_once(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
+    """Replace `old`, which must be in the file exactly once, with `new`."""
+    text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} is not in {path} exactly once"
-    path.write_text(text.replace(old, new))
+    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def edit(root: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from changes_support import replace_once
 from conftest import BUNDLED_DATA
 from export_support import (
     BASE_URL,
@@ -32,12 +33,6 @@ JOINING = "youth-provision-mapping-survey"  # an event that joins the schools fe
 OTHER_BASE = "https://dates.example.test"
 NEXT_DAY = "2026-11-26"
 Edit = Callable[[Path], None]
-
-
-def replace_once(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, old
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def rename_calendar(data: Path) -> None:

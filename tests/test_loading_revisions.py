@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from changes_support import AFTER, BEFORE, WITHDRAWN, edit
+from changes_support import AFTER, BEFORE, WITHDRAWN, edit, replace_once
 from loading_cache_support import TODAY, errors, loaded, summary
 
 from calendar_service import revisions
@@ -78,9 +78,7 @@ def test_a_problem_the_fast_reader_meets_is_reported_as_the_yaml_read_reports_it
     stamped: Path, old: str, new: str, message: str
 ) -> None:
     path = stamped / "revisions.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    replace_once(path, old, new)
     assert not fast(stamped)
     found = errors(stamped, None)
     assert len(found) == 1 and found[0].startswith("revisions.yaml:"), found
@@ -114,9 +112,8 @@ def test_change_log_entries_are_checked_with_file_line_and_field(
     """The change log is held compactly (a slotted dataclass), still checked as a model."""
     path = stamped / "changes.yaml"
     text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1
     entry = text[: text.index(old) + 2].count("\n- ") - 1  # the entry edited, from 0
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    replace_once(path, old, new)
     found = errors(stamped, None)
     assert len(found) == 1 and found[0].startswith("changes.yaml:"), found
     assert found[0].endswith(message.format(n=entry)), found
