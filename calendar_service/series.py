@@ -382,11 +382,3 @@ def _month_days(year: int, month: int, filters: Filters) -> list[date]:
 def _weekday(code: str) -> weekday:
     ordinal = code[:-2]
     return weekday(WEEKDAYS.index(code[-2:]), int(ordinal) if ordinal else None)
-
-
-def rule_starts(event: EventData, limit: date) -> list[date | datetime]:
-    """Starts the rule gives up to `limit` (a walk from the start: callers bound `limit`)."""
-    recurrence = event.recurrence
-    if recurrence is None or recurrence.rule is None:
-        return []
-    return Series(event).between(event.start, datetime.combine(limit, time.max))
