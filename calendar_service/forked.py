@@ -22,6 +22,9 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and cores() >= 2 and threading.active_count() == 1
 
 
+_READINGS = 3  # readings of the running tasks, a core free in each
+
+
 def core_free() -> bool:
     """Whether a core is idle now: in each of a few readings of the tasks the kernel has
     running, this one included, at least one core is left. A child given no core makes the
@@ -40,9 +43,6 @@ def core_free() -> bool:
         except OSError:
             return False
     return max(readings) <= cores() - 1
-
-
-_READINGS = 3
 
 
 def _tasks_running() -> int:
