@@ -13,8 +13,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from email.utils import format_datetime, parsedate_to_datetime
+from datetime import date, timedelta
+from email.utils import parsedate_to_datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 
@@ -30,7 +30,7 @@ from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
 from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
 from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
-from calendar_service.web.responses import Rendered
+from calendar_service.web.responses import Rendered, etag_of, format_http_date
 from calendar_service.web.service import CalendarService, Published
 from calendar_service.web.shapes import OccurrenceFragments
 
@@ -229,26 +229,20 @@ def _siblings(content_type: str) -> tuple[str, ...]:
     return SIBLINGS if _compressible(content_type) else ("",)
 
 
-def _http_date(moment: datetime) -> str:
-    """A Last-Modified value, as web/responses.py's Rendered.http_date writes it."""
-    return format_datetime(moment.astimezone(UTC), usegmt=True)
-
-
 def _file_date(catalog: Catalog, event_id: str) -> str:
     """An event's .ics's Last-Modified, as the route dates it."""
-    return _http_date(catalog.event_file_modified(event_id))
+    return format_http_date(catalog.event_file_modified(event_id))
 
 
 def _feed_json(snapshot: Published, name: str, rendered: OccurrenceFragments) -> Rendered:
     """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
-    service keeps (the export compresses it its own way). The ETag is Rendered.of's.
+    service keeps (the export compresses it its own way), with the same ETag.
 
     `rendered`: the occurrences' JSON made before the workers forked (_render_feed_occurrences).
     """
     feed = snapshot.catalog.feeds[name]
     body = feed_occurrences_body(snapshot, feed, rendered)
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag, b"")
+    return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag_of((body,)), b"")
 
 
 def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
@@ -332,7 +326,7 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
     context = context_digest(catalog)
     held: dict[str, _Held] = {}
     for name, key in feed_json_keys(catalog, context).items():
-        dated = _http_date(catalog.feeds[name].file.last_modified)
+        dated = format_http_date(catalog.feeds[name].file.last_modified)
         held[site.named_feed(name, ".json")] = _Held(
             partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )

@@ -49,10 +49,7 @@ class Rendered:
     def of_parts(
         cls, parts: tuple[bytes, ...], content_type: str, last_modified: datetime
     ) -> Rendered:
-        digest = hashlib.sha256()
-        for part in parts:
-            digest.update(part)
-        etag = '"' + digest.hexdigest()[:32] + '"'
+        etag = etag_of(parts)
         # mtime=0 keeps the compressed bytes identical on every machine. Compressed whole
         # (a copy, freed at once), so that they are exactly what one body gives.
         whole = parts[0] if len(parts) == 1 else b"".join(parts)
@@ -73,7 +70,20 @@ class Rendered:
 
     @property
     def http_date(self) -> str:
-        return format_datetime(self.last_modified.astimezone(UTC), usegmt=True)
+        return format_http_date(self.last_modified)
+
+
+def etag_of(parts: tuple[bytes, ...]) -> str:
+    """The ETag of a body held in `parts`: a digest of its bytes, quoted (strong)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return '"' + digest.hexdigest()[:32] + '"'
+
+
+def format_http_date(moment: datetime) -> str:
+    """A Last-Modified value: the moment as an HTTP-date (RFC 9110 5.6.7), in GMT."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 def _size(rendered: Rendered) -> int:
