@@ -22,7 +22,7 @@ from calendar_service.compiling import Catalog
 from calendar_service.digest import Digest, DigestFormat, Period, Subscription
 from calendar_service.query import Filter, QueryError, single_value
 from calendar_service.search import check_range, parse_window
-from calendar_service.web import views
+from calendar_service.web import display_options, views
 from calendar_service.web.feeds import feed_named
 from calendar_service.web.pages import read_by_people, security_headers
 from calendar_service.web.responses import (
@@ -146,16 +146,16 @@ def read_period(request: Request, today: date) -> tuple[Period, list[tuple[str, 
     """The digest's days from `month` or `from` and `to` (this month when none is given),
     with the parameters that name it canonically."""
     params = query_params(request)
-    month = views.parse_month(params)
+    month = display_options.parse_month(params)
     first, last = single_value(params, "from"), single_value(params, "to")
     if month is not None and (first is not None or last is not None):
         raise QueryError("month", "give month, or from and to, not both", ["YYYY-MM"])
     if month is None and first is None and last is None:
         month = today.replace(day=1)
-        check_range(views.month_window(month), today, "month")
+        check_range(display_options.month_window(month), today, "month")
         return Period.month(month), []
     if month is not None:
-        check_range(views.month_window(month), today, "month")
+        check_range(display_options.month_window(month), today, "month")
         return Period.month(month), [("month", f"{month:%Y-%m}")]
     if first is None or last is None:
         missing = "from" if first is None else "to"
@@ -261,11 +261,11 @@ def named_feed_digest(request: Request, name: str, month: str) -> Response:
     if found is None:
         raise problem
     try:
-        first = views.parse_month({"month": [found[1]]})
+        first = display_options.parse_month({"month": [found[1]]})
     except QueryError:
         raise problem from None
     assert first is not None
-    check_range(views.month_window(first), catalog.compiled_on, "month")
+    check_range(display_options.month_window(first), catalog.compiled_on, "month")
     form = suffixes[found[2] or ""]
     return _answer(request, snapshot, form, lambda: feed_digest(catalog, name, first))
 

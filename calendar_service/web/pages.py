@@ -13,7 +13,7 @@ from starlette.routing import compile_path
 
 from calendar_service import __released__, agenda, fields
 from calendar_service.search import Window, check_range
-from calendar_service.web import views
+from calendar_service.web import display_options, views
 from calendar_service.web.feeds import feed_named, unknown_event
 from calendar_service.web.responses import (
     ApiError,
@@ -141,9 +141,9 @@ def _embedding(request: Request) -> str:
 def home(request: Request) -> Response:
     snapshot = snapshot_of(request)
     query = read_filter(request, snapshot.catalog, "month")
-    month = views.parse_month(query_params(request))  # a month's archive, past or future
+    month = display_options.parse_month(query_params(request))  # a month's archive, past or future
     if month is not None:
-        check_range(views.month_window(month), snapshot.catalog.compiled_on, "month")
+        check_range(display_options.month_window(month), snapshot.catalog.compiled_on, "month")
     require_canonical(request, [*query.items(), *([("month", f"{month:%Y-%m}")] if month else [])])
     render = lambda: views.render_home(snapshot.catalog, query, month)  # noqa: E731
     return page(request, snapshot, (query, month), render, _site(request))
@@ -183,8 +183,8 @@ def event_route(request: Request, event_id: str) -> Response:
 def embed(request: Request) -> Response:
     snapshot = snapshot_of(request)
     catalog = snapshot.catalog
-    query = read_filter(request, catalog, *views.EMBED_OPTIONS)
-    options = views.parse_embed_options(query_params(request))
+    query = read_filter(request, catalog, *display_options.EMBED_OPTIONS)
+    options = display_options.parse_embed_options(query_params(request))
     if options.month is not None:
         first, last = agenda.month_bounds(options.month.year, options.month.month)
         check_range(Window(first, last), catalog.compiled_on, "month")
@@ -198,7 +198,7 @@ def feed_embed(request: Request, name: str) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ())
     feed = feed_named(snapshot.catalog, name)
-    options = views.EmbedOptions(title=feed.definition.title)
+    options = display_options.EmbedOptions(title=feed.definition.title)
     render = lambda: views.render_embed(snapshot.catalog, feed.filter, options)  # noqa: E731
     return page(request, snapshot, None, render, _embedding(request))
 
@@ -207,10 +207,10 @@ def feed_embed(request: Request, name: str) -> Response:
 def theme_css(request: Request) -> Response:
     snapshot = snapshot_of(request)
     refuse_unknown(request, ("accent",))
-    options = views.parse_embed_options(query_params(request))
+    options = display_options.parse_embed_options(query_params(request))
     if options.accent is None:
         raise ApiError(422, "give accent as six hex digits", parameter="accent")
-    css = views.accent_css(options.accent)
+    css = display_options.accent_css(options.accent)
     return page(request, snapshot, options.accent, lambda: css, None, CSS)
 
 

@@ -1,13 +1,12 @@
-"""Render pages and the embed from a Catalog: templates, display options, structured data."""
+"""Render pages and the embed from a Catalog: the templates and what each page shows."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -18,16 +17,12 @@ from calendar_service.agenda import NoSession
 from calendar_service.compiling import Catalog
 from calendar_service.fields import FORM_FIELDS
 from calendar_service.model import EventData, Occurrence, Vocabularies
-from calendar_service.query import MAX_PARAMETER_LENGTH, Filter, QueryError, single_value
+from calendar_service.query import MAX_PARAMETER_LENGTH, Filter
 from calendar_service.search import Window, matching_occurrences, query_range
 from calendar_service.syndication import ATOM_TYPE, RSS_TYPE
-from calendar_service.values import MAX_YEAR, MIN_YEAR
-from calendar_service.web.shapes import event_json, uncached
+from calendar_service.web import structured_data
+from calendar_service.web.display_options import EmbedOptions, month_window
 
-# `scheme`, not `theme`: `theme` is a filter (the partnership's priorities).
-EMBED_OPTIONS = ("view", "limit", "title", "compact", "accent", "scheme", "month")
-MAX_EMBED_ITEMS = 100
-DEFAULT_EMBED_ITEMS = 10
 HOME_ITEMS = 100
 UPCOMING_DAYS = 366
 EVENT_PAGE_DATES = 12
@@ -68,105 +63,6 @@ def _environment() -> Environment:
 
 
 TEMPLATES = _environment()
-
-
-@dataclass(frozen=True, slots=True)
-class EmbedOptions:
-    """How the embed looks; all parsed from the query string."""
-
-    view: Literal["list", "month"] = "list"
-    limit: int = DEFAULT_EMBED_ITEMS
-    title: str = ""
-    compact: bool = False
-    accent: str | None = None  # six hex digits
-    scheme: Literal["light", "dark"] = "light"
-    month: date | None = None
-
-    def items(self) -> list[tuple[str, str]]:
-        """Options that differ from the defaults, as canonical query parameters."""
-        pairs: list[tuple[str, str]] = []
-        if self.view != "list":
-            pairs.append(("view", self.view))
-        if self.limit != DEFAULT_EMBED_ITEMS:
-            pairs.append(("limit", str(self.limit)))
-        if self.title:
-            pairs.append(("title", self.title))
-        if self.compact:
-            pairs.append(("compact", "true"))
-        if self.accent:
-            pairs.append(("accent", self.accent))
-        if self.scheme != "light":
-            pairs.append(("scheme", self.scheme))
-        if self.month is not None:
-            pairs.append(("month", f"{self.month:%Y-%m}"))
-        return pairs
-
-
-def _choice(params: Mapping[str, Sequence[str]], name: str, allowed: tuple[str, ...]) -> str:
-    value = single_value(params, name) or allowed[0]
-    if value not in allowed:
-        raise QueryError(name, f"{name} must be {' or '.join(allowed)}", list(allowed))
-    return value
-
-
-def parse_embed_options(params: Mapping[str, Sequence[str]]) -> EmbedOptions:
-    """Read and check the display options of the embed."""
-    raw_limit = single_value(params, "limit")
-    limit = DEFAULT_EMBED_ITEMS
-    if raw_limit is not None:
-        # ASCII digits only: "²".isdigit() is true, and int() refuses it.
-        digits = raw_limit.isascii() and raw_limit.isdigit()
-        if not digits or not 1 <= int(raw_limit[:4]) <= MAX_EMBED_ITEMS:
-            raise QueryError(
-                "limit", f"limit must be 1-{MAX_EMBED_ITEMS}", [f"1-{MAX_EMBED_ITEMS}"]
-            )
-        limit = int(raw_limit)
-    title = " ".join((single_value(params, "title") or "").split())
-    if len(title) > 100:
-        raise QueryError("title", "title is longer than 100 characters")
-    accent = single_value(params, "accent")
-    if accent is not None:
-        accent = accent.removeprefix("#").lower()
-        if not re.fullmatch(r"[0-9a-f]{6}", accent):
-            raise QueryError("accent", "accent must be six hex digits, like 1d70b8", ["RRGGBB"])
-    month = parse_month(params)
-    return EmbedOptions(
-        view=_choice(params, "view", ("list", "month")),  # type: ignore[arg-type]
-        limit=limit,
-        title=title,
-        compact=_choice(params, "compact", ("false", "true")) == "true",
-        accent=accent,
-        scheme=_choice(params, "scheme", ("light", "dark")),  # type: ignore[arg-type]
-        month=month,
-    )
-
-
-def parse_month(params: Mapping[str, Sequence[str]]) -> date | None:
-    """The `month` parameter (YYYY-MM) as its first day, if given; the embed's and home's."""
-    month_text = single_value(params, "month")
-    if month_text is None:
-        return None
-    problem = QueryError("month", "month must be YYYY-MM", ["YYYY-MM"])
-    if not re.fullmatch(r"\d{4}-\d{2}", month_text):
-        raise problem
-    try:
-        month = date(int(month_text[:4]), int(month_text[5:]), 1)
-    except ValueError:
-        raise problem from None
-    if not MIN_YEAR <= month.year <= MAX_YEAR:
-        raise QueryError("month", f"month must be between {MIN_YEAR} and {MAX_YEAR}")
-    return month
-
-
-def month_window(month: date) -> Window:
-    """The days of a month, as a window whose errors name the `month` parameter."""
-    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    return Window(month, last, "month", "month")
-
-
-def accent_css(accent: str) -> str:
-    """CSS custom properties for an accent colour, with a readable text colour on it."""
-    return f":root{{--accent:#{accent};--on-accent:#{colours.text_on(accent)}}}\n"
 
 
 def categories_css(vocabularies: Vocabularies) -> str:
@@ -427,7 +323,7 @@ def render_event(catalog: Catalog, event_id: str) -> str:
         google=add.google(following) if following else None,
         outlook_personal=add.outlook(following, "personal") if following else None,
         outlook_work=add.outlook(following, "work") if following else None,
-        json_ld=json_ld(catalog, event_id, following),
+        json_ld=structured_data.json_ld(catalog, event_id, following),
         alternates=alternates(catalog, Filter()),
     )
 
@@ -484,47 +380,3 @@ def embed_snippet(catalog: Catalog, query: Filter) -> str:
         f'<script src="{base}/embed.js"{attributes} data-view="list" async></script>'
         f'<noscript><a href="{escape(fallback)}">{escape(catalog.settings.name)}</a></noscript>'
     )
-
-
-_SCHEMA_STATUS = {
-    "confirmed": "https://schema.org/EventScheduled",
-    "provisional": "https://schema.org/EventScheduled",
-    "cancelled": "https://schema.org/EventCancelled",
-}
-
-
-def json_ld(catalog: Catalog, event_id: str, following: Occurrence | None) -> Markup:
-    """schema.org Event data for search engines, safe inside a script element."""
-    entry = catalog.events[event_id]
-    data = entry.event.data
-    fields = event_json(entry, catalog, catalog.compiled_on, uncached)
-    body: dict[str, Any] = {
-        "@context": "https://schema.org",
-        "@type": "Event",
-        "name": data.title,
-        "description": data.summary or data.description[:500],
-        "startDate": following.start.isoformat() if following else fields["start"],
-        "endDate": following.end.isoformat() if following else fields["end"],
-        "eventStatus": _SCHEMA_STATUS[(following.status if following else data.status).value],
-        "url": fields["event_page"],
-    }
-    location = data.location
-    if location is not None:
-        places: list[dict[str, Any]] = []
-        if location.venue or location.address:
-            places.append(
-                {"@type": "Place", "name": location.venue or "", "address": location.address or ""}
-            )
-        if location.online:
-            online_url = location.online_url or fields["event_page"]
-            places.append({"@type": "VirtualLocation", "url": online_url})
-        body["location"] = places[0] if len(places) == 1 else places
-        mode = "Mixed" if len(places) > 1 else "Online" if location.online else "Offline"
-        body["eventAttendanceMode"] = f"https://schema.org/{mode}EventAttendanceMode"
-    if data.organiser is not None:
-        body["organizer"] = {"@type": "Organization", "name": data.organiser.name}
-        if data.organiser.url:
-            body["organizer"]["url"] = data.organiser.url
-    text = json.dumps(body, ensure_ascii=False, sort_keys=True)
-    # "</script>" in a string would end the element; \u003c is the same character in JSON.
-    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
