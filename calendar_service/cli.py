@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import signal
-import socket
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -24,10 +21,7 @@ from calendar_service.model import CalendarSettings, EventFile, TermCalendar
 from calendar_service.partner_sources import SourceConfig, SourcesFile
 from calendar_service.settings import ServiceSettings, settings_table
 from calendar_service.stamping import stamp
-from calendar_service.urls import LOOPBACK_FOR, BaseUrlMissing, choose_base, served_url
-
-GRACEFUL_SHUTDOWN_S = 10  # requests in flight at SIGTERM have this long to finish
-STARTUP_FAILURE = 3  # uvicorn's exit status when the server could not start (a port in use)
+from calendar_service.urls import BaseUrlMissing, served_url
 
 
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -75,39 +69,10 @@ def _settings(args: argparse.Namespace) -> ServiceSettings:
     )
 
 
-def listen(host: str, port: int, backlog: int) -> socket.socket:
-    """Bind the address `serve` listens on, before the data is read: the port, resolved.
-
-    As uvicorn binds (IPv6 for an address with a colon); the socket is handed to it.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family=family)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)  # for the worker processes
-    return sock
-
-
 def serve(args: argparse.Namespace) -> int:
-    """Bind, validate, then run uvicorn; every worker compiles the same snapshot.
+    """Serve the data directory under uvicorn (web/running.py), with the options given."""
+    from calendar_service.web import running
 
-    One worker serves the snapshot built here; several workers each build their own
-    (from the same files, so the same bytes) after this process has checked the data.
-    The socket is bound first so that links can name the port actually served (port 0
-    included) when no base URL is configured.
-    """
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    from calendar_service.web.app import configure_logging, create_app_for_settings
-    from calendar_service.web.server import protocol
-    from calendar_service.web.service import CalendarService
-
-    configure_logging()
     try:
         settings = _settings(args)
     except ValueError as exc:
@@ -115,78 +80,7 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     if args.no_watch:
         settings = settings.with_options(watch=False)
-    try:
-        sock = listen(settings.host, settings.port, settings.backlog)
-    except OSError as exc:
-        print(
-            f"calendar-service: cannot listen on {settings.host}:{settings.port}: {exc}",
-            file=sys.stderr,
-        )
-        return STARTUP_FAILURE
-    served = served_url(settings.host, sock.getsockname()[1])
-    # Settings are handed over as arguments, never through the environment: one worker
-    # serves the app built here, several each call the factory with the same settings.
-    application: object = functools.partial(create_app_for_settings, settings, served)
-    try:
-        if settings.workers == 1:
-            service = CalendarService.open(settings, served_url=served)
-            catalog = service.snapshot.catalog
-            warnings, base = (
-                [*catalog.warnings, *oversized_feeds(catalog)],
-                catalog.identity.base_url,
-            )
-            application = service.app()
-        else:
-            loaded = load(settings.data_dir)
-            warnings = list(loaded.warnings)  # feed sizes: `validate` warns of them
-            base = choose_base(settings.base_url, loaded.settings.base_url, served)
-    except DataInvalid as exc:
-        sock.close()
-        print(f"calendar-service: refusing to start: {exc}", file=sys.stderr)
-        return 1
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"calendar-service: serving on {served}; links start with {base}", file=sys.stderr)
-    if base == served and settings.host in LOOPBACK_FOR:
-        print(
-            f"calendar-service: listening on every interface ({settings.host or '0.0.0.0'}) "
-            "with no base URL: links name this machine only; set --base-url",
-            file=sys.stderr,
-        )
-    # After a graceful shutdown uvicorn restores these handlers and raises the signal again;
-    # with the default handler a single-process server then died by SIGTERM instead of
-    # exiting 0 as it does with --workers N.
-    for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, _exit_quietly)
-    config = uvicorn.Config(
-        application,  # type: ignore[arg-type]
-        factory=settings.workers > 1,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        # Our protocol: a deadline for request heads, size limits, JSON errors (web/server.py).
-        http=protocol(settings),  # type: ignore[arg-type]
-        ws="none",  # nothing here speaks WebSocket; an upgrade request is an ordinary request
-        timeout_keep_alive=settings.keep_alive_timeout,
-        limit_concurrency=settings.max_connections,
-        backlog=settings.backlog,
-        proxy_headers=False,  # absolute URLs come from configuration, never from headers
-        server_header=False,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
-        log_level=args.log_level,
-    )
-    server = uvicorn.Server(config)
-    if settings.workers == 1:
-        server.run(sockets=[sock])
-        if not server.started:
-            return STARTUP_FAILURE
-    else:  # as uvicorn.run does, which takes only an import string for several workers
-        Multiprocess(config, sockets=[sock]).run()
-    return 0
-
-
-def _exit_quietly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    return running.run(settings, log_level=args.log_level)
 
 
 def validate(args: argparse.Namespace) -> int:

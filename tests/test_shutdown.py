@@ -23,7 +23,7 @@ import httpx
 import pytest
 from conftest import BUNDLED_DATA, http_client, start_server, stop_server
 
-from calendar_service.cli import GRACEFUL_SHUTDOWN_S
+from calendar_service.web.running import GRACEFUL_SHUTDOWN_S
 
 GRACEFUL_TIMEOUT = float(GRACEFUL_SHUTDOWN_S)  # what `serve` gives uvicorn
 PATHS = (
