@@ -22,7 +22,6 @@ from reload_support import (
     wait_for,
 )
 from reload_support import not_watching as not_watching
-from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
 from reload_support import watching as watching
 

@@ -10,14 +10,16 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from conftest import Server, start_server, stop_server
 from reload_support import (
     FILE,
     NEW_TITLE,
+    QUICK_TIMES,
     TITLE_LINE,
     Watched,
     edit,
@@ -29,9 +31,7 @@ from reload_support import (
     watcher,
 )
 from reload_support import not_watching as not_watching
-from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
-from reload_support import watching as watching
 
 
 def retitle(data_dir: Path, marker: str) -> None:
@@ -41,6 +41,16 @@ def retitle(data_dir: Path, marker: str) -> None:
     title = re.search(r"^    title: Time to Talk Day.*\n", text, flags=re.MULTILINE)
     assert title is not None
     path.write_text(text.replace(title[0], NEW_TITLE.format(marker), 1), encoding="utf-8")
+
+
+@pytest.fixture
+def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
+    """A real `serve` watching, its times QUICK_TIMES given as CALENDAR_* variables: its
+    watch answers within one check interval, and this test is about the report."""
+    quick = {f"CALENDAR_{name.upper()}": str(value) for name, value in QUICK_TIMES.items()}
+    server = start_server(data_copy, tmp_path, watch=True, extra_env=quick)
+    yield server
+    stop_server(server)
 
 
 def test_healthz_reports_the_watch(watching: Server, not_watching: Server) -> None:
@@ -134,7 +144,7 @@ def test_data_directory_replaced_by_a_renamed_copy_is_followed(
 
 @pytest.mark.parametrize("switch", ["ln -sfn", "rename"])
 def test_data_dir_symlink_switched_to_another_copy_is_followed(
-    data_copy: Path, tmp_path: Path, switch: str, quick_checks: None
+    data_copy: Path, tmp_path: Path, switch: str
 ) -> None:
     link = tmp_path / "current"
     link.symlink_to(data_copy)
