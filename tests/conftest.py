@@ -215,7 +215,6 @@ EARLY = frozenset(
         "test_reload_edits.py",
         "test_shutdown.py",
         "test_fetching_server.py",
-        "test_fetching_refusals.py",
         "test_reload_under_load.py",
         "test_index_expansion_equals_library.py",
     }
