@@ -105,6 +105,8 @@ def test_a_name_that_is_not_utf8_does_not_stop_reloading(
         wait_for(lambda: served(watched, "beside the bad name"), "an edit beside the bad name")
     if kind == "directory":
         assert watcher(watched)["state"] == "polling"
+        interval = QUICK_TIMES["watch_check_interval"]  # the setting, not the default 1 s
+        assert f"checked every {interval:g} s" in watcher(watched)["reason"]
         assert health(watched)["status"] == "degraded"
         shutil.rmtree(path)
     else:
