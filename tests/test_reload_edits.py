@@ -84,6 +84,7 @@ def test_broken_edit_keeps_old_content_and_reports_file_and_line(
 
 def test_sighup_reloads_when_watching_is_off(not_watching: Server) -> None:
     before = health(not_watching)
+    assert before["status"] == "ok"  # not watching is no trouble: SIGHUP reloads
     edit(not_watching.data_dir, TITLE_LINE, "    title: Time to Talk Day (after SIGHUP)\n")
     # Not watching: no watcher runs, so the old content is served until the signal.
     assert health(not_watching)["watcher"]["state"] == "off"
