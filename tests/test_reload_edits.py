@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import WAITING, Server, start_server, stop_server
 from reload_support import (
     CATEGORY_LINE,
     FILE,
@@ -24,6 +24,8 @@ from reload_support import (
 from reload_support import not_watching as not_watching
 from reload_support import watched as watched
 from reload_support import watching as watching
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 
 def test_valid_edit_is_served_within_seconds(watching: Server) -> None:

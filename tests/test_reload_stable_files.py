@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import WAITING
 from reload_support import (
     FILE,
     NEW_TITLE,
@@ -29,6 +30,8 @@ from reload_support import watched as watched
 
 from calendar_service.reloading import HOLD_LIMIT_S, LiveCatalog
 from calendar_service.settings import ServiceSettings
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 # --- A file still being written is not served half (issue 9, item 10) ----------------------
 

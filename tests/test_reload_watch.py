@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import WAITING, Server, start_server, stop_server
 from reload_support import (
     FILE,
     NEW_TITLE,
@@ -31,6 +31,8 @@ from reload_support import (
     watcher,
 )
 from reload_support import watched as watched
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 
 def retitle(data_dir: Path, marker: str) -> None:
