@@ -34,8 +34,8 @@ from calendar_service.watching import (
 
 log = logging.getLogger("calendar_service.reload")
 # A snapshot with fewer events than the one served waits until the data has been unchanged
-# this long: a file saved in place in parts is then whole, and a deletion is deliberate.
-STABLE_AFTER_S = 3.0
+# for the `reload_stable_after` setting: a file saved in place in parts is then whole, and a
+# deletion is deliberate.
 HOLD_LIMIT_S = 30.0  # data that never stops changing: a held reload is served after this
 HELD_IDS_SHOWN = 5  # event ids named in a hold's message
 
@@ -178,6 +178,8 @@ class LiveCatalog:
             stop=self._stop,
             identity=identity,
             stamps=stamps,
+            debounce_ms=settings.watch_debounce_ms,
+            check_interval=settings.watch_check_interval,
         )
         self._started = False
         self._created = datetime.now(UTC)
@@ -285,26 +287,27 @@ class LiveCatalog:
         A file saved in place in two parts, whose first part ends after a whole event, is
         valid data with events missing; the debounce cannot tell a pause of a second or
         two from the end of the save. So a snapshot that drops events is accepted only once
-        the data has been unchanged for STABLE_AFTER_S (by its stamps, and by our own clock
+        the data has been unchanged for `reload_stable_after` (by its stamps, and by our own clock
         for stamps in the future): then a deletion is deliberate. Waits at most until
         `deadline`; True when the files changed meanwhile (build again), else False.
         """
         dropped = sorted(self._catalog.events.keys() - catalog.events.keys())
         age = time.time() - last_change(before)
-        if dropped and age < STABLE_AFTER_S and time.monotonic() < deadline:
+        stable_after = self.settings.reload_stable_after
+        if dropped and age < stable_after and time.monotonic() < deadline:
             shown = ", ".join(repr(event_id) for event_id in dropped[:HELD_IDS_SHOWN])
             if len(dropped) > HELD_IDS_SHOWN:
                 shown += f" and {len(dropped) - HELD_IDS_SHOWN} more"
             message = (
                 f"reload held: the new snapshot drops {len(dropped)} event(s) ({shown}) and "
                 f"the data changed {max(age, 0.0):.1f} s ago; it is served once the data has "
-                f"been unchanged for {STABLE_AFTER_S:g} s (a file may be half-written)"
+                f"been unchanged for {stable_after:g} s (a file may be half-written)"
             )
             if self.held is None:
                 self.held = self.journal.add(message, logging.INFO)
             else:  # held again: one note in the history, the latest reason in /healthz
                 self.held = Note(self.held.at, message)
-            if not self._quiet(before, min(max(age, 0.0), STABLE_AFTER_S), deadline):
+            if not self._quiet(before, min(max(age, 0.0), stable_after), deadline):
                 return True
         if self.held is not None:
             removed = f"{len(dropped)} event(s) removed" if dropped else "no event removed"
@@ -315,12 +318,12 @@ class LiveCatalog:
         return False
 
     def _quiet(self, stamps: tuple[Stamp, ...], quiet_for: float, deadline: float) -> bool:
-        """Wait until the data has been unchanged for STABLE_AFTER_S; False if it changed.
+        """Wait until the data has been unchanged for `reload_stable_after`; False if it changed.
 
         Polls with a deadline; at `deadline` (or on stop) it stops waiting: True.
         """
         quiet_since = time.monotonic() - quiet_for
-        while time.monotonic() - quiet_since < STABLE_AFTER_S:
+        while time.monotonic() - quiet_since < self.settings.reload_stable_after:
             if time.monotonic() >= deadline or self._stop.wait(SETTLE_STEP_S):
                 return True
             if data_stamps(self.settings.data_dir) != stamps:

@@ -41,6 +41,26 @@ class ServiceSettings(BaseSettings):
     port: int = Field(8000, ge=0, le=65_535, description="port `serve` listens on")
     workers: int = Field(1, ge=1, description="uvicorn worker processes")
     watch: bool = Field(True, description="reload when the data directory changes")
+    # The watcher's times (README, "How it works"): tests shorten them where their subject
+    # is not the time itself.
+    watch_debounce_ms: int = Field(
+        700,
+        ge=0,
+        description="milliseconds the data directory must be quiet before a reload reads it "
+        "(editors write files in pieces)",
+    )
+    watch_check_interval: float = Field(
+        1.0,
+        gt=0,
+        description="seconds between the watcher's own checks of the directory, its files and "
+        "the day; also its first retry after a failed watch",
+    )
+    reload_stable_after: float = Field(
+        3.0,
+        ge=0,
+        description="seconds the data must be unchanged before a reload that drops events is "
+        "served (a file may be half-written)",
+    )
     feed_max_age: int = Field(3600, ge=0, description="`Cache-Control` max-age of feeds, seconds")
     page_max_age: int = Field(
         300, ge=0, description="`Cache-Control` max-age of JSON and pages, seconds"

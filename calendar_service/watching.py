@@ -21,13 +21,12 @@ from watchfiles import watch
 from calendar_service.loading import EVENTS_DIR, REVISIONS_FILE, SETTINGS_FILE, TERMS_DIR
 
 log = logging.getLogger("calendar_service.reload")
-DEBOUNCE_MS = 700  # editors write files in pieces; wait for the writes to settle
 WATCH_STEP_MS = 100
 SETTLE_STEP_S = 0.1
 SETTLE_LIMIT_S = 10.0  # data that never stops changing is still reloaded (and validated)
-CHECK_INTERVAL_S = 1.0  # the directory's identity, its files and the day, checked this often
-RETRY_FIRST_S = 1.0  # a failed watch is re-established after this, twice as long each time
-RETRY_LIMIT_S = 30.0  # ... up to this; the files are polled meanwhile
+# A failed watch is re-established after one check interval (the `watch_check_interval`
+# setting), twice as long each time, up to this; the files are polled meanwhile.
+RETRY_LIMIT_S = 30.0
 HEALTHY_AFTER_S = 60.0  # a watch that lasted this long starts the backoff again
 HISTORY_LENGTH = 20  # notes kept for /healthz
 
@@ -171,13 +170,14 @@ class WatcherStatus:
 class DirectoryWatcher:
     """Call `on_change` whenever the data may have changed, and keep doing so whatever happens.
 
-    Changes come as file-system events (watchfiles). Besides, every CHECK_INTERVAL_S the
+    Changes come as file-system events (watchfiles), read once nothing has changed for
+    `debounce_ms`. Besides, every `check_interval` seconds the
     directory's identity, its files' stamps and `due()` (the day) are checked: a directory
     replaced by a renamed copy, a switched symlink or a change the events missed is found
     and the watch is re-established on what the path names now. When the events fail (a
     name watchfiles cannot decode killed its thread), the periodic check carries on alone
     and the watch is re-established with backoff, or as soon as the files change; a
-    missing directory is looked for again every CHECK_INTERVAL_S. `status()` says which of
+    missing directory is looked for again every `check_interval`. `status()` says which of
     these is happening, and since when.
     """
 
@@ -191,8 +191,12 @@ class DirectoryWatcher:
         stop: threading.Event,
         identity: DirectoryIdentity | None,
         stamps: tuple[Stamp, ...],
+        debounce_ms: int,
+        check_interval: float,
     ) -> None:
         self.data_dir = data_dir
+        self._debounce_ms = debounce_ms
+        self._check_interval = check_interval
         self._on_change = on_change
         self._due = due
         self._journal = journal
@@ -255,7 +259,7 @@ class DirectoryWatcher:
                     if self._check():
                         retry_at = 0.0  # what broke the watch may be gone: try again now
                     else:
-                        self._stop.wait(CHECK_INTERVAL_S)
+                        self._stop.wait(self._check_interval)
                     continue
                 ended = self._follow(identity)
                 if ended is not None:
@@ -263,12 +267,12 @@ class DirectoryWatcher:
             except Exception as exc:  # whatever fails, the watch must not end
                 if time.monotonic() - started >= HEALTHY_AFTER_S:
                     failures = 0
-                delay = min(RETRY_FIRST_S * 2**failures, RETRY_LIMIT_S)
+                delay = min(self._check_interval * 2**failures, RETRY_LIMIT_S)
                 failures += 1
                 retry_at = time.monotonic() + delay
                 reason = (
                     f"the watch failed ({describe_error(exc)}); the files are checked every "
-                    f"{CHECK_INTERVAL_S:g} s until it is re-established"
+                    f"{self._check_interval:g} s until it is re-established"
                 )
                 self._journal.add(f"{reason} (next try in {delay:g} s)", logging.ERROR)
                 self._set(
@@ -300,12 +304,12 @@ class DirectoryWatcher:
             reason = (
                 f"the data directory {str(self.data_dir)!r} cannot be followed "
                 f"({exc.strerror or describe_error(exc)}); still serving the last snapshot, "
-                f"looking again every {CHECK_INTERVAL_S:g} s"
+                f"looking again every {self._check_interval:g} s"
             )
             if self._status.reason != reason:
                 self._journal.add(reason, logging.ERROR)
             self._set(WatchState.LOST, reason)
-            self._stop.wait(CHECK_INTERVAL_S)
+            self._stop.wait(self._check_interval)
             return None
         if identity != self._identity:
             if self._identity is not None:
@@ -327,9 +331,9 @@ class DirectoryWatcher:
         for changes in watch(
             identity.path,
             stop_event=self._stop,
-            debounce=DEBOUNCE_MS,
+            debounce=self._debounce_ms,
             step=WATCH_STEP_MS,
-            rust_timeout=int(CHECK_INTERVAL_S * 1000),
+            rust_timeout=int(self._check_interval * 1000),
             yield_on_timeout=True,
             raise_interrupt=False,
         ):
@@ -371,7 +375,7 @@ class DirectoryWatcher:
         self._on_change(why)
 
     def _settle(self) -> None:
-        """Wait until nothing in the data directory has changed for DEBOUNCE_MS.
+        """Wait until nothing in the data directory has changed for `debounce_ms`.
 
         watchfiles yields once no *new* path has changed for its step: more writes to a file
         it has already reported do not extend the wait, so without this a file saved in two
@@ -380,7 +384,7 @@ class DirectoryWatcher:
         deadline = time.monotonic() + SETTLE_LIMIT_S
         seen = data_stamps(self.data_dir)
         quiet_since = time.monotonic()
-        while time.monotonic() - quiet_since < DEBOUNCE_MS / 1000:
+        while time.monotonic() - quiet_since < self._debounce_ms / 1000:
             if time.monotonic() > deadline or self._stop.wait(SETTLE_STEP_S):
                 return
             now = data_stamps(self.data_dir)

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import uvicorn
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
@@ -73,23 +73,29 @@ class Running:
 
 
 def take(out: Path, data: Path = DATA, day: date = DAY) -> list[Path]:
-    """Write one PNG per shot into `out`; return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    with Running(data, day) as service, sync_playwright() as playwright:
+    """Write one PNG per shot into `out`, from a chromium of its own; return their paths."""
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox", "--disable-gpu"]
         )
         try:
-            for shot in SHOTS:
-                page = browser.new_page(viewport={"width": shot.width, "height": shot.height})
-                page.goto(service.url + shot.path, wait_until="networkidle")
-                target = out / f"{shot.name}.png"
-                page.screenshot(path=str(target))
-                page.close()
-                written.append(target)
+            return photograph(browser, out, data, day)
         finally:
             browser.close()
+
+
+def photograph(browser: Browser, out: Path, data: Path = DATA, day: date = DAY) -> list[Path]:
+    """Write one PNG per shot into `out` with `browser` (the tests pass theirs)."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with Running(data, day) as service:
+        for shot in SHOTS:
+            page = browser.new_page(viewport={"width": shot.width, "height": shot.height})
+            page.goto(service.url + shot.path, wait_until="networkidle")
+            target = out / f"{shot.name}.png"
+            page.screenshot(path=str(target))
+            page.close()
+            written.append(target)
     return written
 
 

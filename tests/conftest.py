@@ -203,19 +203,18 @@ def stop_server(server: Server) -> None:
         server.process.wait()
 
 
-# Modules whose tests mostly wait (a watched directory's debounce, a server's start and
-# shutdown, a partner's slow answer) or that are one long test. Under xdist they go first
-# among the tests in no xdist_group: the waiting ones wait while other workers compute, and
-# the long ones do not end the run on one worker. In collection order they came last and
-# waited together (a run's last ~40 s used a quarter of the two cores).
+# The modules whose tests mostly wait (a watched directory's debounce and hold, a server's
+# start, signals and shutdown, a partner's slow answer): one xdist group, so that one worker
+# runs them in a row while the others compute. With 46 tests it is among the first groups
+# handed out (xdist hands the largest first), so the waiting starts with the run. Split test
+# by test, the three workers ran them at the same moments and all waited together.
+WAITING = pytest.mark.xdist_group("waiting")
+
+# Tests in no xdist group that wait or are one long test: under xdist they go first among the
+# tests in no group, so that they do not end the run on one worker. In collection order they
+# came last (a run's last ~40 s used a quarter of the two cores).
 EARLY = frozenset(
     {
-        "test_reload_watch.py",
-        "test_reload_stable_files.py",
-        "test_reload_edits.py",
-        "test_shutdown.py",
-        "test_fetching_server.py",
-        "test_fetching_refusals.py",
         "test_reload_under_load.py",
         "test_index_expansion_equals_library.py",
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,6 +51,24 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21aa", "wcag22aa"]
 HOSTILE_TITLE = "<script>alert(1)</script> Hostile"
 HEIGHT = "el => el.getBoundingClientRect().height"
 GROUP = "embed_browser"  # the xdist group of every module that drives chromium
+
+
+@contextmanager
+def pictured(page: Page, name: str) -> Iterator[None]:
+    """Checks of the page shown: if they fail, its full-page screenshot is the evidence,
+    test-artifacts/NAME.png. With KEEP_SCREENSHOTS=1 every page checked is kept (to look at
+    a layout change). Not always: each costs chromium ~0.3 s of CPU, ~5 s a run.
+    """
+    path = ARTIFACTS / f"{name}.png"
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        raise
+    if os.environ.get("KEEP_SCREENSHOTS") == "1":
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
 
 
 def _unavailable(reason: str) -> None:
@@ -188,7 +207,8 @@ class HostSite:
         handler = partial(_HostHandler, service)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # `shutdown` waits for serve_forever's next look at its flag (every 0.5 s by default).
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:

@@ -16,12 +16,11 @@ import httpx
 import pytest
 from conftest import IN_PROCESS_URL, InProcess, Server, start_server, stop_server
 
-from calendar_service import watching as watch_timing
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
 
 T = TypeVar("T")
-RELOAD_SECONDS = 15.0  # watchfiles' debounce is under a second; allow for a slow machine
+RELOAD_SECONDS = 15.0  # the watch's debounce is under a second; allow for a slow machine
 TITLE_LINE = "    title: Time to Talk Day\n"
 CATEGORY_LINE = "    category: awareness-day\n"
 FILE = "events/awareness.yaml"
@@ -57,9 +56,22 @@ class Watched:
 Running = Server | Watched
 
 
-def watch_in_process(data_dir: Path) -> Watched:
-    """Open the service over `data_dir`, once its watch is up (`stop` with `.service.live`)."""
-    settings = ServiceSettings(data_dir=data_dir).with_options(base_url=IN_PROCESS_URL)
+# The watcher's debounce and periodic check (also its wait for file events and its first
+# retry), shortened for the service in this process: no test that opens it is about their
+# length (test_reload_edits' real server keeps the defaults), and each waited on them for
+# seconds. A reload that drops events still waits for the default `reload_stable_after`
+# unless a test asks for less.
+QUICK_TIMES: dict[str, float] = {"watch_debounce_ms": 200, "watch_check_interval": 0.2}
+
+
+def watch_in_process(data_dir: Path, **times: float) -> Watched:
+    """Open the service over `data_dir`, once its watch is up (`stop` with `.service.live`).
+
+    The watcher's times are QUICK_TIMES, with `times` (settings' names) over them.
+    """
+    settings = ServiceSettings(data_dir=data_dir).with_options(
+        base_url=IN_PROCESS_URL, **{**QUICK_TIMES, **times}
+    )
     service = CalendarService.open(settings)
     service.live.start_watching()
     # Changes made before the watch answers would be found by the periodic check, not by the
@@ -95,20 +107,8 @@ def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     stop_server(server)
 
 
-# The watch's periodic check (also its wait for file events) and its first retry, shortened
-# for the service in this process: no test that takes `quick_checks` is about their period,
-# and each waited on them for seconds (the first answer of a watch alone took one).
-QUICK_CHECK_S = 0.2
-
-
 @pytest.fixture
-def quick_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(watch_timing, "CHECK_INTERVAL_S", QUICK_CHECK_S)
-    monkeypatch.setattr(watch_timing, "RETRY_FIRST_S", QUICK_CHECK_S)
-
-
-@pytest.fixture
-def watched(data_copy: Path, quick_checks: None) -> Iterator[Watched]:
+def watched(data_copy: Path) -> Iterator[Watched]:
     running = watch_in_process(data_copy)
     yield running
     running.service.live.stop()

@@ -18,11 +18,8 @@ from bad_inputs_support import (
     load_or_refusal,
     materialise,
 )
-from conftest import (
-    start_server,
-    stop_server,
-    wait_until,
-)
+from conftest import wait_until
+from reload_support import watch_in_process
 
 from calendar_service.loading import DataInvalid
 
@@ -85,9 +82,11 @@ def test_bad_events_fixtures_are_refused(bad: Path, tmp_path: Path) -> None:
 
 
 def test_bad_file_added_to_a_running_service_keeps_the_old_snapshot(tmp_path: Path) -> None:
+    # The service watching in this process, as `serve` does (its threads, its reloads): the
+    # subject is what a reload keeps, not the process (test_reload_edits has a real one).
     root = tmp_path / "data"
     shutil.copytree(VALID, root)
-    running = start_server(root, tmp_path, watch=True)
+    running = watch_in_process(root)
     try:
         before = running.get("/feeds/all.ics")
         version = running.get("/healthz").json()["version"]
@@ -110,4 +109,4 @@ def test_bad_file_added_to_a_running_service_keeps_the_old_snapshot(tmp_path: Pa
         assert after.headers["etag"] == before.headers["etag"]
         assert running.get("/api/events/good-a").status_code == 404
     finally:
-        stop_server(running)
+        running.service.live.stop()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import pytest
 from conftest import Server
 from digest_support import TERM
-from embed_browser_support import ARTIFACTS, AXE, AXE_TAGS, _unavailable
+from embed_browser_support import AXE, AXE_TAGS, _unavailable, pictured
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -54,21 +54,20 @@ def _open(browser: Browser, width: int, scheme: Scheme, **options: object) -> Pa
 def test_the_email_digest_fits_320px_and_1280px_in_either_scheme(
     browser: Browser, server: Server, width: int, scheme: Scheme
 ) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     page = _open(browser, width, scheme)
     try:
         for name, path in DIGESTS:
             page.goto(server.url + path)
             page.wait_for_load_state("load")
-            page.screenshot(path=str(ARTIFACTS / f"{name}-{width}-{scheme}.png"), full_page=True)
-            layout = page.evaluate(LAYOUT_SCRIPT)
-            assert layout["scrollWidth"] <= width, (path, layout)
-            assert layout["out"] == [], (path, layout)
-            # The inline styles apply (the page's CSP allows them), and dark mode turns the
-            # page dark with light text.
-            assert layout["when"] == "700", (path, layout)
-            assert layout["background"] == BACKGROUND[scheme], (path, layout)
-            assert layout["colour"] != layout["background"]
+            with pictured(page, f"{name}-{width}-{scheme}"):
+                layout = page.evaluate(LAYOUT_SCRIPT)
+                assert layout["scrollWidth"] <= width, (path, layout)
+                assert layout["out"] == [], (path, layout)
+                # The inline styles apply (the page's CSP allows them), and dark mode turns
+                # the page dark with light text.
+                assert layout["when"] == "700", (path, layout)
+                assert layout["background"] == BACKGROUND[scheme], (path, layout)
+                assert layout["colour"] != layout["background"]
     finally:
         page.context.close()
 

@@ -8,6 +8,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from conftest import WAITING
 from partner_feeds_support import source
 from partner_server_support import (
     BOMB_BYTES,
@@ -24,6 +25,8 @@ from calendar_service.fetching import FetchLimits, fetch_all
 from calendar_service.partner_feeds import FeedRejected, check_feed
 from calendar_service.partner_sources import SourceConfig
 from calendar_service.settings import ServiceSettings
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 __all__ = ["partner"]  # the fixture, used by name
 QUICK = FetchLimits(connect_timeout=2, total_timeout=1.0, max_download_bytes=100_000)

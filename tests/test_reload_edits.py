@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server, stop_server
+from conftest import WAITING, Server, start_server, stop_server
 from reload_support import (
     CATEGORY_LINE,
     FILE,
@@ -22,9 +22,10 @@ from reload_support import (
     wait_for,
 )
 from reload_support import not_watching as not_watching
-from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
 from reload_support import watching as watching
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 
 def test_valid_edit_is_served_within_seconds(watching: Server) -> None:
@@ -85,6 +86,7 @@ def test_broken_edit_keeps_old_content_and_reports_file_and_line(
 
 def test_sighup_reloads_when_watching_is_off(not_watching: Server) -> None:
     before = health(not_watching)
+    assert before["status"] == "ok"  # not watching is no trouble: SIGHUP reloads
     edit(not_watching.data_dir, TITLE_LINE, "    title: Time to Talk Day (after SIGHUP)\n")
     # Not watching: no watcher runs, so the old content is served until the signal.
     assert health(not_watching)["watcher"]["state"] == "off"

@@ -8,25 +8,30 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import WAITING
 from reload_support import (
     FILE,
     NEW_TITLE,
+    QUICK_TIMES,
     TITLE_LINE,
     Watched,
     health,
     history_mentions,
     served,
     wait_for,
+    watch_in_process,
 )
-from reload_support import quick_checks as quick_checks
 from reload_support import watched as watched
 
-from calendar_service.reloading import HOLD_LIMIT_S, STABLE_AFTER_S, LiveCatalog
+from calendar_service.reloading import HOLD_LIMIT_S, LiveCatalog
 from calendar_service.settings import ServiceSettings
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 # --- A file still being written is not served half (issue 9, item 10) ----------------------
 
@@ -101,10 +106,25 @@ def test_file_written_in_two_parts_is_never_served_half(
     assert history_mentions(watched, "held")
 
 
+# How long a deletion waits for stable files, here: these tests are about the wait, not its
+# length (3 s by default), and each waited that long. Long enough for /healthz, polled
+# every 20 ms, to show the hold while it lasts.
+STABLE_S = 1.5
+
+
+@pytest.fixture
+def held_briefly(data_copy: Path) -> Iterator[Watched]:
+    """As `watched`, with deletions served once the data is unchanged for STABLE_S."""
+    running = watch_in_process(data_copy, reload_stable_after=STABLE_S)
+    yield running
+    running.service.live.stop()
+
+
 @pytest.mark.parametrize("how", ["in place", "atomic rename", "file removed"])
 def test_deliberate_deletion_is_applied_once_the_files_are_stable(
-    watched: Watched, how: str
+    held_briefly: Watched, how: str
 ) -> None:
+    watched = held_briefly
     path = watched.data_dir / FILE
     total = health(watched)["events"]
     counts = EventCounts(watched)
@@ -131,7 +151,8 @@ def test_deliberate_deletion_is_applied_once_the_files_are_stable(
 def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) -> None:
     # A clock ahead on another machine (a network share) stamps files in the future; the
     # hold then counts quiet time itself rather than waiting for that moment to come.
-    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy, watch=False))
+    settings = ServiceSettings(data_dir=data_copy, watch=False, reload_stable_after=STABLE_S)
+    live = LiveCatalog.open(settings)
     try:
         total = len(live.current.events)
         path = data_copy / FILE
@@ -143,16 +164,19 @@ def test_deletion_with_a_future_mtime_waits_by_our_own_clock(data_copy: Path) ->
         assert live.reload()
         elapsed = time.monotonic() - started
         assert len(live.current.events) == total - 2  # the file's last two events
-        assert STABLE_AFTER_S <= elapsed < HOLD_LIMIT_S
+        assert STABLE_S <= elapsed < HOLD_LIMIT_S
         assert live.held is None
-        assert any("held" in note.message for note in live.journal.notes())
+        # The hold's note names the time it waited for: the setting, not a default.
+        held = [note.message for note in live.journal.notes() if "held" in note.message]
+        assert held and f"unchanged for {STABLE_S:g} s" in held[-1], held
     finally:
         live.stop()
 
 
 def test_a_new_day_is_compiled_within_seconds(data_copy: Path) -> None:
     days = [datetime.now(UTC).date()]
-    live = LiveCatalog.open(ServiceSettings(data_dir=data_copy), today=lambda: days[-1])
+    settings = ServiceSettings(data_dir=data_copy, **QUICK_TIMES)  # the day: every 0.2 s
+    live = LiveCatalog.open(settings, today=lambda: days[-1])
     live.start_watching()
     try:
         wait_for(lambda: live.watch_status().state == "watching", "the watch")

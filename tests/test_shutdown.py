@@ -21,9 +21,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BUNDLED_DATA, http_client, start_server, stop_server
+from conftest import BUNDLED_DATA, WAITING, http_client, start_server, stop_server
 
 from calendar_service.web.running import GRACEFUL_SHUTDOWN_S
+
+pytestmark = WAITING  # one worker runs the waiting modules in a row: conftest
 
 GRACEFUL_TIMEOUT = float(GRACEFUL_SHUTDOWN_S)  # what `serve` gives uvicorn
 PATHS = (
