@@ -22,6 +22,7 @@ import brotli
 
 from calendar_service.compiling import Catalog
 from calendar_service.digest import DigestFormat
+from calendar_service.export_fragments import occurrences_in
 from calendar_service.export_keys import context_digest, event_keys, feed_json_keys
 from calendar_service.publishing import MANIFEST, Listed, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
@@ -343,16 +344,50 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
 def _render_feed_occurrences(build: _Build, rendered: OccurrenceFragments) -> None:
     """Render, before the workers fork, the occurrences of each named feed's JSON this build
     must render, once: the feeds share most of them (each is in the whole feed), and
-    the workers rendering them in parallel would each render them again."""
+    the workers rendering them in parallel would each render them again. An occurrence of
+    an event whose inputs did not change is taken from the previous version's file instead.
+    """
     catalog = build.service.snapshot.catalog
     site = catalog.identity.urls
+    previous, reusable = build.previous, None
     for name, feed in catalog.feeds.items():
         url = site.named_feed(name, ".json")
         key = build.held[url].key
-        if build.previous is not None and build.previous.unchanged(file_path(url), url, key):
+        if previous is not None and previous.unchanged(file_path(url), url, key):
             continue  # linked from the previous version, not rendered
-        for occurrence in feed_chosen(catalog, feed):
+        chosen = feed_chosen(catalog, feed)
+        if previous is not None:
+            reusable = _unchanged_events(build, previous) if reusable is None else reusable
+            wanted = [item for item in chosen if item.event_id in reusable and item not in rendered]
+            if wanted:
+                rendered.adopt(_previous_occurrences(previous, file_path(url)), wanted)
+        for occurrence in chosen:
             rendered(occurrence)
+
+
+def _unchanged_events(build: _Build, previous: PreviousExport) -> set[str]:
+    """The events whose page the previous version lists made from the same inputs: their
+    occurrences' JSON there is what rendering them gives now (the same revision, context
+    and code: export_keys.py), whichever build of that version wrote the feed's file."""
+    site = build.service.snapshot.catalog.identity.urls
+    unchanged = set()
+    for event_id in build.service.snapshot.catalog.events:
+        url = site.event(event_id)
+        if previous.unchanged(file_path(url), url, build.held[url].key) is not None:
+            unchanged.add(event_id)
+    return unchanged
+
+
+def _previous_occurrences(previous: PreviousExport, relative: str) -> dict[str, bytes]:
+    """The occurrences' JSON in the previous version's named feed's JSON at `relative`, by
+    id: nothing unless the manifest lists it and it is a plain file."""
+    if relative not in previous.listed or previous.plain_files(relative, ("",)) is None:
+        return {}
+    try:
+        with open(previous.path(relative), "rb") as handle:
+            return occurrences_in(handle.read())
+    except OSError:
+        return {}
 
 
 def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
