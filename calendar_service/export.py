@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import parsedate_to_datetime
-from functools import partial
-from pathlib import Path, PurePosixPath
+from functools import lru_cache, partial
+from pathlib import Path
 
 import brotli
 
@@ -170,20 +170,25 @@ def _reuse(
     re-dated ("copied"), since the previous version must not change while it is served. (A
     page's Last-Modified is the whole catalog's, so an edit re-dates every page, byte for
     byte the same.) None, and nothing made, unless all of them are plain files.
+
+    Linked by name between the two folders' descriptors: at 10,000 events an edit links
+    60,000 files, and a whole path for each cost 40% more.
     """
     found = previous.plain_files(relative, siblings)
     if found is None:
         return None
-    source = previous.path(relative)
+    folder, _, name = relative.rpartition("/")
     stored = "linked"
     for end, status in zip(siblings, found, strict=True):
         if status.st_mtime == mtime:
             try:
-                os.link(source + end, f"{target}{end}", follow_symlinks=False)
+                source, made = previous.folder(folder), _made_folder(target.parent)
+                file = name + end
+                os.link(file, file, src_dir_fd=source, dst_dir_fd=made, follow_symlinks=False)
                 continue
             except OSError:  # another file system, or links not allowed: copy
                 pass
-        shutil.copyfile(source + end, f"{target}{end}", follow_symlinks=False)
+        shutil.copyfile(previous.path(relative) + end, f"{target}{end}", follow_symlinks=False)
         os.utime(f"{target}{end}", (mtime, mtime))
         stored = "copied"
     return stored
@@ -211,19 +216,40 @@ class _Build:
 
 
 _BUILD: _Build | None = None
-_FOLDERS: set[Path] = set()  # the folders this process made in the new version
+# The folders this process made in the new version, open (see _reuse).
+_FOLDERS: dict[Path, int] = {}
 
 
 def _target(build: _Build, url: str) -> tuple[str, Path]:
     """A URL's path in the export and its file in the new version, its folder made."""
     relative = file_path(url)
-    if ".." in PurePosixPath(relative).parts:
+    if ".." in relative.split("/"):
         raise ExportError(f"{url[:200]!r} is not a path inside the export")
     target = build.directory / relative
-    if target.parent not in _FOLDERS:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _FOLDERS.add(target.parent)
+    _made_folder(target.parent)
     return relative, target
+
+
+def _made_folder(folder: Path) -> int:
+    """A folder of the new version, made if need be, and open."""
+    opened = _FOLDERS.get(folder)
+    if opened is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        opened = _FOLDERS[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    return opened
+
+
+def _close_folders() -> None:
+    for opened in _FOLDERS.values():
+        os.close(opened)
+    _FOLDERS.clear()
+
+
+@lru_cache(maxsize=4096)
+def _moment(http_date: str) -> float:
+    """A Last-Modified as a file's date, each parsed once, not for each of 20,000 files:
+    every page has the catalog's, each .ics its event's (generated data: 2 in all)."""
+    return parsedate_to_datetime(http_date).timestamp()
 
 
 def _siblings(content_type: str) -> tuple[str, ...]:
@@ -256,7 +282,7 @@ def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
         return None
     relative, target = _target(build, url)
     last_modified = held.last_modified()
-    mtime = parsedate_to_datetime(last_modified).timestamp()
+    mtime = _moment(last_modified)
     stored = _reuse(build.previous, relative, target, _siblings(listed.content_type), mtime)
     if stored is None:
         return None
@@ -287,7 +313,7 @@ def _publish(
         raise ExportError(f"{url}: the service answered {status}")
     relative, target = _target(build, url)
     last_modified = headers["last-modified"]
-    mtime = parsedate_to_datetime(last_modified).timestamp()
+    mtime = _moment(last_modified)
     content_type = headers["content-type"]
     sha256 = hashlib.sha256(body).hexdigest()
     siblings = _siblings(content_type)
@@ -450,7 +476,7 @@ def _jobs(build: _Build, catalog: Catalog) -> list[list[str]]:
 def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[ExportedFile]:
     global _BUILD
     _BUILD = build
-    _FOLDERS.clear()  # of an earlier build in this process
+    _close_folders()  # of an earlier build in this process (a worker's own are closed at exit)
     try:
         if workers <= 1:
             return _export_job([url for job in jobs for url in job])
@@ -458,6 +484,9 @@ def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[Exported
             return [item for done in pool.imap_unordered(_export_job, jobs) for item in done]
     finally:
         _BUILD = None
+        _close_folders()
+        if build.previous is not None:
+            build.previous.close()
 
 
 def build_site(
