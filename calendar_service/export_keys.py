@@ -14,9 +14,11 @@ What an event's page and .ics read (web/views.py `render_event`, `Catalog.event_
 - the code that renders them: this package's files (templates and assets among them), the
   installed distributions' versions and Python's.
 Nothing of another event reaches them; a named feed's JSON reads the same of each event its
-filter passes. A page that starts showing more (a related event, the snapshot's version)
-must add it here; the incremental export tests compare an export after each kind of edit
-with one from nothing.
+filter passes. An event's key also vouches for its occurrences' JSON in the previous
+version's named feeds, which a build re-rendering a feed takes from there (export.py).
+A page that starts showing more (a related event, the snapshot's version) must add it
+here; the incremental export tests compare an export after each kind of edit with one
+from nothing.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ or the new one, never a mixture or a half-written file.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import shutil
@@ -18,7 +17,9 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+import orjson
 
 from calendar_service.errors import CalendarServiceError
 
@@ -30,12 +31,13 @@ class ExportError(CalendarServiceError):
     """The export could not be written, or its output is unsafe to use; nothing was published."""
 
 
-def relative_file(relative: str) -> PurePosixPath:
-    """A manifest path as a relative path, refused if it is absolute, empty or climbs out."""
-    candidate = PurePosixPath(relative)
-    if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+def relative_folder(relative: str) -> str:
+    """A manifest path's folder ("" for the export's root), refused if the path is absolute,
+    empty or climbs out. (PurePosixPath's reading of it, without its cost at 20,000 paths.)"""
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if relative.startswith("/") or ".." in parts or not parts:
         raise ExportError(f"{MANIFEST} in the output directory lists {relative[:200]!r}")
-    return candidate
+    return "/".join(parts[:-1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class PreviousExport:
     root: Path
     hashes: dict[str, str]
     listed: dict[str, Listed] = field(default_factory=dict)
-    _checked: dict[PurePosixPath, bool] = field(default_factory=dict)
+    _checked: dict[str, bool] = field(default_factory=dict)
+    _folders: dict[str, int] = field(default_factory=dict)  # see folder()
 
     @classmethod
     def read(cls, root: Path) -> PreviousExport:
@@ -81,7 +84,7 @@ class PreviousExport:
             return cls(root, {})
         problem = f"{MANIFEST} in the output directory is not one this command wrote"
         try:
-            items = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+            items = orjson.loads(manifest.read_bytes())["files"]
             entries = [(item["path"], item.get("sha256"), item) for item in items]
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ExportError(f"{problem}; remove it or choose another directory") from exc
@@ -89,7 +92,7 @@ class PreviousExport:
             raise ExportError(f"{problem}; remove it or choose another directory")
         previous = cls(root, {})
         for path, sha256, item in entries:
-            previous._folder_inside(relative_file(path).parent)
+            previous._folder_inside(relative_folder(path))
             if isinstance(sha256, str):
                 previous.hashes[path] = sha256
             listed = Listed.of(item)
@@ -97,7 +100,7 @@ class PreviousExport:
                 previous.listed[path] = listed
         return previous
 
-    def _folder_inside(self, folder: PurePosixPath) -> None:
+    def _folder_inside(self, folder: str) -> None:
         """Refuse a folder of the previous export that a link leads out of (checked once)."""
         if folder not in self._checked:
             resolved = (self.root / folder).resolve()
@@ -120,17 +123,33 @@ class PreviousExport:
     def plain_files(self, relative: str, siblings: tuple[str, ...]) -> list[os.stat_result] | None:
         """The status of the previous `relative` and its siblings (`relative + suffix`) when
         all are plain files: a link among them is never reused."""
-        source = self.path(relative)
+        folder, _, name = relative.rpartition("/")
         found = []
         for suffix in siblings:
             try:
-                status = os.lstat(source + suffix)
+                status = os.stat(name + suffix, dir_fd=self.folder(folder), follow_symlinks=False)
             except OSError:
                 return None
             if not stat.S_ISREG(status.st_mode):
                 return None
             found.append(status)
         return found
+
+    def folder(self, folder: str) -> int:
+        """A folder of the previous version (`relative_folder`'s, "" for its root),
+        open: its files are looked up and linked by name in it, not by a path the kernel walks
+        from the root each time. Open until `close`, or this process's end."""
+        opened = self._folders.get(folder)
+        if opened is None:
+            opened = os.open(os.path.join(self.root, folder), os.O_RDONLY | os.O_DIRECTORY)
+            self._folders[folder] = opened
+        return opened
+
+    def close(self) -> None:
+        """Close the folders this process opened."""
+        for opened in self._folders.values():
+            os.close(opened)
+        self._folders.clear()
 
     def path(self, relative: str) -> str:
         """Where the previous version holds `relative`."""

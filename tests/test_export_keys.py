@@ -32,6 +32,8 @@ MOVED_FILE = "surveys.yaml"  # its events, moved to another file unchanged
 JOINING = "youth-provision-mapping-survey"  # an event that joins the schools feed
 OTHER_BASE = "https://dates.example.test"
 NEXT_DAY = "2026-11-26"
+OTHER = "random-acts-of-kindness-week"  # in the schools feed, not the practitioners'
+
 Edit = Callable[[Path], None]
 
 
@@ -54,6 +56,27 @@ def join_the_schools_feed(data: Path) -> None:
 
 def no_edit(data: Path) -> None:
     pass
+
+
+def move_an_event(data: Path) -> None:
+    """A week later: its occurrences move among the others in the feeds' JSON."""
+    source = data / "events" / "awareness.yaml"
+    for old, new in (
+        ("    start: 2025-02-09\n", "    start: 2025-02-16\n"),
+        ("    end: 2025-02-15\n", "    end: 2025-02-22\n"),
+        ('by_weekday: ["2SU"]', 'by_weekday: ["3SU"]'),
+        ("occurrence: 2026-02-08", "occurrence: 2026-02-15"),
+        ("occurrence: 2027-02-14", "occurrence: 2027-02-21"),
+    ):
+        replace_once(source, old, new)
+
+
+def remove_an_event(data: Path) -> None:
+    source = data / "events" / "awareness.yaml"
+    text = source.read_text(encoding="utf-8")
+    begins = text.index(f"  - id: {OTHER}\n")
+    ends = text.find("\n  - id:", begins)
+    source.write_text(text[:begins] + (text[ends + 1 :] if ends >= 0 else ""), encoding="utf-8")
 
 
 @dataclass
@@ -155,3 +178,15 @@ def test_an_event_joining_a_feed_renders_its_files_and_that_feeds_json_again(
     feeds = {"feeds/all.json", "feeds/practitioners.json", "feeds/schools.json"}
     assert rebuilt.rekeyed() == own | feeds
     kept_inodes(rebuilt, rebuilt.keyed() - rebuilt.rekeyed())
+
+
+@pytest.mark.parametrize("edit", [move_an_event, remove_an_event])
+def test_an_event_moved_or_removed_renders_the_feeds_json_it_was_in_again(
+    exports: Any, tmp_path: Path, edit: Edit
+) -> None:
+    # rebuild() holds the export to the one from nothing: the feeds' JSON, whose other
+    # occurrences are taken from the previous version's (export_fragments.py), among it.
+    rebuilt = rebuild(exports, tmp_path, edit)
+    assert {"feeds/all.json", "feeds/schools.json"} <= rebuilt.rekeyed()
+    assert "feeds/practitioners.json" not in rebuilt.rekeyed()
+    kept_inodes(rebuilt, {"feeds/practitioners.json"})

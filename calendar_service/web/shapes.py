@@ -103,6 +103,11 @@ def _shared(catalog: Catalog, event_id: str, memo: Memo) -> tuple[dict[str, Any]
     return memo(("occurrence", event_id), build)
 
 
+def occurrence_id(occurrence: Occurrence) -> str:
+    """An occurrence's `id` in its JSON: its event's id and its key, unique in the catalog."""
+    return f"{occurrence.event_id}/{occurrence.key}"
+
+
 def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dict[str, Any]:
     """One occurrence with its event's fields and add-to-calendar links (`memo`: the
     snapshot's store of what an event's occurrences share, `Published.derived`)."""
@@ -110,7 +115,7 @@ def occurrence_json(occurrence: Occurrence, catalog: Catalog, memo: Memo) -> dic
     last_day = _all_day_last_day(occurrence)
     google, outlook = add.both(occurrence)
     return {
-        "id": f"{occurrence.event_id}/{occurrence.key}",
+        "id": occurrence_id(occurrence),
         "title": occurrence.title,
         **fields,
         "start": occurrence.start.isoformat(),
@@ -144,6 +149,9 @@ class OccurrenceFragments:
         self._memo = memo
         self._made: dict[Occurrence, orjson.Fragment] = {}
 
+    def __contains__(self, occurrence: Occurrence) -> bool:
+        return occurrence in self._made
+
     def __call__(self, occurrence: Occurrence) -> orjson.Fragment:
         """`occurrence_json(occurrence)` as orjson writes it, for orjson to embed."""
         made = self._made.get(occurrence)
@@ -151,6 +159,16 @@ class OccurrenceFragments:
             shape = occurrence_json(occurrence, self._catalog, self._memo)
             made = self._made[occurrence] = orjson.Fragment(orjson.dumps(shape))
         return made
+
+    def adopt(self, made: Mapping[str, bytes], occurrences: Iterable[Occurrence]) -> None:
+        """Take these occurrences' JSON from `made` (by `occurrence_id`) where it holds them,
+        instead of rendering them: for the caller to vouch that those bytes are what
+        `occurrence_json` gives now (the export: the previous version's, same inputs)."""
+        for occurrence in occurrences:
+            if occurrence not in self._made:
+                found = made.get(occurrence_id(occurrence))
+                if found is not None:
+                    self._made[occurrence] = orjson.Fragment(found)
 
 
 def event_json(entry: EventEntry, catalog: Catalog, today: date, memo: Memo) -> dict[str, Any]:
