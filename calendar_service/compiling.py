@@ -10,11 +10,13 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from types import MappingProxyType
 
 from icalendar import Calendar
 
 from calendar_service import ics
+from calendar_service.forked import Forked, can_fork, core_free
 from calendar_service.index import (
     HORIZON_FUTURE,
     HORIZON_PAST,
@@ -438,18 +440,49 @@ def _compile_fresh(
         day_start(today + HORIZON_FUTURE, settings),
     )
     reach = index_reach(today)
-    for event in fresh:
-        end = last_end(event, reach, listed.get(event.id))
+    child = _rendering_child(fresh, settings, identity)
+    try:
+        ends = [last_end(event, reach, listed.get(event.id)) for event in fresh]
+        occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
+        index = OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
+    finally:
+        rendered = child.result() if child is not None else None
+    if rendered is None:  # not forked, or the child failed: rendered here, the same bytes
+        rendered = _rendered(fresh, settings, identity)
+    for event, end, vevents in zip(fresh, ends, rendered, strict=True):
         entries[event.id] = EventEntry(
             event=event,
             keys=keys_for(event.data),
-            vevents=ics.render_event(event, settings, identity),
+            vevents=vevents,
             current=end is None or end > horizon_start,
             first=first_start(event),
             until=end,
         )
-    occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
-    return OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
+    return index
+
+
+# Fresh events are rendered in a forked child while the parent expands and indexes them,
+# when there are this many and a second core is free: rendering is a third of compiling
+# (0.3 s of CPU at 10,000 events) and its 10 MB come back through a pipe in about 0.01 s.
+# Below this, forking costs more than it saves.
+PARALLEL_EVENTS = 2_000
+
+
+def _rendered(
+    events: list[Event], settings: CalendarSettings, identity: ics.Identity
+) -> list[bytes]:
+    """Each event's VEVENTs, serialised, in order."""
+    return [ics.render_event(event, settings, identity) for event in events]
+
+
+def _rendering_child(
+    fresh: list[Event], settings: CalendarSettings, identity: ics.Identity
+) -> Forked[list[bytes]] | None:
+    """A forked child rendering the fresh events, begun now, if that is worth it: enough
+    events, and a second core free (forked.core_free) for it to run beside the parent."""
+    if len(fresh) < PARALLEL_EVENTS or not can_fork() or not core_free():
+        return None
+    return Forked(partial(_rendered, fresh, settings, identity))
 
 
 def _named_feeds(

@@ -1,15 +1,19 @@
-"""Recompiling with the previous snapshot gives exactly what compiling from scratch gives."""
+"""Recompiling with the previous snapshot, or rendering in a forked child, gives exactly
+what compiling from scratch in one process gives."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from conftest import BUNDLED_DATA
 
-from calendar_service import ics
+from calendar_service import compiling, ics
 from calendar_service.compiling import Catalog, compile_catalog, render_feed
+from calendar_service.forked import Forked, can_fork
 from calendar_service.loading import load
 
 TODAY = date(2026, 1, 15)
@@ -90,3 +94,51 @@ def test_a_named_feed_of_every_event_shares_the_whole_feeds_bytes(data_copy: Pat
     assert whole.body.startswith(catalog.header.opening) and whole.body != every.file.body
     # A feed of some of the events is its own bytes, in one part.
     assert len(catalog.feeds["schools"].file.parts) == 1
+
+
+def compiled_forking(monkeypatch: pytest.MonkeyPatch, children: list[bool]) -> Catalog:
+    """The bundled data compiled with its events rendered by a forked child, whatever the
+    machine's load; `children` gets whether each child sent its bytes back."""
+
+    class Watched(Forked[list[bytes]]):
+        def result(self) -> list[bytes] | None:
+            found = super().result()
+            children.append(found is not None)
+            return found
+
+    monkeypatch.setattr(compiling, "PARALLEL_EVENTS", 1)
+    monkeypatch.setattr(compiling, "core_free", lambda: True)
+    monkeypatch.setattr(compiling, "Forked", Watched)
+    return snapshot(BUNDLED_DATA)
+
+
+@pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
+def test_events_rendered_in_a_child_are_those_rendered_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    children: list[bool] = []
+    forked = compiled_forking(monkeypatch, children)
+    assert children == [True]
+    monkeypatch.setattr(compiling, "core_free", lambda: False)
+    here = snapshot(BUNDLED_DATA)
+    assert_same(forked, here)
+    assert forked.version == here.version and len(forked.events) > 10
+
+
+@pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
+def test_a_failed_rendering_child_leaves_the_rendering_to_the_parent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parent, render = os.getpid(), compiling._rendered
+
+    def fails_in_the_child(*args: object) -> list[bytes]:
+        if os.getpid() != parent:
+            raise RuntimeError("in the child")
+        return render(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compiling, "_rendered", fails_in_the_child)
+    children: list[bool] = []
+    forked = compiled_forking(monkeypatch, children)
+    assert children == [False]
+    monkeypatch.undo()
+    assert_same(forked, snapshot(BUNDLED_DATA))
