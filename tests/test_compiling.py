@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import BUNDLED_DATA
@@ -96,12 +97,16 @@ def test_a_named_feed_of_every_event_shares_the_whole_feeds_bytes(data_copy: Pat
     assert len(catalog.feeds["schools"].file.parts) == 1
 
 
-def compiled_forking(monkeypatch: pytest.MonkeyPatch, children: list[bool]) -> Catalog:
-    """The bundled data compiled with its events rendered by a forked child, whatever the
-    machine's load; `children` gets whether each child sent its bytes back."""
+Drawn = list[tuple[bytes, date, date | None]]
 
-    class Watched(Forked[list[bytes]]):
-        def result(self) -> list[bytes] | None:
+
+def compiled_forking(monkeypatch: pytest.MonkeyPatch, children: list[bool]) -> Catalog:
+    """The bundled data compiled with its events drawn (rendered, first and last days) by
+    a forked child, whatever the machine's load; `children` gets whether each child sent
+    what it drew back."""
+
+    class Watched(Forked[Drawn]):
+        def result(self) -> Drawn | None:
             found = super().result()
             children.append(found is not None)
             return found
@@ -113,7 +118,7 @@ def compiled_forking(monkeypatch: pytest.MonkeyPatch, children: list[bool]) -> C
 
 
 @pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
-def test_events_rendered_in_a_child_are_those_rendered_here(
+def test_events_drawn_in_a_child_are_those_drawn_here(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     children: list[bool] = []
@@ -126,17 +131,17 @@ def test_events_rendered_in_a_child_are_those_rendered_here(
 
 
 @pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
-def test_a_failed_rendering_child_leaves_the_rendering_to_the_parent(
+def test_a_failed_child_leaves_the_drawing_to_the_parent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    parent, render = os.getpid(), compiling._rendered
+    parent, draw = os.getpid(), compiling._drawn
 
-    def fails_in_the_child(*args: object) -> list[bytes]:
+    def fails_in_the_child(*args: Any) -> Drawn:
         if os.getpid() != parent:
             raise RuntimeError("in the child")
-        return render(*args)  # type: ignore[arg-type]
+        return draw(*args)
 
-    monkeypatch.setattr(compiling, "_rendered", fails_in_the_child)
+    monkeypatch.setattr(compiling, "_drawn", fails_in_the_child)
     children: list[bool] = []
     forked = compiled_forking(monkeypatch, children)
     assert children == [False]
