@@ -67,15 +67,18 @@ def test_two_processes_report_the_errors_one_does(
     for path, (key, wrong) in zip(files, edits, strict=False):
         text = path.read_text(encoding="utf-8")
         path.write_text(re.sub(rf"(\n *{key}: ).*", rf"\g<1>{wrong}", text, count=1), "utf-8")
-    # The parent reads the change log while the child checks files: its errors keep their place.
+    # The parent reads the change log and the stamps while the child checks files: their
+    # errors keep their place among the others.
     (folder / "changes.yaml").write_text("changes:\n- at: yesterday\n  event: x\n", "utf-8")
+    stamps = folder / "revisions.yaml"
+    stamps.write_text(stamps.read_text("utf-8").replace("sequence: 0", "sequence: -1", 1), "utf-8")
     found = []
     for threshold in (10**12, 0):
         with pytest.raises(DataInvalid) as refused:
             loaded_with(folder, threshold, monkeypatch)
         found.append(str(refused.value))
     assert found[0] == found[1]
-    assert "nonsense" in found[0] and "changes.yaml:2" in found[0]
+    assert all(part in found[0] for part in ("nonsense", "changes.yaml:2", "revisions.yaml:5"))
 
 
 def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
