@@ -445,14 +445,15 @@ def _compile_fresh(
     try:
         occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
         index = OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
+        keys = [keys_for(event.data) for event in fresh]
     finally:
         parts = child.result() if child is not None else None
     if parts is None:  # not forked, or the child failed: drawn here, the same
         parts = drawn()
-    for event, (vevents, first, end) in zip(fresh, parts, strict=True):
+    for event, key, (vevents, first, end) in zip(fresh, keys, parts, strict=True):
         entries[event.id] = EventEntry(
             event=event,
-            keys=keys_for(event.data),
+            keys=key,
             vevents=vevents,
             current=end is None or end > horizon_start,
             first=first,
