@@ -3,41 +3,22 @@ what compiling from scratch in one process gives."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import BUNDLED_DATA
+from compiling_support import assert_same, snapshot
 
-from calendar_service import compiling, ics
-from calendar_service.compiling import Catalog, compile_catalog, render_feed
-from calendar_service.forked import Forked, can_fork
-from calendar_service.loading import load
+from calendar_service import ics
+from calendar_service.compiling import render_feed
+from calendar_service.forked import cores
 
-TODAY = date(2026, 1, 15)
 TODAY_UTC = datetime(2026, 1, 15, tzinfo=UTC)  # the feeds' Last-Modified is never older
-
-
-def snapshot(data: Path, previous: Catalog | None = None, today: date = TODAY) -> Catalog:
-    return compile_catalog(load(data, today=today), today=today, previous=previous)
-
-
-def assert_same(reused: Catalog, scratch: Catalog) -> None:
-    assert list(reused.events) == list(scratch.events)
-    for event_id, entry in scratch.events.items():
-        assert reused.events[event_id] == entry, event_id
-    assert reused.index.occurrences == scratch.index.occurrences
-    assert reused.index.by_event == scratch.index.by_event
-    # The sort keys and end instants a reload takes over from the previous index.
-    assert reused.index.keys == scratch.index.keys
-    assert reused.index.ends == scratch.index.ends
-    assert reused.index.longest == scratch.index.longest
-    assert reused.everything.body == scratch.everything.body
-    for name, feed in scratch.feeds.items():
-        assert reused.feeds[name].file.body == feed.file.body, name
 
 
 def edit(data: Path, old: str, new: str) -> None:
@@ -97,53 +78,15 @@ def test_a_named_feed_of_every_event_shares_the_whole_feeds_bytes(data_copy: Pat
     assert len(catalog.feeds["schools"].file.parts) == 1
 
 
-Drawn = list[tuple[bytes, date, date | None]]
-
-
-def compiled_forking(monkeypatch: pytest.MonkeyPatch, children: list[bool]) -> Catalog:
-    """The bundled data compiled with its events drawn (rendered, first and last days) by
-    a forked child, whatever the machine's load; `children` gets whether each child sent
-    what it drew back."""
-
-    class Watched(Forked[Drawn]):
-        def result(self) -> Drawn | None:
-            found = super().result()
-            children.append(found is not None)
-            return found
-
-    monkeypatch.setattr(compiling, "PARALLEL_EVENTS", 1)
-    monkeypatch.setattr(compiling, "core_free", lambda: True)
-    monkeypatch.setattr(compiling, "Forked", Watched)
-    return snapshot(BUNDLED_DATA)
-
-
-@pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
-def test_events_drawn_in_a_child_are_those_drawn_here(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    children: list[bool] = []
-    forked = compiled_forking(monkeypatch, children)
-    assert children == [True]
-    monkeypatch.setattr(compiling, "core_free", lambda: False)
-    here = snapshot(BUNDLED_DATA)
-    assert_same(forked, here)
-    assert forked.version == here.version and len(forked.events) > 10
-
-
-@pytest.mark.skipif(not can_fork(), reason="one core, or threads running")
-def test_a_failed_child_leaves_the_drawing_to_the_parent(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    parent, draw = os.getpid(), compiling._drawn
-
-    def fails_in_the_child(*args: Any) -> Drawn:
-        if os.getpid() != parent:
-            raise RuntimeError("in the child")
-        return draw(*args)
-
-    monkeypatch.setattr(compiling, "_drawn", fails_in_the_child)
-    children: list[bool] = []
-    forked = compiled_forking(monkeypatch, children)
-    assert children == [False]
-    monkeypatch.undo()
-    assert_same(forked, snapshot(BUNDLED_DATA))
+@pytest.mark.skipif(not hasattr(os, "fork") or cores() < 2, reason="no fork, or one core")
+def test_events_drawn_in_a_child_are_those_drawn_here() -> None:
+    """In a process of its own (compiling_support.py says why), the snapshot compiled with
+    a child drawing the events, and with a child that fails, is the one compiled alone."""
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("compiling_support.py"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"drawn": [True], "failed": [False]}
