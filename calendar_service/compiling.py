@@ -10,11 +10,13 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from types import MappingProxyType
 
 from icalendar import Calendar
 
 from calendar_service import ics
+from calendar_service.forked import Forked, can_fork, core_free
 from calendar_service.index import (
     HORIZON_FUTURE,
     HORIZON_PAST,
@@ -438,18 +440,58 @@ def _compile_fresh(
         day_start(today + HORIZON_FUTURE, settings),
     )
     reach = index_reach(today)
-    for event in fresh:
-        end = last_end(event, reach, listed.get(event.id))
+    drawn = partial(_drawn, fresh, settings, identity, reach, listed)
+    child = Forked(drawn) if _worth_forking(fresh) else None
+    try:
+        occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
+        index = OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
+        keys = [keys_for(event.data) for event in fresh]
+    finally:
+        parts = child.result() if child is not None else None
+    if parts is None:  # not forked, or the child failed: drawn here, the same
+        parts = drawn()
+    for event, key, (vevents, first, end) in zip(fresh, keys, parts, strict=True):
         entries[event.id] = EventEntry(
             event=event,
-            keys=keys_for(event.data),
-            vevents=ics.render_event(event, settings, identity),
+            keys=key,
+            vevents=vevents,
             current=end is None or end > horizon_start,
-            first=first_start(event),
+            first=first,
             until=end,
         )
-    occurrences += occurrences_of(fresh, *horizon, settings.zone, facts, listed)
-    return OccurrenceIndex.of(occurrences, settings.zone, *horizon, known=known)
+    return index
+
+
+# Fresh events are drawn (rendered, their first and last days found) in a forked child
+# while the parent expands and indexes them, when there are this many and a second core is
+# free: drawing is 0.4 s of CPU at 10,000 events, as much as the parent's part, and its
+# 10 MB come back through a pipe in about 0.01 s. Below this, forking costs more than it saves.
+PARALLEL_EVENTS = 2_000
+
+
+def _worth_forking(fresh: list[Event]) -> bool:
+    """Whether to draw the fresh events in a child: enough of them, and a second core free
+    (forked.core_free) for it to run beside the parent."""
+    return len(fresh) >= PARALLEL_EVENTS and can_fork() and core_free()
+
+
+def _drawn(
+    events: list[Event],
+    settings: CalendarSettings,
+    identity: ics.Identity,
+    reach: date,
+    listed: Mapping[str, Expansion],
+) -> list[tuple[bytes, date, date | None]]:
+    """What each event's entry holds besides its keys, in order: its VEVENTs serialised,
+    the first day it can occur and the day after it last can (last_end, up to `reach`)."""
+    return [
+        (
+            ics.render_event(event, settings, identity),
+            first_start(event),
+            last_end(event, reach, listed.get(event.id)),
+        )
+        for event in events
+    ]
 
 
 def _named_feeds(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
+import pickle
 import struct
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -322,7 +324,17 @@ def load(
         listing=listing,
     )
     events_files = [(name, file) for name, file in contents.items() if _is_events_file(name)]
-    _check_on_two_cores(events_files, cache, context, listing, check)
+    # The change log and the stamps are read while a child checks events files, if one
+    # does, their errors told below in their place; otherwise they are read there.
+    read_change_log = partial(_read_change_log, contents, cache)
+    stamp_errors: list[DataError] = []
+    read_revisions = functools.cache(partial(_read_revisions, contents, today, stamp_errors))
+
+    def read_logs() -> None:
+        read_change_log()
+        read_revisions()
+
+    _check_on_two_cores(events_files, cache, context, listing, check, read_logs)
     for name, file in events_files:
         checked = cache.reuse(name, file, context, errors, partial(check, name, file.raw))
         for event in checked:
@@ -343,26 +355,11 @@ def load(
 
     if settings is not None and loaded_settings is not None:
         errors.extend(_check_feeds(settings, loaded_settings[1]))
-    # Read every time, not kept in the cache: as stamp writes it, the file is read in 0.03 s
-    # at 10,000 events, and keeping what it gave would hold 2 MB for the life of the process.
-    stamps = (
-        read_stamps(contents[REVISIONS_FILE].raw, latest_stamp(today), errors)
-        if REVISIONS_FILE in contents
-        else Stamps({}, {})
-    )
+    stamps = read_revisions()
+    errors += stamp_errors
     raw_sources = contents.get(SOURCES_FILE)
     sources = _read_sources(raw_sources.raw if raw_sources else None, settings, errors)
-    changes = (
-        cache.reuse(
-            CHANGES_FILE,
-            contents[CHANGES_FILE],
-            None,
-            errors,
-            partial(read_changes, contents[CHANGES_FILE].raw),
-        )
-        if CHANGES_FILE in contents
-        else ()
-    )
+    changes = read_change_log(errors)
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
@@ -427,9 +424,9 @@ def load(
 PARALLEL_BYTES = 2_000_000
 
 CheckFile = Callable[[str, bytes, list[DataError]], tuple["_CheckedEvent", ...]]
-# What a child sends back of one file: its position in the queue, its checked events
-# (without the context they were checked in: the parent's own is put back, and each with
-# its listed rule), and the file's errors.
+# What a child sends back of one file, pickled as soon as the file is checked: its position
+# in the queue, its checked events (without the context they were checked in: the parent's
+# own is put back, and each with its listed rule), and the file's errors.
 _Sent = tuple[int, tuple[tuple[Any, ...], ...], tuple[DataError, ...]]
 
 
@@ -439,13 +436,16 @@ def _check_on_two_cores(
     context: Hashable,
     listing: _Listing,
     check: CheckFile,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> None:
     """Check the stale events files in two processes, if there is enough to check and two
     cores to check it on, and keep what each file gave in `cache`, as `reuse` would: the
     results and errors are those of checking every file here (tested). A second core must
     be free (the load average says), not only there. Both processes take
     the next file from one queue, so that a child starved of a core takes little; what it
-    took and could not send back (if it failed) is left for `load` to check."""
+    took and could not send back (if it failed) is left for `load` to check. The parent
+    does `meanwhile` (work of its own that the files' checks do not need) first, once the
+    child has begun: the queue leaves the child more files to check meanwhile."""
     stale = [(name, file) for name, file in files if cache.stale(name, file, context)]
     if len(stale) < 2 or sum(file.size for _, file in stale) < PARALLEL_BYTES:
         return
@@ -454,18 +454,22 @@ def _check_on_two_cores(
     queue = _FileQueue(len(stale))
     listing.allowance.left //= 2  # each process lists rules within half of what is left
 
-    def check_taken() -> list[_Sent]:
+    def check_taken() -> list[bytes]:
+        # Each file pickled once checked, not all at the end: the queue then shares out
+        # the pickling too, and the parent waits for no more than the last file.
         sent = []
         while (position := queue.take()) is not None:
             name, file = stale[position]
             found: list[DataError] = []
             checked = check(name, file.raw, found)
             events = tuple(_sendable(event, listing) for event in checked)
-            sent.append((position, events, tuple(found)))
+            entry: _Sent = (position, events, tuple(found))
+            sent.append(pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL))
         return sent
 
     child = Forked(check_taken)
     try:
+        meanwhile()
         while (position := queue.take()) is not None:
             name, file = stale[position]
             found: list[DataError] = []
@@ -473,7 +477,8 @@ def _check_on_two_cores(
     finally:
         queue.close()
         received = child.result()
-    for position, events, found_there in received or ():
+    for payload in received or ():
+        position, events, found_there = cast(_Sent, pickle.loads(payload))
         name, file = stale[position]
         checked = tuple(_received(event, context, listing) for event in events)
         cache.store(name, file, context, checked, found_there)
@@ -625,6 +630,30 @@ def _load_terms(
         if loaded is not None:
             terms[key] = loaded[0]
     return terms
+
+
+def _read_change_log(
+    contents: Mapping[str, DataFile], cache: LoadCache, errors: list[DataError] | None = None
+) -> tuple[Change, ...]:
+    """The change log, if there is one, kept in `cache` (its errors are recorded there too:
+    read once without `errors`, while a child checks events files, they are told later)."""
+    file = contents.get(CHANGES_FILE)
+    if file is None:
+        return ()
+    read = partial(read_changes, file.raw)
+    return cache.reuse(CHANGES_FILE, file, None, [] if errors is None else errors, read)
+
+
+def _read_revisions(
+    contents: Mapping[str, DataFile], today: date | None, errors: list[DataError]
+) -> Stamps:
+    """The stamps of revisions.yaml, if there is one. Read every time, not kept in the
+    cache: as stamp writes it, the file is read in 0.03 s at 10,000 events, and keeping
+    what it gave would hold 2 MB for the life of the process."""
+    file = contents.get(REVISIONS_FILE)
+    if file is None:
+        return Stamps({}, {})
+    return read_stamps(file.raw, latest_stamp(today), errors)
 
 
 def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:

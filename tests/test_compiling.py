@@ -1,38 +1,24 @@
-"""Recompiling with the previous snapshot gives exactly what compiling from scratch gives."""
+"""Recompiling with the previous snapshot, or rendering in a forked child, gives exactly
+what compiling from scratch in one process gives."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from compiling_support import assert_same, snapshot
 
 from calendar_service import ics
-from calendar_service.compiling import Catalog, compile_catalog, render_feed
-from calendar_service.loading import load
+from calendar_service.compiling import render_feed
+from calendar_service.forked import cores
 
-TODAY = date(2026, 1, 15)
 TODAY_UTC = datetime(2026, 1, 15, tzinfo=UTC)  # the feeds' Last-Modified is never older
-
-
-def snapshot(data: Path, previous: Catalog | None = None, today: date = TODAY) -> Catalog:
-    return compile_catalog(load(data, today=today), today=today, previous=previous)
-
-
-def assert_same(reused: Catalog, scratch: Catalog) -> None:
-    assert list(reused.events) == list(scratch.events)
-    for event_id, entry in scratch.events.items():
-        assert reused.events[event_id] == entry, event_id
-    assert reused.index.occurrences == scratch.index.occurrences
-    assert reused.index.by_event == scratch.index.by_event
-    # The sort keys and end instants a reload takes over from the previous index.
-    assert reused.index.keys == scratch.index.keys
-    assert reused.index.ends == scratch.index.ends
-    assert reused.index.longest == scratch.index.longest
-    assert reused.everything.body == scratch.everything.body
-    for name, feed in scratch.feeds.items():
-        assert reused.feeds[name].file.body == feed.file.body, name
 
 
 def edit(data: Path, old: str, new: str) -> None:
@@ -90,3 +76,17 @@ def test_a_named_feed_of_every_event_shares_the_whole_feeds_bytes(data_copy: Pat
     assert whole.body.startswith(catalog.header.opening) and whole.body != every.file.body
     # A feed of some of the events is its own bytes, in one part.
     assert len(catalog.feeds["schools"].file.parts) == 1
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or cores() < 2, reason="no fork, or one core")
+def test_events_drawn_in_a_child_are_those_drawn_here() -> None:
+    """In a process of its own (compiling_support.py says why), the snapshot compiled with
+    a child drawing the events, and with a child that fails, is the one compiled alone."""
+    run = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("compiling_support.py"))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"drawn": [True], "failed": [False]}
