@@ -4,6 +4,7 @@ through a real uvicorn server."""
 from __future__ import annotations
 
 import http.client
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -104,8 +105,13 @@ def raw_response(
 
 @pytest.fixture(scope="module")
 def mirror(server: Server) -> CalendarApp:
-    """The application in this process over the real server's data and base URL."""
-    app = in_process(BUNDLED_DATA, base_url=server.url).app
+    """The application in this process over the real server's data, base URL and day.
+
+    The day is the server's own: a run across midnight would otherwise compare two days'
+    Last-Modified.
+    """
+    day = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
+    app = in_process(BUNDLED_DATA, base_url=server.url, today=day).app
     assert isinstance(app, CalendarApp)
     return app
 
