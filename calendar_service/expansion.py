@@ -20,7 +20,7 @@ from calendar_service.reloading import release_free_memory
 from calendar_service.rules import Frequency, Rule
 
 if TYPE_CHECKING:
-    from calendar_service.compiling import EventEntry
+    from calendar_service.entries import EventEntry
 
 A = TypeVar("A")
 R = TypeVar("R")

@@ -33,7 +33,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.compiling import Catalog
+from calendar_service.entries import EventEntry
 
 PACKAGE = Path(__file__).parent
 LIBRARIES = ("purelib", "platlib")  # sysconfig's names of the site-packages folders

@@ -14,7 +14,8 @@ from typing import Any
 
 from calendar_service import ics
 from calendar_service.capacity import ExpansionPool, expansions
-from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.compiling import Catalog
+from calendar_service.entries import EventEntry
 from calendar_service.expansion import (
     MAX_EXPANDED_OCCURRENCES,
     MAX_EXPANSION_STEPS,

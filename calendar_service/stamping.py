@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from calendar_service.agenda import dates_in_words
-from calendar_service.compiling import EPOCH
+from calendar_service.feed_files import EPOCH
 from calendar_service.index import HORIZON_FUTURE, expand_events, facts_of
 from calendar_service.loading import CHANGES_FILE, REVISIONS_FILE, load
 from calendar_service.model import (

@@ -13,7 +13,8 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from calendar_service.agenda import dates_in_words
-from calendar_service.compiling import EPOCH, Catalog
+from calendar_service.compiling import Catalog
+from calendar_service.feed_files import EPOCH
 from calendar_service.model import Change, Occurrence, Status
 from calendar_service.query import Filter
 from calendar_service.search import Window, matching_occurrences
@@ -106,7 +107,7 @@ def _serialise(feed: FeedGenerator, kind: FeedFormat) -> bytes:
 
 def _feed_date(catalog: Catalog, moments: Sequence[datetime]) -> datetime:
     """The newest entry's date, not later than now nor earlier than the snapshot's day
-    (a feed of upcoming dates changes with the day), as compiling.render_feed reasons."""
+    (a feed of upcoming dates changes with the day), as feed_files.render_feed reasons."""
     now = datetime.now(UTC).replace(microsecond=0)
     return max(min(max(moments, default=EPOCH), now), catalog.day_began)
 

@@ -15,7 +15,7 @@ import pytest
 from compiling_support import assert_same, snapshot
 
 from calendar_service import ics
-from calendar_service.compiling import render_feed
+from calendar_service.feed_files import render_feed
 from calendar_service.forked import cores
 
 TODAY_UTC = datetime(2026, 1, 15, tzinfo=UTC)  # the feeds' Last-Modified is never older

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from calendar_service import __version__
-from calendar_service.compiling import Catalog, Feed
+from calendar_service.compiling import Catalog
+from calendar_service.feed_files import Feed
 from calendar_service.model import Occurrence
 from calendar_service.query import EVENT_FIELDS, QueryError
 from calendar_service.search import Window, matching_occurrences

@@ -31,7 +31,7 @@ RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain
 class Rendered:
     """A response body rendered once: bytes, gzip bytes, ETag and Last-Modified.
 
-    The bytes are held in the parts they were made in (compiling.FeedFile: a named feed
+    The bytes are held in the parts they were made in (feed_files.FeedFile: a named feed
     shares most of its bytes with the whole feed); large ones are sent so, unjoined.
     """
 

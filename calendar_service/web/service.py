@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from fastapi import Request
 
 from calendar_service import capacity
-from calendar_service.compiling import ICS_TYPE, Catalog, FeedFile
+from calendar_service.compiling import Catalog
+from calendar_service.feed_files import ICS_TYPE, FeedFile
 from calendar_service.forked import cores
 from calendar_service.query import Filter
 from calendar_service.reloading import LiveCatalog

@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeVar
 import orjson
 
 from calendar_service import ics, links
-from calendar_service.compiling import Catalog, EventEntry
+from calendar_service.compiling import Catalog
+from calendar_service.entries import EventEntry
 from calendar_service.model import Occurrence
 from calendar_service.search import next_occurrence
 
