@@ -25,7 +25,7 @@ from calendar_service.compiling import Catalog
 from calendar_service.digest import DigestFormat
 from calendar_service.export_fragments import occurrences_in
 from calendar_service.export_keys import context_digest, event_keys, feed_json_keys
-from calendar_service.publishing import MANIFEST, Listed, PreviousExport, Publication
+from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.query import Filter
 from calendar_service.settings import ServiceSettings
@@ -181,7 +181,7 @@ def _reuse(build: _Build, relative: str, siblings: tuple[str, ...], mtime: float
     for end, status in zip(siblings, found, strict=True):
         if status.st_mtime == mtime:
             try:
-                source, made = previous.folder(folder), _made_folder(build, folder)
+                source, made = previous.folder(folder), build.made(folder)
                 file = name + end
                 os.link(file, file, src_dir_fd=source, dst_dir_fd=made, follow_symlinks=False)
                 continue
@@ -213,11 +213,10 @@ class _Build:
     directory: Path
     previous: PreviousExport | None
     held: dict[str, _Held]  # see _held
+    made: OpenFolders  # the new version's folders, made and open (see _reuse)
 
 
 _BUILD: _Build | None = None
-# The folders this process made in the new version by their path in it, open (see _reuse).
-_FOLDERS: dict[str, int] = {}
 
 
 def _target(build: _Build, url: str) -> tuple[str, str]:
@@ -225,24 +224,8 @@ def _target(build: _Build, url: str) -> tuple[str, str]:
     relative = file_path(url)
     if ".." in relative.split("/"):
         raise ExportError(f"{url[:200]!r} is not a path inside the export")
-    _made_folder(build, relative.rpartition("/")[0])
+    build.made(relative.rpartition("/")[0])
     return relative, os.path.join(build.directory, relative)
-
-
-def _made_folder(build: _Build, folder: str) -> int:
-    """A folder of the new version ("" for its root), made if need be, and open."""
-    opened = _FOLDERS.get(folder)
-    if opened is None:
-        path = os.path.join(build.directory, folder)
-        os.makedirs(path, exist_ok=True)
-        opened = _FOLDERS[folder] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    return opened
-
-
-def _close_folders() -> None:
-    for opened in _FOLDERS.values():
-        os.close(opened)
-    _FOLDERS.clear()
 
 
 @lru_cache(maxsize=4096)
@@ -476,7 +459,6 @@ def _jobs(build: _Build, catalog: Catalog) -> list[list[str]]:
 def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[ExportedFile]:
     global _BUILD
     _BUILD = build
-    _close_folders()  # of an earlier build in this process (a worker's own are closed at exit)
     try:
         if workers <= 1:
             return _export_job([url for job in jobs for url in job])
@@ -488,7 +470,7 @@ def _export(build: _Build, jobs: list[list[str]], workers: int) -> list[Exported
             return [item for done in pool.imap_unordered(_export_job, jobs) for item in done]
     finally:
         _BUILD = None
-        _close_folders()
+        build.made.close()
         if build.previous is not None:
             build.previous.close()
 
@@ -512,7 +494,8 @@ def build_site(
         catalog = service.snapshot.catalog
         rendered = OccurrenceFragments(catalog, service.snapshot.derived)
         held = _held(service.snapshot, rendered)
-        build = _Build(service, publication.directory, publication.previous, held)
+        made = OpenFolders(publication.directory, make=True)
+        build = _Build(service, publication.directory, publication.previous, held, made)
         _render_feed_occurrences(build, rendered)
         files = _export(build, _jobs(build, catalog), workers or _workers())
         files.sort(key=lambda item: item.path)

@@ -63,6 +63,33 @@ class Listed:
         return cls(**fields)  # type: ignore[arg-type]  # checked just above
 
 
+class OpenFolders:
+    """Folders under a root by their path in it ("" for the root), each opened once and kept
+    open: files are looked up and linked by name in them, not by a path the kernel walks
+    from the root each time (after one edit at 10,000 events, 60,000 links)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, make: bool = False) -> None:
+        self.root = os.fspath(root)
+        self._make = make  # make a folder that is missing (the new version's)
+        self._opened: dict[str, int] = {}
+
+    def __call__(self, folder: str) -> int:
+        """The folder's descriptor, opened (and made, if so asked) the first time."""
+        opened = self._opened.get(folder)
+        if opened is None:
+            path = os.path.join(self.root, folder)
+            if self._make:
+                os.makedirs(path, exist_ok=True)
+            opened = self._opened[folder] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        return opened
+
+    def close(self) -> None:
+        """Close the folders opened here (a forked worker's copies close at its exit)."""
+        for opened in self._opened.values():
+            os.close(opened)
+        self._opened.clear()
+
+
 @dataclass
 class PreviousExport:
     """The version `OUT_DIR` names now: its directory and what its manifest lists.
@@ -75,7 +102,10 @@ class PreviousExport:
     hashes: dict[str, str]
     listed: dict[str, Listed] = field(default_factory=dict)
     _checked: dict[str, bool] = field(default_factory=dict)
-    _folders: dict[str, int] = field(default_factory=dict)  # see folder()
+    _folders: OpenFolders = field(init=False)  # see folder()
+
+    def __post_init__(self) -> None:
+        self._folders = OpenFolders(self.root)
 
     @classmethod
     def read(cls, root: Path) -> PreviousExport:
@@ -136,20 +166,13 @@ class PreviousExport:
         return found
 
     def folder(self, folder: str) -> int:
-        """A folder of the previous version (`relative_folder`'s, "" for its root),
-        open: its files are looked up and linked by name in it, not by a path the kernel walks
-        from the root each time. Open until `close`, or this process's end."""
-        opened = self._folders.get(folder)
-        if opened is None:
-            opened = os.open(os.path.join(self.root, folder), os.O_RDONLY | os.O_DIRECTORY)
-            self._folders[folder] = opened
-        return opened
+        """A folder of the previous version (`relative_folder`'s, "" for its root), open
+        (`OpenFolders`) until `close`, or this process's end."""
+        return self._folders(folder)
 
     def close(self) -> None:
         """Close the folders this process opened."""
-        for opened in self._folders.values():
-            os.close(opened)
-        self._folders.clear()
+        self._folders.close()
 
     def path(self, relative: str) -> str:
         """Where the previous version holds `relative`."""
