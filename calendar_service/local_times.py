@@ -22,8 +22,8 @@ Problem = tuple[FieldPath, str]
 def _changes_between(
     zone: ZoneInfo, first: int, last: int
 ) -> tuple[tuple[datetime, datetime, bool], ...]:
-    """The wall-clock times each clock change from year `first` to `last` skips or
-    repeats, [first, last), and whether it skips them."""
+    """The wall-clock times each clock change of the years `first` to `last` (both
+    included) skips or repeats, and whether it skips them."""
     return tuple(
         (*change.affected, change.forward)
         for year in range(first, last + 1)
