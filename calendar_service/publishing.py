@@ -108,21 +108,28 @@ class PreviousExport:
         self._folders = OpenFolders(self.root)
 
     @classmethod
-    def read(cls, root: Path) -> PreviousExport:
+    def read(cls, root: Path, compression: str) -> PreviousExport:
+        """The version at `root`, its manifest checked (ExportError if it is not one a build
+        wrote); its files are listed for reuse only if it was compressed as `compression`
+        says (the manifest's "compression"): else nothing of it is reused."""
         manifest = root / MANIFEST
         if not manifest.is_file():
             return cls(root, {})
         problem = f"{MANIFEST} in the output directory is not one this command wrote"
         try:
-            items = orjson.loads(manifest.read_bytes())["files"]
+            written = orjson.loads(manifest.read_bytes())
+            items = written["files"]
             entries = [(item["path"], item.get("sha256"), item) for item in items]
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ExportError(f"{problem}; remove it or choose another directory") from exc
         if not all(isinstance(path, str) for path, _, _ in entries):
             raise ExportError(f"{problem}; remove it or choose another directory")
         previous = cls(root, {})
-        for path, sha256, item in entries:
+        for path, _sha256, _item in entries:
             previous._folder_inside(relative_folder(path))
+        if written.get("compression") != compression:
+            return previous
+        for path, sha256, item in entries:
             if isinstance(sha256, str):
                 previous.hashes[path] = sha256
             listed = Listed.of(item)
@@ -189,15 +196,16 @@ class Publication:
     remover: BaseProcess | None = None  # removing the stale versions, beside the build
 
     @classmethod
-    def begin(cls, link: Path) -> Publication:
+    def begin(cls, link: Path, compression: str) -> Publication:
         """Check `link` can be switched, read what it names now, make the new version's folder.
+        `compression`: the build's, which the previous version's must be to be reused.
 
         Nothing is written unless every check passes: a refused build changes nothing.
         """
         previous = None
         if link.is_symlink():
             if link.is_dir():
-                previous = PreviousExport.read(link.resolve())
+                previous = PreviousExport.read(link.resolve(), compression)
         elif link.is_dir():
             if any(link.iterdir()):
                 raise ExportError(

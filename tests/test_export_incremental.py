@@ -3,6 +3,7 @@ and gives the same export as a build from nothing."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from export_support import (
     Export,
     Exports,
     assert_same_export,
+    build,
     build_here,
     manifest_of,
     tree,
@@ -101,6 +103,33 @@ def test_an_export_after_an_edit_is_the_export_of_the_edited_data_from_nothing(
     edited: Edited,
 ) -> None:
     assert_same_export(edited.link, edited.full)
+
+
+def test_the_cli_in_worker_processes_exports_the_edit_as_this_process_does(
+    edited: Edited, tmp_path: Path
+) -> None:
+    # Forked workers publish while the parent renders the named feeds' occurrences, taking
+    # unchanged events' from the previous version; here (threads: one process) in turn.
+    link = tmp_path / "site"
+    link.symlink_to(edited.previous.root.resolve(), target_is_directory=True)
+    build(edited.link.parent / "data", link, FIXED_DAY)
+    assert_same_export(link, edited.full)
+
+
+def test_an_export_compressed_otherwise_is_written_again_not_reused(
+    edited: Edited, tmp_path: Path
+) -> None:
+    # Its .gz and .br are another library's (or level's) bytes: none is linked.
+    other = tmp_path / "other"
+    shutil.copytree(edited.previous.root.resolve(), other, symlinks=True)
+    manifest = manifest_of(other)
+    manifest["compression"] = "zlib 1.2.13, brotli 1.0.9, aarch64"
+    (other / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    link = tmp_path / "site"
+    link.symlink_to(other, target_is_directory=True)
+    files = build_here(edited.link.parent / "data", link, FIXED_DAY)
+    assert {item.stored for item in files} == {"written"}
+    assert_same_export(link, edited.full)
 
 
 def test_only_files_whose_bytes_change_are_written(edited: Edited) -> None:

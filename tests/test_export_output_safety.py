@@ -15,6 +15,7 @@ from export_support import BASE_URL, FIXED_DAY, Export, Exports
 from export_support import exports as exports
 
 from calendar_service.cli import main
+from calendar_service.export import COMPRESSION
 
 # One xdist worker runs the export modules (make unit: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("export")
@@ -42,13 +43,15 @@ def victims(root: Path) -> dict[str, bytes]:
 
 
 def listing(*paths: str) -> str:
-    return json.dumps({"version": "x", "files": [{"path": path} for path in paths]})
+    files = [{"path": path} for path in paths]
+    return json.dumps({"version": "x", "compression": COMPRESSION, "files": files})
 
 
 def same_bytes(made: Export, *paths: str) -> str:
     """A manifest listing the very bytes the build makes, so that it would reuse the files."""
     hashes = {item["path"]: item["sha256"] for item in made.manifest["files"]}
-    return json.dumps({"files": [{"path": path, "sha256": hashes[path]} for path in paths]})
+    files = [{"path": path, "sha256": hashes[path]} for path in paths]
+    return json.dumps({"compression": COMPRESSION, "files": files})
 
 
 # Each case prepares the export the output link names now (given the victims' folder) so as

@@ -3,7 +3,6 @@ headers and the JSON error shape."""
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -20,10 +19,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from calendar_service.compiling import Catalog
+from calendar_service.compression import gzip_body
 from calendar_service.errors import CalendarServiceError
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 
 T = TypeVar("T")
+SENT_GZIP = 6  # gzip's level for responses: zlib's default, made at each reload
 RESPONSE_CACHE_BYTES = 32_000_000  # rendered responses kept per snapshot, plain and compressed
 
 
@@ -50,10 +51,10 @@ class Rendered:
         cls, parts: tuple[bytes, ...], content_type: str, last_modified: datetime
     ) -> Rendered:
         etag = etag_of(parts)
-        # mtime=0 keeps the compressed bytes identical on every machine. Compressed whole
-        # (a copy, freed at once), so that they are exactly what one body gives.
+        # Compressed whole (a copy, freed at once), so that they are exactly what one body
+        # gives.
         whole = parts[0] if len(parts) == 1 else b"".join(parts)
-        return cls(parts, content_type, last_modified, etag, gzip.compress(whole, 6, mtime=0))
+        return cls(parts, content_type, last_modified, etag, gzip_body(whole, SENT_GZIP))
 
     @property
     def body(self) -> bytes:
