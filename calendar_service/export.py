@@ -23,7 +23,13 @@ from calendar_service.compiling import Catalog
 from calendar_service.compression import IDENTITY, brotli_body, gzip_body
 from calendar_service.digest import DigestFormat
 from calendar_service.export_fragments import occurrences_in
-from calendar_service.export_keys import context_digest, event_keys, feed_json_keys
+from calendar_service.export_keys import (
+    context_digest,
+    event_keys,
+    feed_json_keys,
+    feed_pages_keys,
+    page_key,
+)
 from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.query import Filter
@@ -106,21 +112,22 @@ def shared_urls(catalog: Catalog) -> Iterator[str]:
     yield CATEGORIES_CSS
     yield from (site.syndication(everything, "rss"), site.syndication(everything, "atom"))
     yield from (site.changes(), site.api_changes())
-    suffixes: tuple[FeedSuffix, ...] = (
-        ".ics",
-        ".json",
-        ".rss",
-        ".atom",
-        "/changes.atom",
-        "/embed",
-        "/subscribe",
-    )
-    months = digest_months(catalog.compiled_on)
     for name in catalog.feeds:
-        yield from (site.named_feed(name, suffix) for suffix in suffixes)
-        for month in months:
-            yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
+        yield from (site.named_feed(name, ".ics"), site.named_feed(name, ".json"))
+        yield from feed_pages(catalog, name)
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
+
+
+# A named feed's pages besides its .ics and .json (each keyed: export_keys.feed_pages_keys).
+FEED_PAGES: tuple[FeedSuffix, ...] = (".rss", ".atom", "/changes.atom", "/embed", "/subscribe")
+
+
+def feed_pages(catalog: Catalog, name: str) -> Iterator[str]:
+    """A named feed's RSS, Atom, changes, embed and subscribe pages and its digests."""
+    site = catalog.identity.urls
+    yield from (site.named_feed(name, suffix) for suffix in FEED_PAGES)
+    for month in digest_months(catalog.compiled_on):
+        yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
 
 
 def event_urls(catalog: Catalog) -> Iterator[str]:
@@ -209,13 +216,16 @@ def _reuse(build: _Build, relative: str, siblings: tuple[str, ...], mtime: float
 
 @dataclass(frozen=True, slots=True)
 class _Held:
-    """An event's page or .ics, or a named feed's JSON: rendered by its route's function,
-    or, when the previous version holds it made from the same inputs (`key`), listed again
-    unrendered."""
+    """A keyed file (export_keys.py): an event's page or .ics, or a named feed's JSON or
+    pages. When the previous version holds it made from the same inputs (`key`), it is
+    listed again unrendered; else rendered by its route's function, or (`render` None)
+    asked of the application."""
 
-    render: Callable[[], Rendered | None]
+    render: Callable[[], Rendered | None] | None
     key: str
-    last_modified: Callable[[], str]  # as the render would date it, without rendering
+    # As the render would date it, without rendering; None: as the previous version is
+    # dated (the key holds every input of the date too).
+    last_modified: Callable[[], str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,9 +242,10 @@ class _Build:
 _BUILD: _Build | None = None
 
 
-def _target(build: _Build, url: str) -> tuple[str, str]:
-    """A URL's path in the export and its file in the new version, its folder made."""
-    relative = file_path(url)
+def _target(build: _Build, url: str, relative: str | None = None) -> tuple[str, str]:
+    """A URL's path in the export (`relative`, if known) and its file in the new version,
+    its folder made."""
+    relative = file_path(url) if relative is None else relative
     if ".." in relative.split("/"):
         raise ExportError(f"{url[:200]!r} is not a path inside the export")
     build.made(relative.rpartition("/")[0])
@@ -273,11 +284,12 @@ def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
     its entry, dated as a render would be, its files linked (or copied when re-dated)."""
     if build.previous is None:
         return None
-    listed: Listed | None = build.previous.unchanged(file_path(url), url, held.key)
+    relative = file_path(url)
+    listed: Listed | None = build.previous.unchanged(relative, url, held.key)
     if listed is None:
         return None
-    relative, _ = _target(build, url)
-    last_modified = held.last_modified()
+    _target(build, url, relative)
+    last_modified = listed.last_modified if held.last_modified is None else held.last_modified()
     mtime = _moment(last_modified)
     stored = _reuse(build, relative, _siblings(listed.content_type), mtime)
     if stored is None:
@@ -352,6 +364,9 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
         held[site.named_feed(name, ".json")] = _Held(
             partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
+    for name, key in feed_pages_keys(catalog, context).items():
+        for url in feed_pages(catalog, name):
+            held[url] = _Held(None, page_key(key, url), None)
     page_date = pages_dated_by(snapshot).http_date
     for event_id, key in event_keys(catalog, context).items():
         render_page = partial(event_page, snapshot, event_id)
@@ -409,7 +424,7 @@ def _unchanged_events(build: _Build, previous: PreviousExport) -> set[str]:
 def _previous_occurrences(previous: PreviousExport, relative: str) -> dict[str, bytes]:
     """The occurrences' JSON in the previous version's named feed's JSON at `relative`, by
     id: nothing unless the manifest lists it and it is a plain file."""
-    if relative not in previous.listed or previous.plain_files(relative, ("",)) is None:
+    if relative not in previous.entries or previous.plain_files(relative, ("",)) is None:
         return {}
     try:
         with open(previous.path(relative), "rb") as handle:
@@ -420,7 +435,7 @@ def _previous_occurrences(previous: PreviousExport, relative: str) -> dict[str, 
 
 def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
     """Publish what the route's function renders, with the headers it answers with."""
-    rendered = held.render()
+    rendered = None if held.render is None else held.render()
     if rendered is None:
         return None
     headers = {
@@ -443,8 +458,9 @@ async def _export_urls(build: _Build, chosen: list[str]) -> list[ExportedFile]:
                     files.append(made)
                     continue
             response = await client.get(url, headers={"Accept-Encoding": "identity"})
-            headers = dict(response.headers)
-            files.append(_publish(build, url, response.status_code, headers, response.content))
+            status, headers, body = response.status_code, dict(response.headers), response.content
+            key = None if held is None else held.key
+            files.append(_publish(build, url, status, headers, body, key))
     return files
 
 

@@ -1,5 +1,5 @@
 """Export keys: a digest of everything an exported file's bytes depend on, for the files
-that are costly to make: each event's page and .ics, each named feed's JSON.
+that are costly to make: each event's page and .ics, each named feed's JSON and pages.
 
 An export stores the key beside each such file's hash; the next export links the previous
 file without rendering it when the key is the same. So a key must change whenever the bytes
@@ -125,6 +125,42 @@ def feed_json_keys(catalog: Catalog, context: str) -> dict[str, str]:
         name: _key(context, f"feed {name}.json", catalog.matching(feed.filter))
         for name, feed in catalog.feeds.items()
     }
+
+
+def feed_pages_keys(catalog: Catalog, context: str) -> dict[str, str]:
+    """Each named feed's pages' key, by name: the RSS, Atom, changes, embed, subscribe and
+    digest pages of the feed (export.feed_pages; each page's key adds its URL).
+
+    They read the events the feed's filter passes, the context, and of the rest of the
+    catalog (web/syndication.py, web/views.py, web/digests.py): the change log (a change's
+    link depends on whether its event is still there), the withdrawn events, and the
+    catalog's Last-Modified, which dates the pages. All of it is in the key, so a new or
+    removed event elsewhere renders every feed's pages again; an edited one, only the
+    pages of the feeds it is in. An RSS or Atom feed is dated no later than now: an event
+    stamped in the future would date it by the clock, which no key holds.
+    """
+    around = f"{context}\0{_catalog_digest(catalog)}"
+    return {
+        name: _key(around, f"feed {name} pages", catalog.matching(feed.filter))
+        for name, feed in catalog.feeds.items()
+    }
+
+
+def page_key(feed_key: str, url: str) -> str:
+    """One of a named feed's pages' key: the feed's pages' key and the page's URL."""
+    return hashlib.sha256(f"{feed_key}\0{url}".encode()).hexdigest()[:32]
+
+
+def _catalog_digest(catalog: Catalog) -> str:
+    """The change log, the events there are, the withdrawn ones and the Last-Modified."""
+    digest = hashlib.sha256(catalog.everything.last_modified.isoformat().encode())
+    for change in catalog.changes:
+        digest.update(b"\0" + repr(change).encode())  # a dataclass's: every field
+    digest.update(b"\0events\0" + "\0".join(sorted(catalog.events)).encode())
+    for entry in catalog.withdrawn:
+        content, sequence, modified = entry.event.revision
+        digest.update(f"\0{entry.event.id}\0{content}\0{sequence}\0{modified}".encode())
+    return digest.hexdigest()
 
 
 def _key(context: str, subject: str, entries: list[EventEntry]) -> str:

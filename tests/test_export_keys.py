@@ -35,6 +35,17 @@ NEXT_DAY = "2026-11-26"
 OTHER = "random-acts-of-kindness-week"  # in the schools feed, not the practitioners'
 
 Edit = Callable[[Path], None]
+# Some of the pages of the named feed `all` (export.feed_pages), keyed like its JSON.
+PAGES_OF_ALL = (
+    "feeds/all.rss",
+    "feeds/all.atom",
+    "feeds/all/changes.atom",
+    "feeds/all/embed",
+    "feeds/all/subscribe",
+    "feeds/all/digest/2026-11",
+    "feeds/all/digest/2026-12.txt",
+    "feeds/all/digest/2027-01.md",
+)
 
 
 def rename_calendar(data: Path) -> None:
@@ -173,11 +184,21 @@ def test_an_event_joining_a_feed_renders_its_files_and_that_feeds_json_again(
     exports: Any, tmp_path: Path
 ) -> None:
     rebuilt = rebuild(exports, tmp_path, join_the_schools_feed)
-    # Its own files, the JSON of the feeds it is in or joins; no other feed's, no other event's.
+    # Its own files, the JSON and pages of the feeds it is in or joins; no other feed's, no
+    # other event's.
     own = {f"events/{JOINING}", f"events/{JOINING}.ics"}
-    feeds = {"feeds/all.json", "feeds/practitioners.json", "feeds/schools.json"}
-    assert rebuilt.rekeyed() == own | feeds
+    showing = ("all", "practitioners", "schools")
+    feeds = {f"feeds/{name}.json" for name in showing}
+    pages = {
+        path
+        for path in rebuilt.keyed()
+        if path.startswith(tuple(f"feeds/{name}" for name in showing))
+    }
+    assert pages - feeds and all(path in pages for path in PAGES_OF_ALL)
+    assert rebuilt.rekeyed() == own | feeds | pages
     kept_inodes(rebuilt, rebuilt.keyed() - rebuilt.rekeyed())
+    # The other feeds' pages were linked, not rendered: the previous version's very files.
+    assert "feeds/training/subscribe" in rebuilt.keyed() - rebuilt.rekeyed()
 
 
 @pytest.mark.parametrize("edit", [move_an_event, remove_an_event])
@@ -190,3 +211,6 @@ def test_an_event_moved_or_removed_renders_the_feeds_json_it_was_in_again(
     assert {"feeds/all.json", "feeds/schools.json"} <= rebuilt.rekeyed()
     assert "feeds/practitioners.json" not in rebuilt.rekeyed()
     kept_inodes(rebuilt, {"feeds/practitioners.json"})
+    # A removed event is withdrawn (its change logged, its id gone): every feed's pages
+    # read that, so all are rendered again; a moved one's, only those of its feeds.
+    assert ("feeds/practitioners/subscribe" in rebuilt.rekeyed()) == (edit is remove_an_event)
