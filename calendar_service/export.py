@@ -550,7 +550,8 @@ def build_site(
     # First: a refused output costs no compiling.
     publication = Publication.begin(out, COMPRESSION)
     try:
-        service = CalendarService.open(settings, today=(lambda: today) if today else None)
+        clock = (lambda: today) if today else None
+        service = CalendarService.open(settings, today=clock, compressed=False)
         catalog = service.snapshot.catalog
         rendered = OccurrenceFragments(catalog, service.snapshot.derived)
         held = _held(service.snapshot, rendered)

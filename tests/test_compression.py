@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import platform
 from pathlib import Path
 
 import brotli
+import httpx
+import pytest
+from conftest import DATASETS
 from hypothesis import given
 from hypothesis import strategies as st
 
 import calendar_service
 from calendar_service.compression import IDENTITY, brotli_body, gzip_body
+from calendar_service.settings import ServiceSettings
+from calendar_service.web.service import CalendarService
+
+BASE_URL = "https://calendar.example.test"
 
 
 @given(st.binary(max_size=4096), st.integers(min_value=1, max_value=9))
@@ -41,3 +49,20 @@ def test_the_identity_names_the_libraries_and_the_processor() -> None:
     assert IDENTITY.startswith("zlib-ng ")
     assert f"brotli {brotli.__version__}" in IDENTITY
     assert IDENTITY.endswith(platform.machine())
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_a_service_without_gzip_copies_sends_its_feeds_as_they_are(compressed: bool) -> None:
+    # The export opens its service so (it compresses what it writes its own way): a client
+    # that takes gzip then gets the plain bytes, never an empty gzip body.
+    settings = ServiceSettings(data_dir=DATASETS / "online-and-in-person", base_url=BASE_URL)
+    service = CalendarService.open(settings, compressed=compressed)
+
+    async def fetch() -> httpx.Response:
+        async with service.client as client:
+            return await client.get("/calendar.ics", headers={"Accept-Encoding": "gzip"})
+
+    response = asyncio.run(fetch())
+    assert response.status_code == 200
+    assert response.headers.get("content-encoding") == ("gzip" if compressed else None)
+    assert response.content.startswith(b"BEGIN:VCALENDAR")  # httpx decodes the gzip

@@ -40,7 +40,7 @@ class Rendered:
     content_type: str
     last_modified: datetime
     etag: str
-    gzipped: bytes
+    gzipped: bytes  # empty: none made (an export's), and the bytes are sent as they are
 
     @classmethod
     def of(cls, body: bytes, content_type: str, last_modified: datetime) -> Rendered:
@@ -48,9 +48,17 @@ class Rendered:
 
     @classmethod
     def of_parts(
-        cls, parts: tuple[bytes, ...], content_type: str, last_modified: datetime
+        cls,
+        parts: tuple[bytes, ...],
+        content_type: str,
+        last_modified: datetime,
+        *,
+        compressed: bool = True,
     ) -> Rendered:
+        """The body's ETag and (unless `compressed` is False) its gzip copy."""
         etag = etag_of(parts)
+        if not compressed:
+            return cls(parts, content_type, last_modified, etag, b"")
         # Compressed whole (a copy, freed at once), so that they are exactly what one body
         # gives.
         whole = parts[0] if len(parts) == 1 else b"".join(parts)
@@ -362,8 +370,9 @@ class PartsResponse(Response):
 
 
 def encoded(rendered: Rendered, headers: dict[str, str], *, gzipped: bool) -> Response:
-    """The 200 of pre-rendered bytes, gzip-compressed or as they are."""
-    if gzipped:
+    """The 200 of pre-rendered bytes, gzip-compressed or (also when it has no gzip copy)
+    as they are."""
+    if gzipped and rendered.gzipped:
         headers = {**headers, "Content-Encoding": "gzip"}
         return Response(rendered.gzipped, 200, headers, media_type=rendered.content_type)
     if len(rendered.parts) > 1:
