@@ -27,6 +27,7 @@ from calendar_service.export_keys import (
     context_digest,
     event_keys,
     feed_json_keys,
+    feed_members,
     feed_pages_keys,
     page_key,
 )
@@ -357,14 +358,14 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
     """
     catalog = snapshot.catalog
     site = catalog.identity.urls
-    context = context_digest(catalog)
+    context, members = context_digest(catalog), feed_members(catalog)
     held: dict[str, _Held] = {}
-    for name, key in feed_json_keys(catalog, context).items():
+    for name, key in feed_json_keys(catalog, context, members).items():
         dated = format_http_date(catalog.feeds[name].file.last_modified)
         held[site.named_feed(name, ".json")] = _Held(
             partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
-    for name, key in feed_pages_keys(catalog, context).items():
+    for name, key in feed_pages_keys(catalog, context, members).items():
         for url in feed_pages(catalog, name):
             held[url] = _Held(None, page_key(key, url), None)
     page_date = pages_dated_by(snapshot).http_date

@@ -110,40 +110,53 @@ def context_digest(catalog: Catalog) -> str:
 
 def event_keys(catalog: Catalog, context: str) -> dict[str, str]:
     """Each event's key, by id: its revision within the catalog's `context_digest`."""
-    events = catalog.events
-    return {event_id: _key(context, event_id, [entry]) for event_id, entry in events.items()}
+    return {
+        event_id: _digest(f"{context}\0{event_id}", _revision(entry))
+        for event_id, entry in catalog.events.items()
+    }
 
 
-def feed_json_keys(catalog: Catalog, context: str) -> dict[str, str]:
-    """Each named feed's JSON's key, by name: the revisions of the events its filter passes.
+def feed_members(catalog: Catalog) -> dict[str, str]:
+    """A digest of the revisions of the events each named feed's filter passes, by name:
+    what feed_json_keys and feed_pages_keys read of the events (each written once)."""
+    lines: dict[int, str] = {}
+    members = {}
+    for name, feed in catalog.feeds.items():
+        digest = hashlib.sha256()
+        for entry in catalog.matching(feed.filter):
+            line = lines.get(id(entry))
+            if line is None:
+                line = lines[id(entry)] = _revision(entry)
+            digest.update(line.encode())
+        members[name] = digest.hexdigest()
+    return members
+
+
+def feed_json_keys(catalog: Catalog, context: str, members: dict[str, str]) -> dict[str, str]:
+    """Each named feed's JSON's key, by name: the revisions of the events its filter passes
+    (`members`, from feed_members).
 
     The JSON lists those events' occurrences over the index's horizon (web/feeds.py
     `feed_occurrences`): an event's occurrences and fields come from its revision and the
     context alone, and which events pass comes from their data and the feed's definition.
     """
-    return {
-        name: _key(context, f"feed {name}.json", catalog.matching(feed.filter))
-        for name, feed in catalog.feeds.items()
-    }
+    return {name: _digest(f"{context}\0feed {name}.json", members[name]) for name in catalog.feeds}
 
 
-def feed_pages_keys(catalog: Catalog, context: str) -> dict[str, str]:
+def feed_pages_keys(catalog: Catalog, context: str, members: dict[str, str]) -> dict[str, str]:
     """Each named feed's pages' key, by name: the RSS, Atom, changes, embed, subscribe and
     digest pages of the feed (export.feed_pages; each page's key adds its URL).
 
-    They read the events the feed's filter passes, the context, and of the rest of the
-    catalog (web/syndication.py, web/views.py, web/digests.py): the change log (a change's
-    link depends on whether its event is still there), the withdrawn events, and the
-    catalog's Last-Modified, which dates the pages. All of it is in the key, so a new or
-    removed event elsewhere renders every feed's pages again; an edited one, only the
-    pages of the feeds it is in. An RSS or Atom feed is dated no later than now: an event
-    stamped in the future would date it by the clock, which no key holds.
+    They read the events the feed's filter passes (`members`), the context, and of the
+    rest of the catalog (web/syndication.py, web/views.py, web/digests.py): the change log
+    (a change's link depends on whether its event is still there), the withdrawn events,
+    and the catalog's Last-Modified, which dates the pages. All of it is in the key, so a
+    new or removed event elsewhere renders every feed's pages again; an edited one, only
+    the pages of the feeds it is in. An RSS or Atom feed is dated no later than now: an
+    event stamped in the future would date it by the clock, which no key holds.
     """
     around = f"{context}\0{_catalog_digest(catalog)}"
-    return {
-        name: _key(around, f"feed {name} pages", catalog.matching(feed.filter))
-        for name, feed in catalog.feeds.items()
-    }
+    return {name: _digest(f"{around}\0feed {name} pages", members[name]) for name in catalog.feeds}
 
 
 def page_key(feed_key: str, url: str) -> str:
@@ -158,14 +171,15 @@ def _catalog_digest(catalog: Catalog) -> str:
         digest.update(b"\0" + repr(change).encode())  # a dataclass's: every field
     digest.update(b"\0events\0" + "\0".join(sorted(catalog.events)).encode())
     for entry in catalog.withdrawn:
-        content, sequence, modified = entry.event.revision
-        digest.update(f"\0{entry.event.id}\0{content}\0{sequence}\0{modified}".encode())
+        digest.update(_revision(entry).encode())
     return digest.hexdigest()
 
 
-def _key(context: str, subject: str, entries: list[EventEntry]) -> str:
-    digest = hashlib.sha256(f"{context}\0{subject}".encode())
-    for entry in entries:
-        content, sequence, modified = entry.event.revision
-        digest.update(f"\0{entry.event.id}\0{content}\0{sequence}\0{modified.isoformat()}".encode())
-    return digest.hexdigest()[:32]
+def _revision(entry: EventEntry) -> str:
+    """An event's id and revision (content hash, SEQUENCE, LAST-MODIFIED), as keys read it."""
+    content, sequence, modified = entry.event.revision
+    return f"\0{entry.event.id}\0{content}\0{sequence}\0{modified.isoformat()}"
+
+
+def _digest(subject: str, revisions: str) -> str:
+    return hashlib.sha256(f"{subject}\0{revisions}".encode()).hexdigest()[:32]
