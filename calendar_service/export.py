@@ -34,6 +34,7 @@ from calendar_service.export_keys import (
 from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.query import Filter
+from calendar_service.reloading import collection_paused
 from calendar_service.settings import ServiceSettings
 from calendar_service.urls import FeedSuffix
 from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
@@ -548,17 +549,25 @@ def build_site(
     `workers`: processes to render and compress in (default: one per core, see _workers).
     """
     settings = settings.with_options(watch=False)
-    # First: a refused output costs no compiling.
-    publication = Publication.begin(out, COMPRESSION)
+    # What is read and made before the workers fork lives on through the build: kept out
+    # of the collector's sight (the previous manifest's 20,000 entries, the snapshot, the
+    # keys), as a snapshot's build is, and frozen so for the workers.
+    with collection_paused():
+        # First: a refused output costs no compiling.
+        publication = Publication.begin(out, COMPRESSION)
+        try:
+            clock = (lambda: today) if today else None
+            service = CalendarService.open(settings, today=clock, compressed=False)
+            catalog = service.snapshot.catalog
+            rendered = OccurrenceFragments(catalog, service.snapshot.derived)
+            held = _held(service.snapshot, rendered)
+            made = OpenFolders(publication.directory, make=True)
+            build = _Build(service, publication.directory, publication.previous, held, made)
+            feeds_json, jobs = _jobs(build, catalog)
+        except BaseException:
+            publication.abandon()
+            raise
     try:
-        clock = (lambda: today) if today else None
-        service = CalendarService.open(settings, today=clock, compressed=False)
-        catalog = service.snapshot.catalog
-        rendered = OccurrenceFragments(catalog, service.snapshot.derived)
-        held = _held(service.snapshot, rendered)
-        made = OpenFolders(publication.directory, make=True)
-        build = _Build(service, publication.directory, publication.previous, held, made)
-        feeds_json, jobs = _jobs(build, catalog)
         files = _export(build, rendered, feeds_json, jobs, workers or _workers())
         files.sort(key=lambda item: item.path)
         manifest = {
