@@ -29,6 +29,7 @@ import site
 import sys
 import sysconfig
 import zoneinfo
+from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -152,10 +153,14 @@ def feed_pages_keys(catalog: Catalog, context: str, members: dict[str, str]) -> 
     (a change's link depends on whether its event is still there), the withdrawn events,
     and the catalog's Last-Modified, which dates the pages. All of it is in the key, so a
     new or removed event elsewhere renders every feed's pages again; an edited one, only
-    the pages of the feeds it is in. An RSS or Atom feed is dated no later than now: an
-    event stamped in the future would date it by the clock, which no key holds.
+    the pages of the feeds it is in. An RSS or Atom feed is dated no later than now, so a
+    stamp or change dated in the future dates it by the clock: then the key holds the clock
+    too, and the pages are rendered every time.
     """
     around = f"{context}\0{_catalog_digest(catalog)}"
+    now = datetime.now(UTC)
+    if _latest_moment(catalog) > now:
+        around += f"\0dated by the clock at {now.isoformat()}"
     return {name: _digest(f"{around}\0feed {name} pages", members[name]) for name in catalog.feeds}
 
 
@@ -173,6 +178,14 @@ def _catalog_digest(catalog: Catalog) -> str:
     for entry in catalog.withdrawn:
         digest.update(_revision(entry).encode())
     return digest.hexdigest()
+
+
+def _latest_moment(catalog: Catalog) -> datetime:
+    """The latest moment an RSS or Atom feed may be dated by: a stamp or a change."""
+    entries = (*catalog.events.values(), *catalog.withdrawn)
+    moments = [entry.event.modified for entry in entries]
+    moments += [change.at for change in catalog.changes]
+    return max(moments, default=datetime.min.replace(tzinfo=UTC))
 
 
 def _revision(entry: EventEntry) -> str:

@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from export_support import exports as exports
 
 from calendar_service import export_keys
 from calendar_service.export import ExportedFile
+from calendar_service.reloading import build
+from calendar_service.settings import ServiceSettings
 
 pytestmark = pytest.mark.xdist_group("export")
 
@@ -33,6 +36,7 @@ JOINING = "youth-provision-mapping-survey"  # an event that joins the schools fe
 OTHER_BASE = "https://dates.example.test"
 NEXT_DAY = "2026-11-26"
 OTHER = "random-acts-of-kindness-week"  # in the schools feed, not the practitioners'
+STAMPED = "childrens-mental-health-week"
 
 Edit = Callable[[Path], None]
 # Some of the pages of the named feed `all` (export.feed_pages), keyed like its JSON.
@@ -214,3 +218,24 @@ def test_an_event_moved_or_removed_renders_the_feeds_json_it_was_in_again(
     # A removed event is withdrawn (its change logged, its id gone): every feed's pages
     # read that, so all are rendered again; a moved one's, only those of its feeds.
     assert ("feeds/practitioners/subscribe" in rebuilt.rekeyed()) == (edit is remove_an_event)
+
+
+def test_feed_pages_dated_by_the_clock_are_keyed_by_it(tmp_path: Path) -> None:
+    # A stamp later than now (valid until the day ends) dates the RSS and Atom by the clock
+    # (syndication._feed_date): their key then holds the clock, so they are rendered every
+    # time, never linked stale.
+    data = tmp_path / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    catalog = build(ServiceSettings(data_dir=data), date.fromisoformat(FIXED_DAY))
+    context = export_keys.context_digest(catalog)
+    members = export_keys.feed_members(catalog)
+    now = export_keys.feed_pages_keys(catalog, context, members)
+    assert export_keys.feed_pages_keys(catalog, context, members) == now
+
+    revisions = data / "revisions.yaml"
+    stamp = f"{STAMPED}:\n  hash: 'dae8f9ede5cd0ddb'\n  sequence: 0\n  modified: "
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("'%Y-%m-%dT%H:%M:%SZ'")
+    replace_once(revisions, stamp + "'2026-11-25T08:01:18Z'", stamp + soon)
+    ahead = build(ServiceSettings(data_dir=data), date.fromisoformat(FIXED_DAY))
+    first = export_keys.feed_pages_keys(ahead, context, export_keys.feed_members(ahead))
+    assert export_keys.feed_pages_keys(ahead, context, export_keys.feed_members(ahead)) != first
