@@ -7,12 +7,11 @@ import hashlib
 import importlib
 import multiprocessing
 import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
 from pathlib import Path
@@ -20,8 +19,6 @@ from pathlib import Path
 import orjson
 
 from calendar_service.compiling import Catalog
-from calendar_service.compression import IDENTITY, brotli_body, gzip_body
-from calendar_service.digest import DigestFormat
 from calendar_service.export_fragments import occurrences_in
 from calendar_service.export_keys import (
     context_digest,
@@ -31,46 +28,29 @@ from calendar_service.export_keys import (
     feed_pages_keys,
     page_key,
 )
+from calendar_service.export_storage import (
+    COMPRESSION,
+    brotli_copy,
+    compressible,
+    gzip_copy,
+    reuse,
+    siblings,
+    write_new,
+)
+from calendar_service.export_urls import event_urls, feed_pages, file_path, shared_urls
+from calendar_service.export_urls import urls as urls  # the export's URLs, for its callers
 from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
-from calendar_service.query import Filter
 from calendar_service.reloading import collection_paused
 from calendar_service.settings import ServiceSettings
-from calendar_service.urls import FeedSuffix
 from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
-from calendar_service.web.pages import ASSETS, CATEGORIES_CSS, event_page, pages_dated_by
+from calendar_service.web.pages import event_page, pages_dated_by
 from calendar_service.web.responses import Rendered, etag_of, format_http_date
 from calendar_service.web.service import CalendarService, Published
 from calendar_service.web.shapes import OccurrenceFragments
 
-DIGEST_MONTHS = 3  # this month's digest and the next two: a newsletter's reach
-# The PDF is left to the live service: rendering it is slow, and it does not compress.
-EXPORTED_DIGESTS = (DigestFormat.HTML, DigestFormat.TEXT, DigestFormat.MARKDOWN)
 NGINX_ETAGS = "nginx-etags.conf"
-# Brotli at its best (quality 11) costs about 4 ms for a 3 KB page: 80 s for the 20,000
-# pages and files of 10,000 events, for 16% fewer bytes than quality 5, which takes 0.1 ms.
-# So quality 11 for the small files every visitor shares, 5 for each event's own and for
-# files over 64 KB (the feeds: 10% larger than at quality 9, in half the time).
-BEST_UP_TO = 64_000  # bytes
-BROTLI_SHARED, BROTLI_EVENT, BROTLI_LARGE = 11, 5, 5
-# Gzip at 9 up to 64 KB; above, 6 (as the service sends): the three named feeds' JSON an
-# edit rewrites at 10,000 events (124 MB) in 0.5 s instead of 1.0 s, 0.9% larger.
-GZIP_BEST, GZIP_LARGE = 9, 6
-# In the manifest: a build links the previous version's compressed files only when it was
-# compressed the same way (compression.py), else it writes them all again.
-COMPRESSION = (
-    f"{IDENTITY}; gzip {GZIP_BEST} up to {BEST_UP_TO:,} bytes, {GZIP_LARGE} above; "
-    f"brotli {BROTLI_SHARED} ({BROTLI_EVENT} an event's), {BROTLI_LARGE} above"
-)
-SIBLINGS = ("", ".gz", ".br")  # a compressible file and its compressed copies
 URLS_PER_JOB = 250  # a worker takes this many URLs at a time: large feeds spread out
-COMPRESSED_TYPES = (
-    "text/",
-    "application/json",
-    "application/javascript",
-    "application/rss+xml",
-    "application/atom+xml",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,123 +77,6 @@ class ExportedFile:
 
 
 MANIFEST_FIELDS = tuple(name for name in ExportedFile.__dataclass_fields__ if name != "stored")
-
-
-def urls(catalog: Catalog) -> Iterator[str]:
-    """Every URL whose response depends only on the data, the settings and the day."""
-    yield from shared_urls(catalog)
-    yield from event_urls(catalog)
-
-
-def shared_urls(catalog: Catalog) -> Iterator[str]:
-    """The URLs of pages, feeds and assets: a few dozen, some of them large."""
-    site, everything = catalog.identity.urls, Filter()
-    yield from (site.home(), site.calendar(everything), site.subscribe(everything))
-    yield from (site.embed(everything), "/version.json")
-    yield from (path for path, _name, _kind in ASSETS)
-    yield CATEGORIES_CSS
-    yield from (site.syndication(everything, "rss"), site.syndication(everything, "atom"))
-    yield from (site.changes(), site.api_changes())
-    for name in catalog.feeds:
-        yield from (site.named_feed(name, ".ics"), site.named_feed(name, ".json"))
-        yield from feed_pages(catalog, name)
-    yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
-
-
-# A named feed's pages besides its .ics and .json (each keyed: export_keys.feed_pages_keys).
-FEED_PAGES: tuple[FeedSuffix, ...] = (".rss", ".atom", "/changes.atom", "/embed", "/subscribe")
-
-
-def feed_pages(catalog: Catalog, name: str) -> Iterator[str]:
-    """A named feed's RSS, Atom, changes, embed and subscribe pages and its digests."""
-    site = catalog.identity.urls
-    yield from (site.named_feed(name, suffix) for suffix in FEED_PAGES)
-    for month in digest_months(catalog.compiled_on):
-        yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
-
-
-def event_urls(catalog: Catalog) -> Iterator[str]:
-    """Each event's page and .ics: two small files an event."""
-    site = catalog.identity.urls
-    for event_id in catalog.events:
-        yield from (site.event(event_id), site.event_ics(event_id))
-
-
-def digest_months(today: date) -> list[date]:
-    """The first days of this month and the next DIGEST_MONTHS - 1."""
-    months = [today.replace(day=1)]
-    while len(months) < DIGEST_MONTHS:
-        months.append((months[-1] + timedelta(days=32)).replace(day=1))
-    return months
-
-
-def file_path(url: str) -> str:
-    """A URL's file under the export: the path itself, `index.html` for a trailing slash,
-    `.json` after an API path (deploy/nginx.conf maps them back)."""
-    if url.endswith("/"):
-        return url.lstrip("/") + "index.html"
-    if url.startswith("/api/"):
-        return url.lstrip("/") + ".json"
-    return url.lstrip("/")
-
-
-def _compressible(content_type: str) -> bool:
-    return content_type.startswith(COMPRESSED_TYPES)
-
-
-def _gzip(body: bytes) -> bytes:
-    """Gzip at the level GZIP_* give this file (fixed, and no timestamp: the same bytes
-    every time, compression.py)."""
-    return gzip_body(body, GZIP_LARGE if len(body) > BEST_UP_TO else GZIP_BEST)
-
-
-def _brotli(body: bytes, url: str) -> bytes:
-    """Brotli at the quality BROTLI_* give this file."""
-    if len(body) > BEST_UP_TO:
-        quality = BROTLI_LARGE
-    elif url.startswith("/events/"):
-        quality = BROTLI_EVENT
-    else:
-        quality = BROTLI_SHARED
-    return brotli_body(body, quality)
-
-
-def _write(path: Path | str, body: bytes, mtime: float) -> None:
-    """A new file in the new version's folder (exclusive: nothing there is followed)."""
-    with open(path, "xb") as handle:
-        handle.write(body)
-    os.utime(path, (mtime, mtime))
-
-
-def _reuse(build: _Build, relative: str, siblings: tuple[str, ...], mtime: float) -> str | None:
-    """The previous version's copy of the same bytes and its siblings, not compressed or
-    written again: hard-linked when its date is the same ("linked"), else copied and
-    re-dated ("copied"), since the previous version must not change while it is served. (A
-    page's Last-Modified is the whole catalog's, so an edit re-dates every page, byte for
-    byte the same.) None, and nothing made, unless all of them are plain files.
-
-    Linked by name between the two folders, open (at 10,000 events an edit links 60,000).
-    """
-    previous = build.previous
-    found = None if previous is None else previous.plain_files(relative, siblings)
-    if previous is None or found is None:
-        return None
-    folder, _, name = relative.rpartition("/")
-    stored = "linked"
-    for end, status in zip(siblings, found, strict=True):
-        if status.st_mtime == mtime:
-            try:
-                source, made = previous.folder(folder), build.made(folder)
-                file = name + end
-                os.link(file, file, src_dir_fd=source, dst_dir_fd=made, follow_symlinks=False)
-                continue
-            except OSError:  # another file system, or links not allowed: copy
-                pass
-        target = os.path.join(build.directory, relative + end)
-        shutil.copyfile(previous.path(relative + end), target, follow_symlinks=False)
-        os.utime(target, (mtime, mtime))
-        stored = "copied"
-    return stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,8 +124,9 @@ def _moment(http_date: str) -> float:
     return parsedate_to_datetime(http_date).timestamp()
 
 
-def _siblings(content_type: str) -> tuple[str, ...]:
-    return SIBLINGS if _compressible(content_type) else ("",)
+def _reuse(build: _Build, relative: str, stored_in: tuple[str, ...], mtime: float) -> str | None:
+    """export_storage.reuse between the previous version and this build's."""
+    return reuse(build.previous, build.made, build.directory, relative, stored_in, mtime)
 
 
 def _file_date(catalog: Catalog, event_id: str) -> str:
@@ -293,7 +157,7 @@ def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
     _target(build, url, relative)
     last_modified = listed.last_modified if held.last_modified is None else held.last_modified()
     mtime = _moment(last_modified)
-    stored = _reuse(build, relative, _siblings(listed.content_type), mtime)
+    stored = _reuse(build, relative, siblings(listed.content_type), mtime)
     if stored is None:
         return None
     return ExportedFile(
@@ -326,16 +190,16 @@ def _publish(
     mtime = _moment(last_modified)
     content_type = headers["content-type"]
     sha256 = hashlib.sha256(body).hexdigest()
-    siblings = _siblings(content_type)
+    stored_in = siblings(content_type)
     stored = None
     if build.previous is not None and build.previous.same_file(relative, sha256):
-        stored = _reuse(build, relative, siblings, mtime)
+        stored = _reuse(build, relative, stored_in, mtime)
     if stored is None:
         stored = "written"
-        _write(target, body, mtime)
-        if _compressible(content_type):
-            _write(f"{target}.gz", _gzip(body), mtime)
-            _write(f"{target}.br", _brotli(body, url), mtime)
+        write_new(target, body, mtime)
+        if compressible(content_type):
+            write_new(f"{target}.gz", gzip_copy(body), mtime)
+            write_new(f"{target}.br", brotli_copy(body, url), mtime)
     return ExportedFile(
         path=relative,
         url=url,
@@ -579,8 +443,8 @@ def build_site(
         # orjson: json's indented output is written in Python, 0.1 s at 20,000 files.
         text = orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"
         now = time.time()
-        _write(publication.directory / NGINX_ETAGS, nginx_etags(files).encode(), now)
-        _write(publication.directory / MANIFEST, text, now)
+        write_new(publication.directory / NGINX_ETAGS, nginx_etags(files).encode(), now)
+        write_new(publication.directory / MANIFEST, text, now)
     except BaseException:
         publication.abandon()
         raise

@@ -146,7 +146,7 @@ def feed_json_keys(catalog: Catalog, context: str, members: dict[str, str]) -> d
 
 def feed_pages_keys(catalog: Catalog, context: str, members: dict[str, str]) -> dict[str, str]:
     """Each named feed's pages' key, by name: the RSS, Atom, changes, embed, subscribe and
-    digest pages of the feed (export.feed_pages; each page's key adds its URL).
+    digest pages of the feed (export_urls.feed_pages; each page's key adds its URL).
 
     They read the events the feed's filter passes (`members`), the context, and of the
     rest of the catalog (web/syndication.py, web/views.py, web/digests.py): the change log

@@ -15,7 +15,7 @@ from export_support import BASE_URL, FIXED_DAY, Export, Exports
 from export_support import exports as exports
 
 from calendar_service.cli import main
-from calendar_service.export import COMPRESSION
+from calendar_service.export_storage import COMPRESSION
 
 # One xdist worker runs the export modules (make unit: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("export")
