@@ -30,7 +30,8 @@ FIRST_DAY, LAST_DAY = date(2026, 1, 1), date(2028, 12, 31)
 AHEAD = 90  # days, today included
 AT_LEAST_AHEAD = 8
 AT_LEAST_A_MONTH = 3
-ISSUE_DAY = date(2026, 11, 25)  # every confirmed date from here on has a source
+# The day the data was last reviewed: every confirmed date from here on has a source.
+ISSUE_DAY = date(2026, 11, 26)
 SAMPLE_DAYS = [date(2026, 1, 1), date(2026, 7, 20), date(2027, 8, 9), date(2028, 12, 31)]
 
 
