@@ -12,7 +12,9 @@ from digest_support import TERM
 from embed_browser_support import AXE, AXE_TAGS, _unavailable, pictured
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from collections.abc import Callable
+
+    from playwright.sync_api import Page
 
 # One xdist worker runs the module (make unit: --dist loadgroup): one chromium at a time.
 pytestmark = pytest.mark.xdist_group("embed_browser")
@@ -39,61 +41,45 @@ Scheme = Literal["light", "dark"]
 BACKGROUND: dict[Scheme, str] = {"light": "rgb(255, 255, 255)", "dark": "rgb(11, 12, 12)"}
 
 
-def _open(browser: Browser, width: int, scheme: Scheme, **options: object) -> Page:
-    context = browser.new_context(
-        viewport={"width": width, "height": 900},
-        color_scheme=scheme,
-        **options,  # type: ignore[arg-type]
-    )
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("width", [320, 1280])
 def test_the_email_digest_fits_320px_and_1280px_in_either_scheme(
-    browser: Browser, server: Server, width: int, scheme: Scheme
+    open_page: Callable[..., Page], server: Server, width: int, scheme: Scheme
 ) -> None:
-    page = _open(browser, width, scheme)
-    try:
-        for name, path in DIGESTS:
-            page.goto(server.url + path)
-            page.wait_for_load_state("load")
-            with pictured(page, f"{name}-{width}-{scheme}"):
-                layout = page.evaluate(LAYOUT_SCRIPT)
-                assert layout["scrollWidth"] <= width, (path, layout)
-                assert layout["out"] == [], (path, layout)
-                # The inline styles apply (the page's CSP allows them), and dark mode turns
-                # the page dark with light text.
-                assert layout["when"] == "700", (path, layout)
-                assert layout["background"] == BACKGROUND[scheme], (path, layout)
-                assert layout["colour"] != layout["background"]
-    finally:
-        page.context.close()
+    page = open_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
+    for name, path in DIGESTS:
+        page.goto(server.url + path)
+        page.wait_for_load_state("load")
+        with pictured(page, f"{name}-{width}-{scheme}"):
+            layout = page.evaluate(LAYOUT_SCRIPT)
+            assert layout["scrollWidth"] <= width, (path, layout)
+            assert layout["out"] == [], (path, layout)
+            # The inline styles apply (the page's CSP allows them), and dark mode turns
+            # the page dark with light text.
+            assert layout["when"] == "700", (path, layout)
+            assert layout["background"] == BACKGROUND[scheme], (path, layout)
+            assert layout["colour"] != layout["background"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_no_serious_violations_in_the_digest(
-    browser: Browser, server: Server, scheme: Scheme
+    open_page: Callable[..., Page], server: Server, scheme: Scheme
 ) -> None:
     if not AXE.exists():
         _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
     # Our CSP (script-src 'self') would refuse the injected axe script; bypass it for this test.
-    page = _open(browser, 1024, scheme, bypass_csp=True)
+    page = open_page(viewport={"width": 1024, "height": 900}, color_scheme=scheme, bypass_csp=True)
     failures: list[str] = []
-    try:
-        for _name, path in DIGESTS:
-            page.goto(server.url + path)
-            page.wait_for_load_state("load")
-            page.add_script_tag(content=AXE.read_text())
-            result = page.evaluate(
-                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-            )
-            failures += [
-                f"{path}: {violation['id']}: {violation['help']}"
-                for violation in result["violations"]
-                if violation["impact"] in ("serious", "critical")
-            ]
-    finally:
-        page.context.close()
+    for _name, path in DIGESTS:
+        page.goto(server.url + path)
+        page.wait_for_load_state("load")
+        page.add_script_tag(content=AXE.read_text())
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+        )
+        failures += [
+            f"{path}: {violation['id']}: {violation['help']}"
+            for violation in result["violations"]
+            if violation["impact"] in ("serious", "critical")
+        ]
     assert failures == []

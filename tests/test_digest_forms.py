@@ -172,15 +172,15 @@ CROWDED = """events:
     audiences: [parents-carers]
     start: 2025-01-01
     recurrence:
-      rule: {frequency: daily, count: 60}
+      rule: {frequency: daily, count: 30}
   - id: second-daily-drop-in
     title: Second daily drop-in for young people across County Durham
-    summary: Another daily drop-in, so that the term holds 120 of them.
+    summary: Another daily drop-in, so that the term holds 60 of them.
     category: event
     audiences: [young-people]
     start: 2025-01-01
     recurrence:
-      rule: {frequency: daily, count: 60}
+      rule: {frequency: daily, count: 30}
 """
 
 
@@ -191,7 +191,9 @@ def test_a_pdf_too_full_for_one_page_leaves_dates_out_and_says_how_many(
     site = in_process(data_copy, base_url=IN_PROCESS_URL, today=date(2025, 1, 15))
     term = "from=2025-01-01&to=2025-04-30"
     listed = site.get(f"/digest.txt?{term}").text.count("\n* ")
-    assert listed > 120  # about twice what one page holds
+    # About 80 with the data's own: a page holds about 65 at the smallest type. Twice that
+    # (120 drop-ins) cost WeasyPrint ~1.1 s of CPU more for the same check.
+    assert listed > 75
     body = site.get(f"/digest.pdf?{term}").content
     pages = pdf_pages(body)
     assert len(pages) == 1
@@ -200,4 +202,4 @@ def test_a_pdf_too_full_for_one_page_leaves_dates_out_and_says_how_many(
     assert 0 < int(left_out[1]) < listed
     assert f"more dates: see {IN_PROCESS_URL}/ " in pages[0]  # the page with every date
     shown = pages[0].count("Daily drop-in") + pages[0].count("Second daily drop-in")
-    assert shown + int(left_out[1]) >= 120 and shown > 40
+    assert shown + int(left_out[1]) >= 60 and shown > 40

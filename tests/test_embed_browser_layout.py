@@ -9,7 +9,9 @@ from conftest import Server
 from embed_browser_support import AXE, AXE_TAGS, _unavailable, pictured
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from collections.abc import Callable
+
+    from playwright.sync_api import Page
 
 # One xdist worker runs the module (make unit: --dist loadgroup):
 # one chromium and one server.
@@ -38,24 +40,20 @@ SCREENS = [
 ]
 
 
-def test_layout_at_320px_1280px_and_200_percent_zoom(browser: Browser, server: Server) -> None:
+def test_layout_at_320px_1280px_and_200_percent_zoom(
+    open_page: Callable[..., Page], server: Server
+) -> None:
     # 200% zoom of a 1280px window lays out like a 640px-wide viewport at twice the pixels.
     for width, scale in [(320, 1), (1280, 1), (640, 2)]:
-        context = browser.new_context(
-            viewport={"width": width, "height": 900}, device_scale_factor=scale
-        )
-        try:
-            page = context.new_page()
-            for name, path in SCREENS:
-                page.goto(server.url + path)
-                page.wait_for_load_state("load")
-                suffix = f"{width}" if scale == 1 else f"{width}-zoom200"
-                with pictured(page, f"{name}-{suffix}"):
-                    layout = page.evaluate(OVERFLOW_SCRIPT)
-                    assert layout["scrollWidth"] <= width, (path, width, layout)
-                    assert layout["out"] == [], (path, width, layout)
-        finally:
-            context.close()
+        page = open_page(viewport={"width": width, "height": 900}, device_scale_factor=scale)
+        for name, path in SCREENS:
+            page.goto(server.url + path)
+            page.wait_for_load_state("load")
+            suffix = f"{width}" if scale == 1 else f"{width}-zoom200"
+            with pictured(page, f"{name}-{suffix}"):
+                layout = page.evaluate(OVERFLOW_SCRIPT)
+                assert layout["scrollWidth"] <= width, (path, width, layout)
+                assert layout["out"] == [], (path, width, layout)
 
 
 # 5. Accessibility ----------------------------------------------------------------------------
@@ -70,29 +68,25 @@ AXE_PAGES = [
 ]
 
 
-def test_axe_finds_no_serious_violations(browser: Browser, server: Server) -> None:
+def test_axe_finds_no_serious_violations(open_page: Callable[..., Page], server: Server) -> None:
     if not AXE.exists():
         _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
     source = AXE.read_text()
     # Our CSP (script-src 'self') would refuse the injected axe script; bypass it for this test.
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1024, "height": 800})
+    page = open_page(bypass_csp=True)  # 1024x800
     failures: list[str] = []
-    try:
-        page = context.new_page()
-        for path in AXE_PAGES:
-            page.goto(server.url + path)
-            page.wait_for_load_state("load")
-            page.add_script_tag(content=source)
-            result = page.evaluate(
-                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-            )
-            for violation in result["violations"]:
-                if violation["impact"] in ("serious", "critical"):
-                    targets = [node["target"] for node in violation["nodes"][:5]]
-                    failures.append(
-                        f"{path}: {violation['id']} ({violation['impact']}): "
-                        f"{violation['help']} -> {targets}"
-                    )
-    finally:
-        context.close()
+    for path in AXE_PAGES:
+        page.goto(server.url + path)
+        page.wait_for_load_state("load")
+        page.add_script_tag(content=source)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+        )
+        for violation in result["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = [node["target"] for node in violation["nodes"][:5]]
+                failures.append(
+                    f"{path}: {violation['id']} ({violation['impact']}): "
+                    f"{violation['help']} -> {targets}"
+                )
     assert failures == [], "axe violations:\n" + "\n".join(failures)

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from conftest import Server, start_server, stop_server
-from embed_browser_support import HOSTILE_TITLE, HostSite, Watched
+from embed_browser_support import HOSTILE_TITLE, PLAYWRIGHTS_VIEWPORT, HostSite, Watched
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from collections.abc import Callable
+
+    from playwright.sync_api import BrowserContext, Page
 
 # One xdist worker runs the module (make unit: --dist loadgroup):
 # one chromium and one server.
@@ -44,37 +46,35 @@ def hostile_server(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
     stop_server(running)
 
 
-def test_hostile_content_renders_as_text(browser: Browser, hostile_server: Server) -> None:
+def test_hostile_content_renders_as_text(
+    open_page: Callable[..., Page], hostile_server: Server
+) -> None:
     # Without our CSP, so only escaping stands between the data and the browser.
-    context = browser.new_context(bypass_csp=True)
-    try:
-        watched = Watched(context)
-        page = watched.page
-        for path in ("/embed?q=hostile", "/", "/events/hostile-event"):
-            page.goto(hostile_server.url + path)
-            page.wait_for_load_state("networkidle")  # every script has had its chance
-            title = page.get_by_text(HOSTILE_TITLE, exact=True).first
-            assert title.is_visible(), path
-            assert page.locator("img, svg, b[onmouseover]").count() == 0, path
-            assert page.locator('[href^="javascript:" i], [src^="javascript:" i]').count() == 0
-            executable = page.eval_on_selector_all(
-                "script",
-                """scripts => scripts
-                     .filter(s => !s.type || /javascript|module/.test(s.type))
-                     .map(s => s.src || s.textContent)""",
-            )
-            assert all(script.startswith(hostile_server.url) for script in executable), executable
-        body = page.locator(".description").inner_text()
-        assert "<img src=x onerror=alert(1)>" in body
-        assert "javascript:alert(1)" in body
-        # The JSON-LD block keeps the title intact as data.
-        ld = json.loads(page.locator('script[type="application/ld+json"]').text_content() or "")
-        assert ld["name"] == HOSTILE_TITLE
-        assert page.title().startswith(HOSTILE_TITLE)
-        assert watched.dialogs == []
-        assert watched.problems() == []
-    finally:
-        context.close()
+    watched = Watched(open_page(viewport=PLAYWRIGHTS_VIEWPORT, bypass_csp=True))
+    page = watched.page
+    for path in ("/embed?q=hostile", "/", "/events/hostile-event"):
+        page.goto(hostile_server.url + path)
+        page.wait_for_load_state("networkidle")  # every script has had its chance
+        title = page.get_by_text(HOSTILE_TITLE, exact=True).first
+        assert title.is_visible(), path
+        assert page.locator("img, svg, b[onmouseover]").count() == 0, path
+        assert page.locator('[href^="javascript:" i], [src^="javascript:" i]').count() == 0
+        executable = page.eval_on_selector_all(
+            "script",
+            """scripts => scripts
+                 .filter(s => !s.type || /javascript|module/.test(s.type))
+                 .map(s => s.src || s.textContent)""",
+        )
+        assert all(script.startswith(hostile_server.url) for script in executable), executable
+    body = page.locator(".description").inner_text()
+    assert "<img src=x onerror=alert(1)>" in body
+    assert "javascript:alert(1)" in body
+    # The JSON-LD block keeps the title intact as data.
+    ld = json.loads(page.locator('script[type="application/ld+json"]').text_content() or "")
+    assert ld["name"] == HOSTILE_TITLE
+    assert page.title().startswith(HOSTILE_TITLE)
+    assert watched.dialogs == []
+    assert watched.problems() == []
 
 
 # 7. Security headers -------------------------------------------------------------------------

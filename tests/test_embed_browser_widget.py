@@ -7,10 +7,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from conftest import Server, wait_until
-from embed_browser_support import HEIGHT, HostSite, Watched, _titles
+from embed_browser_support import HEIGHT, PLAYWRIGHTS_VIEWPORT, HostSite, Watched, _titles
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from collections.abc import Callable
+
+    from playwright.sync_api import BrowserContext, Page
 
 # One xdist worker runs the module (make unit: --dist loadgroup):
 # one chromium and one server.
@@ -100,15 +102,11 @@ def test_attributes_written_over_several_lines_still_load_the_widget(
 
 
 def test_noscript_fallback_links_to_the_calendar(
-    browser: Browser, server: Server, host_site: HostSite
+    open_page: Callable[..., Page], server: Server, host_site: HostSite
 ) -> None:
-    context = browser.new_context(java_script_enabled=False)
-    try:
-        page = context.new_page()
-        page.goto(host_site.url + "/host.html")
-        assert page.locator("iframe").count() == 0
-        link = page.locator("#widget noscript a, #widget a").first
-        assert link.get_attribute("href") == f"{server.url}/?audience=schools"
-        assert link.is_visible()
-    finally:
-        context.close()
+    page = open_page(viewport=PLAYWRIGHTS_VIEWPORT, java_script_enabled=False)
+    page.goto(host_site.url + "/host.html")
+    assert page.locator("iframe").count() == 0
+    link = page.locator("#widget noscript a, #widget a").first
+    assert link.get_attribute("href") == f"{server.url}/?audience=schools"
+    assert link.is_visible()

@@ -12,7 +12,9 @@ from embed_browser_support import AXE, AXE_TAGS, Watched, _unavailable
 from pages_support import CSS_COLOURS, wcag_contrast
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from collections.abc import Callable
+
+    from playwright.sync_api import BrowserContext, Page
 
 # One xdist worker runs the module (make unit: --dist loadgroup): one chromium, one server.
 pytestmark = pytest.mark.xdist_group("embed_browser")
@@ -151,60 +153,54 @@ AXE_PAGES = [FEB_2026, "/embed?view=month&month=2026-03", "/events/nope", "/?cat
 
 @pytest.mark.parametrize(("width", "scale"), [(320, 1), (640, 2)], ids=["320px", "zoom200"])
 def test_axe_clean_when_narrow_and_zoomed(
-    browser: Browser, server: Server, width: int, scale: int
+    open_page: Callable[..., Page], server: Server, width: int, scale: int
 ) -> None:
     if not AXE.exists():
         _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
     source = AXE.read_text()
-    created = browser.new_context(
-        bypass_csp=True, viewport={"width": width, "height": 900}, device_scale_factor=scale
+    page = open_page(
+        viewport={"width": width, "height": 900}, bypass_csp=True, device_scale_factor=scale
     )
     failures: list[str] = []
-    try:
-        page = created.new_page()
-        for path in AXE_PAGES:
-            page.goto(server.url + path)
-            page.add_script_tag(content=source)
-            result = page.evaluate(
-                "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-            )
-            failures += [
-                f"{path}: {violation['id']} -> {[n['target'] for n in violation['nodes'][:3]]}"
-                for violation in result["violations"]
-                if violation["impact"] in ("serious", "critical")
-            ]
-            overflow = page.evaluate("document.documentElement.scrollWidth")
-            assert overflow <= width, (path, overflow)
-    finally:
-        created.close()
+    for path in AXE_PAGES:
+        page.goto(server.url + path)
+        page.add_script_tag(content=source)
+        result = page.evaluate(
+            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+        )
+        failures += [
+            f"{path}: {violation['id']} -> {[n['target'] for n in violation['nodes'][:3]]}"
+            for violation in result["violations"]
+            if violation["impact"] in ("serious", "critical")
+        ]
+        overflow = page.evaluate("document.documentElement.scrollWidth")
+        assert overflow <= width, (path, overflow)
     assert failures == [], "\n".join(failures)
 
 
-def test_checkboxes_line_up_with_labels_that_wrap(browser: Browser, server: Server) -> None:
+def test_checkboxes_line_up_with_labels_that_wrap(
+    open_page: Callable[..., Page], server: Server
+) -> None:
     # At 800px the form is a 16rem column beside the results, where long labels wrap.
-    created = browser.new_context(viewport={"width": 800, "height": 900})
-    try:
-        page = created.new_page()
-        page.goto(server.url + "/")
-        rows = page.eval_on_selector_all(
-            ".filters .check",
-            """checks => checks.map(check => {
-                 const box = check.querySelector("input").getBoundingClientRect();
-                 const label = check.querySelector("label");
-                 const range = document.createRange();
-                 range.selectNodeContents(label);
-                 const line = range.getClientRects()[0];  // the label's first line of text
-                 const lines = Math.round(label.getBoundingClientRect().height /
-                                          parseFloat(getComputedStyle(label).lineHeight));
-                 return [label.textContent, lines, box.top, line.top, line.bottom, box.right,
-                         label.getBoundingClientRect().left];
-               })""",
-        )
-        assert any(lines > 1 for _, lines, *_ in rows), "no label wraps at 800px"
-        for text, _, box_top, line_top, line_bottom, box_right, label_left in rows:
-            # The box sits on the label's first line, beside it, however many lines follow.
-            box_middle, line_middle = box_top + 10, (line_top + line_bottom) / 2  # 20px box
-            assert abs(box_middle - line_middle) <= 3, text
-            assert box_right <= label_left, text
-    finally:
-        created.close()
+    page = open_page(viewport={"width": 800, "height": 900})
+    page.goto(server.url + "/")
+    rows = page.eval_on_selector_all(
+        ".filters .check",
+        """checks => checks.map(check => {
+             const box = check.querySelector("input").getBoundingClientRect();
+             const label = check.querySelector("label");
+             const range = document.createRange();
+             range.selectNodeContents(label);
+             const line = range.getClientRects()[0];  // the label's first line of text
+             const lines = Math.round(label.getBoundingClientRect().height /
+                                      parseFloat(getComputedStyle(label).lineHeight));
+             return [label.textContent, lines, box.top, line.top, line.bottom, box.right,
+                     label.getBoundingClientRect().left];
+           })""",
+    )
+    assert any(lines > 1 for _, lines, *_ in rows), "no label wraps at 800px"
+    for text, _, box_top, line_top, line_bottom, box_right, label_left in rows:
+        # The box sits on the label's first line, beside it, however many lines follow.
+        box_middle, line_middle = box_top + 10, (line_top + line_bottom) / 2  # 20px box
+        assert abs(box_middle - line_middle) <= 3, text
+        assert box_right <= label_left, text
