@@ -178,12 +178,7 @@ def build_digest(
     more: str,
 ) -> Digest:
     """The digest of the occurrences passing `query` that start in `period`."""
-    window = Window(period.first, period.last)
-    chosen = [
-        occurrence
-        for occurrence in matching_occurrences(catalog, query, window)
-        if agenda.first_day(occurrence) >= period.first
-    ]
+    chosen = digest_occurrences(catalog, query, period)
     categories = catalog.settings.vocabularies.categories
     rank = {key: position for position, key in enumerate(categories)}
     weeks: dict[date, list[tuple[tuple[int, date, str], DigestItem]]] = {}
@@ -216,6 +211,18 @@ def build_digest(
         subscription=subscription,
         more=more,
     )
+
+
+def digest_occurrences(catalog: Catalog, query: Filter, period: Period) -> list[Occurrence]:
+    """What a digest lists: the occurrences passing `query` that start in `period`, in
+    order. Of each, the digest reads its event's data, and of the catalog its settings and
+    URLs, nothing else (the export keys a digest by their events: export_keys.py)."""
+    window = Window(period.first, period.last)
+    return [
+        occurrence
+        for occurrence in matching_occurrences(catalog, query, window)
+        if agenda.first_day(occurrence) >= period.first
+    ]
 
 
 def _first(pair: tuple[tuple[int, date, str], DigestItem]) -> tuple[int, date, str]:

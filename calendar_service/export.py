@@ -22,11 +22,13 @@ from calendar_service.compiling import Catalog
 from calendar_service.export_fragments import occurrences_in
 from calendar_service.export_keys import (
     context_digest,
+    digest_key,
     event_keys,
     feed_json_keys,
     feed_members,
     feed_pages_keys,
     page_key,
+    pages_context,
 )
 from calendar_service.export_storage import (
     COMPRESSION,
@@ -37,7 +39,13 @@ from calendar_service.export_storage import (
     siblings,
     write_new,
 )
-from calendar_service.export_urls import event_urls, feed_pages, file_path, shared_urls
+from calendar_service.export_urls import (
+    event_urls,
+    feed_digests,
+    feed_pages,
+    file_path,
+    shared_urls,
+)
 from calendar_service.export_urls import urls as urls  # the export's URLs, for its callers
 from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousExport, Publication
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
@@ -230,9 +238,15 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
         held[site.named_feed(name, ".json")] = _Held(
             partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
-    for name, key in feed_pages_keys(catalog, context, members).items():
+    around = pages_context(catalog, context)
+    for name, key in feed_pages_keys(catalog, around, members).items():
         for url in feed_pages(catalog, name):
             held[url] = _Held(None, page_key(key, url), None)
+        months: dict[date, str] = {}
+        for month, url in feed_digests(catalog, name):
+            if month not in months:
+                months[month] = digest_key(catalog, around, name, month)
+            held[url] = _Held(None, page_key(months[month], url), None)
     page_date = pages_dated_by(snapshot).http_date
     for event_id, key in event_keys(catalog, context).items():
         render_page = partial(event_page, snapshot, event_id)

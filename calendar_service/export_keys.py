@@ -29,12 +29,13 @@ import site
 import sys
 import sysconfig
 import zoneinfo
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from calendar_service.compiling import Catalog
+from calendar_service.digest import Period, digest_occurrences
 from calendar_service.entries import EventEntry
 
 PACKAGE = Path(__file__).parent
@@ -144,24 +145,44 @@ def feed_json_keys(catalog: Catalog, context: str, members: dict[str, str]) -> d
     return {name: _digest(f"{context}\0feed {name}.json", members[name]) for name in catalog.feeds}
 
 
-def feed_pages_keys(catalog: Catalog, context: str, members: dict[str, str]) -> dict[str, str]:
-    """Each named feed's pages' key, by name: the RSS, Atom, changes, embed, subscribe and
-    digest pages of the feed (export_urls.feed_pages; each page's key adds its URL).
+def feed_pages_keys(catalog: Catalog, around: str, members: dict[str, str]) -> dict[str, str]:
+    """Each named feed's pages' key, by name: the RSS, Atom, changes, embed and subscribe
+    pages of the feed (export_urls.feed_pages; each page's key adds its URL).
 
-    They read the events the feed's filter passes (`members`), the context, and of the
-    rest of the catalog (web/syndication.py, web/views.py, web/digests.py): the change log
-    (a change's link depends on whether its event is still there), the withdrawn events,
-    and the catalog's Last-Modified, which dates the pages. All of it is in the key, so a
-    new or removed event elsewhere renders every feed's pages again; an edited one, only
-    the pages of the feeds it is in. An RSS or Atom feed is dated no later than now, so a
-    stamp or change dated in the future dates it by the clock: then the key holds the clock
-    too, and the pages are rendered every time.
+    They read the events the feed's filter passes (`members`), the context, and (`around`,
+    from pages_context) of the rest of the catalog (web/syndication.py, web/views.py): the
+    change log (a change's link depends on whether its event is still there), the
+    withdrawn events, and the catalog's Last-Modified, which dates the pages. All of it is
+    in the key, so a new or removed event elsewhere renders every feed's pages again; an
+    edited one, only the pages of the feeds it is in. An RSS or Atom feed is dated no later
+    than now, so a stamp or change dated in the future dates it by the clock: then the key
+    holds the clock too, and the pages are rendered every time.
     """
+    return {name: _digest(f"{around}\0feed {name} pages", members[name]) for name in catalog.feeds}
+
+
+def digest_key(catalog: Catalog, around: str, name: str, month: date) -> str:
+    """A named feed's digest of `month`'s key, for each of its forms: the revisions of the
+    events of the occurrences it lists (digest.digest_occurrences), and `around` as for the
+    feed's pages. An edit to an event with no occurrence starting that month leaves the
+    month's digest as it was."""
+    feed = catalog.feeds[name]
+    listed = digest_occurrences(catalog, feed.filter, Period.month(month))
+    events = catalog.events
+    listed_events = sorted({occurrence.event_id for occurrence in listed})
+    revisions = "".join(_revision(events[event_id]) for event_id in listed_events)
+    return _digest(f"{around}\0feed {name} digest {month}", revisions)
+
+
+def pages_context(catalog: Catalog, context: str) -> str:
+    """`around` for feed_pages_keys and digest_key: the context and what a named feed's
+    pages read of the rest of the catalog, the clock too when a stamp or change is later
+    than now (see feed_pages_keys)."""
     around = f"{context}\0{_catalog_digest(catalog)}"
     now = datetime.now(UTC)
     if _latest_moment(catalog) > now:
         around += f"\0dated by the clock at {now.isoformat()}"
-    return {name: _digest(f"{around}\0feed {name} pages", members[name]) for name in catalog.feeds}
+    return around
 
 
 def page_key(feed_key: str, url: str) -> str:

@@ -34,19 +34,26 @@ def shared_urls(catalog: Catalog) -> Iterator[str]:
     for name in catalog.feeds:
         yield from (site.named_feed(name, ".ics"), site.named_feed(name, ".json"))
         yield from feed_pages(catalog, name)
+        yield from (url for _month, url in feed_digests(catalog, name))
     yield from (site.term_feed(calendar_id) for calendar_id in catalog.term_feeds)
 
 
-# A named feed's pages besides its .ics and .json (each keyed: export_keys.feed_pages_keys).
+# A named feed's pages besides its .ics, .json and digests (each keyed: export_keys.py).
 FEED_PAGES: tuple[FeedSuffix, ...] = (".rss", ".atom", "/changes.atom", "/embed", "/subscribe")
 
 
 def feed_pages(catalog: Catalog, name: str) -> Iterator[str]:
-    """A named feed's RSS, Atom, changes, embed and subscribe pages and its digests."""
+    """A named feed's RSS, Atom, changes, embed and subscribe pages."""
     site = catalog.identity.urls
     yield from (site.named_feed(name, suffix) for suffix in FEED_PAGES)
+
+
+def feed_digests(catalog: Catalog, name: str) -> Iterator[tuple[date, str]]:
+    """A named feed's digests, each form of each month's, with the month's first day."""
+    site = catalog.identity.urls
     for month in digest_months(catalog.compiled_on):
-        yield from (site.feed_digest(name, month, form.suffix) for form in EXPORTED_DIGESTS)
+        for form in EXPORTED_DIGESTS:
+            yield month, site.feed_digest(name, month, form.suffix)
 
 
 def event_urls(catalog: Catalog) -> Iterator[str]:

@@ -25,6 +25,7 @@ from export_support import (
 from export_support import exports as exports
 
 from calendar_service import export_keys
+from calendar_service.compiling import Catalog
 from calendar_service.export import ExportedFile
 from calendar_service.reloading import build
 from calendar_service.settings import ServiceSettings
@@ -39,7 +40,7 @@ OTHER = "random-acts-of-kindness-week"  # in the schools feed, not the practitio
 STAMPED = "childrens-mental-health-week"
 
 Edit = Callable[[Path], None]
-# Some of the pages of the named feed `all` (export.feed_pages), keyed like its JSON.
+# Some of the pages of the named feed `all` (export_urls.feed_pages, feed_digests), keyed.
 PAGES_OF_ALL = (
     "feeds/all.rss",
     "feeds/all.atom",
@@ -50,6 +51,7 @@ PAGES_OF_ALL = (
     "feeds/all/digest/2026-12.txt",
     "feeds/all/digest/2027-01.md",
 )
+DAY_WITH_DATES = "2026-01-15"  # its digests (January to March 2026) list the dataset's dates
 
 
 def rename_calendar(data: Path) -> None:
@@ -199,7 +201,9 @@ def test_an_event_joining_a_feed_renders_its_files_and_that_feeds_json_again(
         if path.startswith(tuple(f"feeds/{name}" for name in showing))
     }
     assert pages - feeds and all(path in pages for path in PAGES_OF_ALL)
-    assert rebuilt.rekeyed() == own | feeds | pages
+    # Its dates are in January 2025: no digest month (November to January) lists it.
+    digests = {path for path in pages if "/digest/" in path}
+    assert digests and rebuilt.rekeyed() == own | feeds | (pages - digests)
     kept_inodes(rebuilt, rebuilt.keyed() - rebuilt.rekeyed())
     # The other feeds' pages were linked, not rendered: the previous version's very files.
     assert "feeds/training/subscribe" in rebuilt.keyed() - rebuilt.rekeyed()
@@ -228,14 +232,37 @@ def test_feed_pages_dated_by_the_clock_are_keyed_by_it(tmp_path: Path) -> None:
     shutil.copytree(BUNDLED_DATA, data)
     catalog = build(ServiceSettings(data_dir=data), date.fromisoformat(FIXED_DAY))
     context = export_keys.context_digest(catalog)
-    members = export_keys.feed_members(catalog)
-    now = export_keys.feed_pages_keys(catalog, context, members)
-    assert export_keys.feed_pages_keys(catalog, context, members) == now
+
+    def keys(catalog: Catalog) -> dict[str, str]:
+        around = export_keys.pages_context(catalog, context)
+        return export_keys.feed_pages_keys(catalog, around, export_keys.feed_members(catalog))
+
+    assert keys(catalog) == keys(catalog)
 
     revisions = data / "revisions.yaml"
     stamp = f"{STAMPED}:\n  hash: 'dae8f9ede5cd0ddb'\n  sequence: 0\n  modified: "
     soon = (datetime.now(UTC) + timedelta(minutes=1)).strftime("'%Y-%m-%dT%H:%M:%SZ'")
     replace_once(revisions, stamp + "'2026-11-25T08:01:18Z'", stamp + soon)
     ahead = build(ServiceSettings(data_dir=data), date.fromisoformat(FIXED_DAY))
-    first = export_keys.feed_pages_keys(ahead, context, export_keys.feed_members(ahead))
-    assert export_keys.feed_pages_keys(ahead, context, export_keys.feed_members(ahead)) != first
+    assert keys(ahead) != keys(ahead)
+
+
+def test_a_months_digest_is_rendered_again_only_when_an_event_it_lists_changed(
+    exports: Any, tmp_path: Path
+) -> None:
+    previous = exports.of(DAY_WITH_DATES)
+    data = tmp_path / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    title = "    title: Time to Talk Day\n"
+    replace_once(data / "events" / "awareness.yaml", title, "    title: Talk About It Day\n")
+    link = tmp_path / "site"
+    link.symlink_to(previous.root.resolve(), target_is_directory=True)
+    files = build_here(data, link, DAY_WITH_DATES, workers=1)
+    build_here(data, tmp_path / "full", DAY_WITH_DATES, workers=1)
+    assert_same_export(link, tmp_path / "full")
+    rebuilt = Rebuilt(previous.manifest, previous.root.resolve(), files, link, tmp_path / "full")
+    # February's, when the day falls (each form, each feed it is in); not January's or March's.
+    digests = {path for path in rebuilt.rekeyed() if "/digest/" in path}
+    assert {path.split("/digest/")[1][:7] for path in digests} == {"2026-02"}
+    assert {"feeds/all/digest/2026-02", "feeds/all/digest/2026-02.md"} <= digests
+    kept_inodes(rebuilt, {"feeds/all/digest/2026-01", "feeds/all/digest/2026-03.txt"})
