@@ -30,7 +30,9 @@ from calendar_service.export import ExportedFile
 from calendar_service.reloading import build
 from calendar_service.settings import ServiceSettings
 
-pytestmark = pytest.mark.xdist_group("export")
+# Its own xdist worker (make unit: --dist loadgroup): its builds are half of the export
+# modules' time, which one worker ran in turn; that worker makes its own exports.
+pytestmark = pytest.mark.xdist_group("export-keys")
 
 MOVED_FILE = "surveys.yaml"  # its events, moved to another file unchanged
 JOINING = "youth-provision-mapping-survey"  # an event that joins the schools feed
