@@ -64,6 +64,16 @@ DEFAULTS = {"bypass_csp": False, "java_script_enabled": True, "device_scale_fact
 PLAYWRIGHTS_VIEWPORT: ViewportSize = {"width": 1280, "height": 720}  # a new_context's default
 
 
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    """What axe-core finds on the page as loaded, of serious or critical impact (WCAG 2.2
+    AA's tags); the page must let the injected script run (`bypass_csp=True`)."""
+    page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    return [found for found in result["violations"] if found["impact"] in ("serious", "critical")]
+
+
 @contextmanager
 def pictured(page: Page, name: str) -> Iterator[None]:
     """Checks of the page shown: if they fail, its full-page screenshot is the evidence,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from conftest import Server
-from embed_browser_support import AXE, AXE_TAGS, _unavailable, pictured
+from embed_browser_support import AXE, _unavailable, pictured, serious_violations
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -71,22 +71,16 @@ AXE_PAGES = [
 def test_axe_finds_no_serious_violations(open_page: Callable[..., Page], server: Server) -> None:
     if not AXE.exists():
         _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
-    source = AXE.read_text()
     # Our CSP (script-src 'self') would refuse the injected axe script; bypass it for this test.
     page = open_page(bypass_csp=True)  # 1024x800
     failures: list[str] = []
     for path in AXE_PAGES:
         page.goto(server.url + path)
         page.wait_for_load_state("load")
-        page.add_script_tag(content=source)
-        result = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-        )
-        for violation in result["violations"]:
-            if violation["impact"] in ("serious", "critical"):
-                targets = [node["target"] for node in violation["nodes"][:5]]
-                failures.append(
-                    f"{path}: {violation['id']} ({violation['impact']}): "
-                    f"{violation['help']} -> {targets}"
-                )
+        for violation in serious_violations(page):
+            targets = [node["target"] for node in violation["nodes"][:5]]
+            failures.append(
+                f"{path}: {violation['id']} ({violation['impact']}): "
+                f"{violation['help']} -> {targets}"
+            )
     assert failures == [], "axe violations:\n" + "\n".join(failures)

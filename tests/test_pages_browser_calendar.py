@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 from conftest import BUNDLED_DATA, Server
-from embed_browser_support import AXE, AXE_TAGS, Watched, _unavailable
+from embed_browser_support import AXE, Watched, _unavailable, serious_violations
 from pages_support import CSS_COLOURS, wcag_contrast
 
 if TYPE_CHECKING:
@@ -157,21 +157,15 @@ def test_axe_clean_when_narrow_and_zoomed(
 ) -> None:
     if not AXE.exists():
         _unavailable(f"{AXE} is missing: run `make browser-deps` (npm ci in tests/browser)")
-    source = AXE.read_text()
     page = open_page(
         viewport={"width": width, "height": 900}, bypass_csp=True, device_scale_factor=scale
     )
     failures: list[str] = []
     for path in AXE_PAGES:
         page.goto(server.url + path)
-        page.add_script_tag(content=source)
-        result = page.evaluate(
-            "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
-        )
         failures += [
             f"{path}: {violation['id']} -> {[n['target'] for n in violation['nodes'][:3]]}"
-            for violation in result["violations"]
-            if violation["impact"] in ("serious", "critical")
+            for violation in serious_violations(page)
         ]
         overflow = page.evaluate("document.documentElement.scrollWidth")
         assert overflow <= width, (path, overflow)
