@@ -16,6 +16,11 @@ ICS_TYPE = "text/calendar; charset=utf-8"
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+def joined(parts: tuple[bytes, ...]) -> bytes:
+    """Bytes held in parts, in one piece: the one part itself, else a copy of them all."""
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedFile:
     """A calendar file's bytes and its Last-Modified: domain output, no HTTP in it.
@@ -31,7 +36,7 @@ class FeedFile:
     @property
     def body(self) -> bytes:
         """The file's bytes in one piece: a copy, where they are held in parts."""
-        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        return joined(self.parts)
 
     @property
     def size(self) -> int:

@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 from calendar_service.compiling import Catalog
 from calendar_service.compression import gzip_body
 from calendar_service.errors import CalendarServiceError
+from calendar_service.feed_files import joined
 from calendar_service.query import FILTER_FIELDS, Filter, parse_filter
 
 T = TypeVar("T")
@@ -61,13 +62,12 @@ class Rendered:
             return cls(parts, content_type, last_modified, etag, b"")
         # Compressed whole (a copy, freed at once), so that they are exactly what one body
         # gives.
-        whole = parts[0] if len(parts) == 1 else b"".join(parts)
-        return cls(parts, content_type, last_modified, etag, gzip_body(whole, SENT_GZIP))
+        return cls(parts, content_type, last_modified, etag, gzip_body(joined(parts), SENT_GZIP))
 
     @property
     def body(self) -> bytes:
         """The bytes in one piece: a copy, where they are held in parts."""
-        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        return joined(self.parts)
 
     @property
     def length(self) -> int:
