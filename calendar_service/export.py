@@ -40,6 +40,7 @@ from calendar_service.export_storage import (
     write_new,
 )
 from calendar_service.export_urls import (
+    digest_months,
     event_urls,
     feed_digests,
     feed_pages,
@@ -134,7 +135,7 @@ def _moment(http_date: str) -> float:
 
 def _reuse(build: _Build, relative: str, stored_in: tuple[str, ...], mtime: float) -> str | None:
     """export_storage.reuse between the previous version and this build's."""
-    return reuse(build.previous, build.made, build.directory, relative, stored_in, mtime)
+    return reuse(build.previous, build.made, relative, stored_in, mtime)
 
 
 def _file_date(catalog: Catalog, event_id: str) -> str:
@@ -238,15 +239,13 @@ def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held
         held[site.named_feed(name, ".json")] = _Held(
             partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
         )
-    around = pages_context(catalog, context)
+    around, months = pages_context(catalog, context), digest_months(catalog.compiled_on)
     for name, key in feed_pages_keys(catalog, around, members).items():
         for url in feed_pages(catalog, name):
             held[url] = _Held(None, page_key(key, url), None)
-        months: dict[date, str] = {}
+        digests = {month: digest_key(catalog, around, name, month) for month in months}
         for month, url in feed_digests(catalog, name):
-            if month not in months:
-                months[month] = digest_key(catalog, around, name, month)
-            held[url] = _Held(None, page_key(months[month], url), None)
+            held[url] = _Held(None, page_key(digests[month], url), None)
     page_date = pages_dated_by(snapshot).http_date
     for event_id, key in event_keys(catalog, context).items():
         render_page = partial(event_page, snapshot, event_id)

@@ -71,16 +71,16 @@ def write_new(path: Path | str, body: bytes, mtime: float) -> None:
 def reuse(
     previous: PreviousExport | None,
     made: OpenFolders,
-    directory: Path,
     relative: str,
     siblings: tuple[str, ...],
     mtime: float,
 ) -> str | None:
     """The `previous` version's copy of the same bytes and its siblings, not compressed or
-    written again: hard-linked when its date is the same ("linked"), else copied and
-    re-dated ("copied"), since the previous version must not change while it is served. (A
-    page's Last-Modified is the whole catalog's, so an edit re-dates every page, byte for
-    byte the same.) None, and nothing made, unless all of them are plain files.
+    written again, in the new version's folders (`made`): hard-linked when its date is the
+    same ("linked"), else copied and re-dated ("copied"), since the previous version must
+    not change while it is served. (A page's Last-Modified is the whole catalog's, so an
+    edit re-dates every page, byte for byte the same.) None, and nothing made, unless all of
+    them are plain files.
 
     Linked by name between the two folders, open (at 10,000 events an edit links 60,000).
     """
@@ -98,7 +98,7 @@ def reuse(
                 continue
             except OSError:  # another file system, or links not allowed: copy
                 pass
-        copy = os.path.join(directory, relative + end)
+        copy = os.path.join(made.root, relative + end)
         shutil.copyfile(previous.path(relative + end), copy, follow_symlinks=False)
         os.utime(copy, (mtime, mtime))
         stored = "copied"

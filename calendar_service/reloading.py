@@ -56,13 +56,10 @@ def collection_paused() -> Iterator[None]:
     gc.disable()
     try:
         yield
-    except BaseException:
+        gc.freeze()  # the build succeeded: what it made lives on
+    finally:
         if enabled:
             gc.enable()
-        raise
-    gc.freeze()
-    if enabled:
-        gc.enable()
 
 
 def build(

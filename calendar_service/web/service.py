@@ -41,11 +41,12 @@ def _ics(file: FeedFile, compressed: bool = True) -> Rendered:
 
 
 def _rendered_feeds(files: dict[K, FeedFile], compressed: bool) -> dict[K, Rendered]:
-    """Each feed's ETag and gzip, the largest first, on as many threads as there are cores.
+    """Each feed's ETag and (if `compressed`) gzip, the largest first, on as many threads as
+    there are cores.
 
-    zlib and hashlib let go of the GIL while they work on large buffers, so the threads run
-    at once: at 10,000 events the feeds are about 40 MB, 0.45 s of one core, which a start
-    or a reload would otherwise wait for in turn.
+    zlib-ng and hashlib let go of the GIL while they work on large buffers, so the threads run
+    at once: at 10,000 events the feeds are about 40 MB, which a start or a reload would
+    otherwise compress in turn.
     """
     largest_first = sorted(files, key=lambda key: -files[key].size)
     workers = min(cores(), len(files))
