@@ -31,9 +31,9 @@ from calendar_service.export_keys import (
     pages_context,
 )
 from calendar_service.export_storage import (
-    COMPRESSION,
     brotli_copy,
     compressible,
+    compression,
     gzip_copy,
     reuse,
     siblings,
@@ -111,6 +111,7 @@ class _Build:
     previous: PreviousExport | None
     held: dict[str, _Held]  # see _held
     made: OpenFolders  # the new version's folders, made and open (see _reuse)
+    brotli_shared: int  # the quality of shared files' brotli copies (export_storage)
 
 
 _BUILD: _Build | None = None
@@ -208,7 +209,7 @@ def _publish(
         write_new(target, body, mtime)
         if compressible(content_type):
             write_new(f"{target}.gz", gzip_copy(body), mtime)
-            write_new(f"{target}.br", brotli_copy(body, url), mtime)
+            write_new(f"{target}.br", brotli_copy(body, url, build.brotli_shared), mtime)
     return ExportedFile(
         path=relative,
         url=url,
@@ -431,7 +432,8 @@ def build_site(
     # keys), as a snapshot's build is, and frozen so for the workers.
     with collection_paused():
         # First: a refused output costs no compiling.
-        publication = Publication.begin(out, COMPRESSION)
+        compressed_as = compression(settings.export_brotli_quality)
+        publication = Publication.begin(out, compressed_as)
         try:
             clock = (lambda: today) if today else None
             service = CalendarService.open(settings, today=clock, compressed=False)
@@ -439,7 +441,14 @@ def build_site(
             rendered = OccurrenceFragments(catalog, service.snapshot.derived)
             held = _held(service.snapshot, rendered)
             made = OpenFolders(publication.directory, make=True)
-            build = _Build(service, publication.directory, publication.previous, held, made)
+            build = _Build(
+                service,
+                publication.directory,
+                publication.previous,
+                held,
+                made,
+                settings.export_brotli_quality,
+            )
             feeds_json, jobs = _jobs(build, catalog)
         except BaseException:
             publication.abandon()
@@ -450,7 +459,7 @@ def build_site(
         manifest = {
             "version": catalog.version,
             "compiled_on": catalog.compiled_on.isoformat(),
-            "compression": COMPRESSION,
+            "compression": compressed_as,
             "files": [item.listed() for item in files],
         }
         # orjson: json's indented output is written in Python, 0.1 s at 20,000 files.

@@ -12,19 +12,25 @@ from calendar_service.publishing import OpenFolders, PreviousExport
 
 # Brotli at its best (quality 11) costs about 4 ms for a 3 KB page: 80 s for the 20,000
 # pages and files of 10,000 events, for 16% fewer bytes than quality 5, which takes 0.1 ms.
-# So quality 11 for the small files every visitor shares, 5 for each event's own and for
-# files over 64 KB (the feeds: 10% larger than at quality 9, in half the time).
+# So the best (the setting `export_brotli_quality`, 11 unless lowered) for the small files
+# every visitor shares, 5 for each event's own and for files over 64 KB (the feeds: 10%
+# larger than at quality 9, in half the time).
 BEST_UP_TO = 64_000  # bytes
-BROTLI_SHARED, BROTLI_EVENT, BROTLI_LARGE = 11, 5, 5
+BROTLI_EVENT, BROTLI_LARGE = 5, 5
 # Gzip at 9 up to 64 KB; above, 6 (as the service sends): the three named feeds' JSON an
 # edit rewrites at 10,000 events (124 MB) in 0.5 s instead of 1.0 s, 0.9% larger.
 GZIP_BEST, GZIP_LARGE = 9, 6
-# In the manifest: a build links the previous version's compressed files only when it was
-# compressed the same way (compression.py), else it writes them all again.
-COMPRESSION = (
-    f"{IDENTITY}; gzip {GZIP_BEST} up to {BEST_UP_TO:,} bytes, {GZIP_LARGE} above; "
-    f"brotli {BROTLI_SHARED} ({BROTLI_EVENT} an event's), {BROTLI_LARGE} above"
-)
+
+
+def compression(brotli_shared: int) -> str:
+    """The manifest's "compression": a build links the previous version's compressed files
+    only when it was compressed the same way (compression.py), else it writes them all again."""
+    return (
+        f"{IDENTITY}; gzip {GZIP_BEST} up to {BEST_UP_TO:,} bytes, {GZIP_LARGE} above; "
+        f"brotli {brotli_shared} ({BROTLI_EVENT} an event's), {BROTLI_LARGE} above"
+    )
+
+
 SIBLINGS = ("", ".gz", ".br")  # a compressible file and its compressed copies
 COMPRESSED_TYPES = (
     "text/",
@@ -50,14 +56,14 @@ def gzip_copy(body: bytes) -> bytes:
     return gzip_body(body, GZIP_LARGE if len(body) > BEST_UP_TO else GZIP_BEST)
 
 
-def brotli_copy(body: bytes, url: str) -> bytes:
-    """Brotli at the quality BROTLI_* give this file."""
+def brotli_copy(body: bytes, url: str, shared: int) -> bytes:
+    """Brotli at the quality BROTLI_* give this file, or `shared` for a shared one."""
     if len(body) > BEST_UP_TO:
         quality = BROTLI_LARGE
     elif url.startswith("/events/"):
         quality = BROTLI_EVENT
     else:
-        quality = BROTLI_SHARED
+        quality = shared
     return brotli_body(body, quality)
 
 

@@ -30,6 +30,10 @@ NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 # The same public URL for every build and server, so absolute links are the same bytes.
 BASE_URL = "https://calendar.example.test"
 FIXED_DAY = "2026-11-25"
+# Brotli's quality for the tests' exports' shared files: their subject is not the compressed
+# bytes, and at 11 (the default) brotli was half the export tests' CPU. test_compression.py
+# holds an export at the default to its levels.
+BROTLI_QUALITY = 5
 IDENTITY = {"Accept-Encoding": "identity"}
 # Headers the static files must carry exactly as the live service sends them.
 COMPARED_HEADERS = (
@@ -63,7 +67,11 @@ def nginx_binary() -> str:
 
 def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
     """Run `calendar-service build` as a user would; return its manifest."""
-    env = {**os.environ, "CALENDAR_BASE_URL": BASE_URL}
+    env = {
+        **os.environ,
+        "CALENDAR_BASE_URL": BASE_URL,
+        "CALENDAR_EXPORT_BROTLI_QUALITY": str(BROTLI_QUALITY),
+    }
     command = [
         sys.executable, "-m", "calendar_service.cli", "build",
         "--data-dir", str(data_dir), str(out), "--date", day,
@@ -77,7 +85,9 @@ def build_here(
     data_dir: Path, out: Path, day: str, base_url: str = BASE_URL, workers: int | None = None
 ) -> list[ExportedFile]:
     """`build_site` in this process, with the settings `build` gives the CLI."""
-    settings = ServiceSettings(data_dir=data_dir, base_url=base_url)
+    settings = ServiceSettings(
+        data_dir=data_dir, base_url=base_url, export_brotli_quality=BROTLI_QUALITY
+    )
     return build_site(settings, out, today=date.fromisoformat(day), workers=workers)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import platform
+from datetime import date
 from pathlib import Path
 
 import brotli
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 import calendar_service
 from calendar_service.compression import IDENTITY, brotli_body, gzip_body
+from calendar_service.export import build_site
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
 
@@ -66,3 +69,33 @@ def test_a_service_without_gzip_copies_sends_its_feeds_as_they_are(compressed: b
     assert response.status_code == 200
     assert response.headers.get("content-encoding") == ("gzip" if compressed else None)
     assert response.content.startswith(b"BEGIN:VCALENDAR")  # httpx decodes the gzip
+
+
+@pytest.mark.parametrize("quality", [None, 9])
+def test_an_export_compresses_each_file_at_its_levels(tmp_path: Path, quality: int | None) -> None:
+    # The other export tests lower the shared files' quality (export_support.BROTLI_QUALITY);
+    # here the default, 11, and a setting: every .br and .gz is the body at the level
+    # export_storage gives its kind of file, and the manifest names them.
+    options = {} if quality is None else {"export_brotli_quality": quality}
+    settings = ServiceSettings(
+        data_dir=DATASETS / "series-until-in-summer", base_url=BASE_URL, **options
+    )
+    files = build_site(settings, tmp_path / "site", today=date(2026, 3, 1), workers=1)
+    shared = 11 if quality is None else quality
+    manifest = json.loads((tmp_path / "site" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["compression"].endswith(f"brotli {shared} (5 an event's), 5 above")
+    kinds = set()
+    for item in files:
+        body = (tmp_path / "site" / item.path).read_bytes()
+        if not (tmp_path / "site" / (item.path + ".br")).exists():
+            assert not item.content_type.startswith(("text/", "application/json"))
+            continue
+        large, own = len(body) > 64_000, item.url.startswith("/events/")
+        kinds.add((large, own))
+        expected = 5 if large or own else shared
+        assert (tmp_path / "site" / (item.path + ".br")).read_bytes() == brotli.compress(
+            body, quality=expected
+        ), item.path
+        gzipped = (tmp_path / "site" / (item.path + ".gz")).read_bytes()
+        assert gzipped == gzip_body(body, 6 if large else 9), item.path
+    assert {(False, True), (False, False)} <= kinds  # an event's files and shared ones

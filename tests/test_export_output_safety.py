@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from conftest import BUNDLED_DATA
-from export_support import BASE_URL, FIXED_DAY, Export, Exports
+from export_support import BASE_URL, BROTLI_QUALITY, FIXED_DAY, Export, Exports
 from export_support import exports as exports
 
 from calendar_service.cli import main
-from calendar_service.export_storage import COMPRESSION
+from calendar_service.export_storage import compression
 
 # One xdist worker runs the export modules (make unit: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("export")
@@ -26,6 +26,7 @@ def build_command(
 ) -> tuple[int, str]:
     """`calendar-service build` in this process (the CLI's own handling is the subject)."""
     monkeypatch.setenv("CALENDAR_BASE_URL", BASE_URL)
+    monkeypatch.setenv("CALENDAR_EXPORT_BROTLI_QUALITY", str(BROTLI_QUALITY))
     code = main(["build", "--data-dir", str(BUNDLED_DATA), str(out), "--date", FIXED_DAY])
     return code, capsys.readouterr().err
 
@@ -44,14 +45,14 @@ def victims(root: Path) -> dict[str, bytes]:
 
 def listing(*paths: str) -> str:
     files = [{"path": path} for path in paths]
-    return json.dumps({"version": "x", "compression": COMPRESSION, "files": files})
+    return json.dumps({"version": "x", "compression": compression(BROTLI_QUALITY), "files": files})
 
 
 def same_bytes(made: Export, *paths: str) -> str:
     """A manifest listing the very bytes the build makes, so that it would reuse the files."""
     hashes = {item["path"]: item["sha256"] for item in made.manifest["files"]}
     files = [{"path": path, "sha256": hashes[path]} for path in paths]
-    return json.dumps({"compression": COMPRESSION, "files": files})
+    return json.dumps({"compression": compression(BROTLI_QUALITY), "files": files})
 
 
 # Each case prepares the export the output link names now (given the victims' folder) so as

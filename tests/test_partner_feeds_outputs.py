@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from conftest import in_process
+from export_support import BROTLI_QUALITY
 from ical.calendar_stream import IcsCalendarStream
 from partner_feeds_support import PAGE, TODAY, data_with_feed
 from partner_feeds_support import by_uid as imported
@@ -47,7 +48,9 @@ def test_an_imported_event_is_in_the_feeds_api_pages_and_embed(tmp_path: Path) -
 
 def test_an_export_after_a_fetch_is_the_same_for_the_same_fetched_bytes(tmp_path: Path) -> None:
     data, fetched = data_with_feed(tmp_path, "recurring-with-exceptions.ics")
-    settings = ServiceSettings(data_dir=data, fetched_dir=fetched, base_url=BASE)
+    settings = ServiceSettings(
+        data_dir=data, fetched_dir=fetched, base_url=BASE, export_brotli_quality=BROTLI_QUALITY
+    )
     first = build_site(settings, tmp_path / "first", today=TODAY)
     second = build_site(settings, tmp_path / "second", today=TODAY)
     assert [(item.path, item.sha256) for item in first] == [
