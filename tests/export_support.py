@@ -1,11 +1,12 @@
 """Shared by the export tests: builds, nginx in front of the export, the live site, headers.
 
-The export of the bundled data for a day is built once per worker (`exports`, by the CLI as a
+The export of the bundled data for a day is built once per run (`exports`, by the CLI as a
 user runs it) and only read; builds whose subject is not the CLI process run in-process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -118,16 +119,24 @@ class Export:
 
 
 class Exports:
-    """Exports of the bundled data by day, each built once by the CLI: only read them."""
+    """Exports of the bundled data by day, each built once by the CLI for the whole run (the
+    export modules' two xdist workers both read the same day's): only read them."""
 
     def __init__(self, factory: pytest.TempPathFactory) -> None:
-        self.factory = factory
+        # Under xdist each worker's base folder is in the run's own; shared there.
+        base = factory.getbasetemp()
+        self.shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
         self.built: dict[str, Export] = {}
 
     def of(self, day: str) -> Export:
         if day not in self.built:
-            root = self.factory.mktemp(f"export-{day}") / "site"
-            self.built[day] = Export(root, build(BUNDLED_DATA, root, day))
+            root = self.shared / f"export-{day}" / "site"
+            with (self.shared / f"export-{day}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # the other worker may be building it
+                if not (root / "manifest.json").exists():
+                    root.parent.mkdir(exist_ok=True)
+                    build(BUNDLED_DATA, root, day)
+            self.built[day] = Export(root, manifest_of(root))
         return self.built[day]
 
 
