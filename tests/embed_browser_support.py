@@ -79,12 +79,15 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
     """What axe-core finds on the page as it is now, of serious or critical impact (WCAG 2.2
     AA's tags); the page must let the injected script run (`bypass_csp=True`).
 
-    axe is injected once per document: after a resize or a change of colour scheme the same
-    page is checked again without a second copy (~0.1 s of CPU each, most of it the 560 KB
-    sent over the DevTools protocol).
+    axe is sent to a page once: into the document shown, and as an init script into every
+    document the page loads next, before their own scripts. A copy per check cost ~0.1 s of
+    CPU, most of it the 560 KB sent over the DevTools protocol; a page checked again after a
+    resize, a change of colour scheme or a load has axe already.
     """
     if not page.evaluate("() => typeof axe === 'object'"):
-        page.add_script_tag(content=AXE.read_text())
+        source = AXE.read_text()
+        page.add_script_tag(content=source)
+        page.add_init_script(source)
     violations: list[dict[str, Any]] = page.evaluate(AXE_RUN, AXE_TAGS)
     return violations
 
