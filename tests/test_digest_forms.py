@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import IN_PROCESS_URL, InProcess, in_process
@@ -21,6 +22,7 @@ from digest_support import (
 from markdown_it import MarkdownIt
 
 from calendar_service.digest import TEXT_WIDTH
+from calendar_service.web.digests import most_that_fit
 
 # February 2025's dates in words, as the frozen data gives them.
 FEBRUARY_2025 = (
@@ -203,3 +205,36 @@ def test_a_pdf_too_full_for_one_page_leaves_dates_out_and_says_how_many(
     assert f"more dates: see {IN_PROCESS_URL}/ " in pages[0]  # the page with every date
     shown = pages[0].count("Daily drop-in") + pages[0].count("Second daily drop-in")
     assert shown + int(left_out[1]) >= 60 and shown > 40
+
+
+class _Layouts:
+    """Layouts of the first `keep` dates by count alone, where the first `fit` fit on one page:
+    what the search reads of WeasyPrint's (its pages), with every count it laid out. The real
+    layouts' bound and search are checked by the crowded test above; this walks every case."""
+
+    def __init__(self, fit: int) -> None:
+        self.fit = fit
+        self.tried: list[int] = []
+
+    def __call__(self, keep: int) -> SimpleNamespace:
+        self.tried.append(keep)
+        return SimpleNamespace(keep=keep, pages=[1] if keep <= self.fit else [1, 2])
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 7, 20])
+def test_the_search_for_the_most_dates_that_fit_finds_what_a_bisection_finds(total: int) -> None:
+    # Whatever bound the first page gives, from the exact count to no help at all (`total`).
+    for fit in range(total):
+        for most in range(fit, total + 1):
+            layouts = _Layouts(fit)
+            assert most_that_fit(layouts, most, total).keep == fit, (fit, most, layouts.tried)
+            assert len(layouts.tried) <= 2 * total.bit_length() + 1, (fit, most, layouts.tried)
+
+
+def test_the_search_lays_out_once_or_twice_when_the_first_page_is_a_close_bound() -> None:
+    # A busy term: 81 dates, the first page of all of them held 66, and 65 fit with the line
+    # saying how many are left out. A bisection of 0 to 81 laid out 7 times.
+    for most, tried in ((65, [65]), (66, [66, 65])):
+        layouts = _Layouts(65)
+        assert most_that_fit(layouts, most, 81).keep == 65
+        assert layouts.tried == tried

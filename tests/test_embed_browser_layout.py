@@ -40,20 +40,34 @@ SCREENS = [
 ]
 
 
+def _fits(page: Page, name: str, width: int, suffix: str) -> None:
+    """Nothing on the page as shown reaches past the window's `width`."""
+    with pictured(page, f"{name}-{suffix}"):
+        layout = page.evaluate(OVERFLOW_SCRIPT)
+        assert layout["scrollWidth"] <= width, (page.url, width, layout)
+        assert layout["out"] == [], (page.url, width, layout)
+
+
 def test_layout_at_320px_1280px_and_200_percent_zoom(
     open_page: Callable[..., Page], server: Server
 ) -> None:
+    # Each screen loaded once at 320px and then widened to 1280px: the pages' layout is CSS
+    # alone (no script reads a width), so a resized page lays out as one loaded at that size,
+    # and a page and a load less per screen saved chromium ~0.2 s of CPU a run.
+    page = open_page(viewport={"width": 320, "height": 900})
+    for name, path in SCREENS:
+        page.set_viewport_size({"width": 320, "height": 900})
+        page.goto(server.url + path)
+        page.wait_for_load_state("load")
+        for width in (320, 1280):
+            page.set_viewport_size({"width": width, "height": 900})
+            _fits(page, name, width, f"{width}")
     # 200% zoom of a 1280px window lays out like a 640px-wide viewport at twice the pixels.
-    for width, scale in [(320, 1), (1280, 1), (640, 2)]:
-        page = open_page(viewport={"width": width, "height": 900}, device_scale_factor=scale)
-        for name, path in SCREENS:
-            page.goto(server.url + path)
-            page.wait_for_load_state("load")
-            suffix = f"{width}" if scale == 1 else f"{width}-zoom200"
-            with pictured(page, f"{name}-{suffix}"):
-                layout = page.evaluate(OVERFLOW_SCRIPT)
-                assert layout["scrollWidth"] <= width, (path, width, layout)
-                assert layout["out"] == [], (path, width, layout)
+    zoomed = open_page(viewport={"width": 640, "height": 900}, device_scale_factor=2)
+    for name, path in SCREENS:
+        zoomed.goto(server.url + path)
+        zoomed.wait_for_load_state("load")
+        _fits(zoomed, name, 640, "640-zoom200")
 
 
 # 5. Accessibility ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import BrowserContext
 
 pytestmark = pytest.mark.xdist_group("embed_browser")  # one chromium at a time
 SCRIPT = ROOT / "scripts" / "screenshots.py"
@@ -39,12 +39,13 @@ def png_size(path: Path) -> tuple[int, int]:
 
 
 def test_screenshots_script_writes_four_pngs_of_the_window_size(
-    browser: Browser, tmp_path: Path
+    context: BrowserContext, tmp_path: Path
 ) -> None:
-    # With the browser tests' chromium, in this process: the script's own run (`make
-    # screenshots`) adds only launching one, and a process of its own cost ~3.5 s of CPU.
+    # With the browser tests' chromium and shared plain context (device scale 1), in this
+    # process: the script's own run (`make screenshots`) adds only launching one and making
+    # a context, and a process of its own cost ~3.5 s of CPU.
     screenshots = script()
-    written = screenshots.photograph(browser, tmp_path / "shots")
+    written = screenshots.photograph(context, tmp_path / "shots")
     assert sorted(path.name for path in (tmp_path / "shots").iterdir()) == [
         "digest.png",
         "embed.png",
