@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from icalendar import Event as VEvent
 from icalendar import vCalAddress, vRecur
 from pydantic import ValidationError
+from slug_support import slugs
 
 from calendar_service import ics
 from calendar_service.model import (
@@ -230,10 +231,7 @@ def rules(draw: st.DrawFn, near: date) -> dict[str, Any]:
 
 
 _NEAR = st.dates(date(1971, 1, 1), date(2195, 1, 1))
-# [a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,2}, drawn as text: from_regex cost a tenth of the drawing.
-_IDS = st.lists(
-    st.text("abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=8), min_size=1, max_size=3
-).map("-".join)
+_IDS = slugs(8)
 _SUMMARIES = st.just("") | _line
 _MAYBE_LINES = st.none() | _line
 _STATUSES = st.sampled_from(list(Status))
