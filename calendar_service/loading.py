@@ -44,6 +44,7 @@ from calendar_service.partner_feeds import ImportedFeed, import_sources
 from calendar_service.partner_sources import SourceConfig, SourcesFile, vocabulary_problems
 from calendar_service.provenance import Problem, provenance_problems
 from calendar_service.recurrence import (
+    EXPANSION_BUDGET,
     Allowance,
     ClockCheck,
     Located,
@@ -274,6 +275,7 @@ def load(
     today: date | None = None,
     fetched: Path | None = None,
     cache: LoadCache | None = None,
+    expansion_budget: int = EXPANSION_BUDGET,
 ) -> LoadedData:
     """Load and validate a data directory; raise `DataInvalid` listing every error.
 
@@ -282,6 +284,7 @@ def load(
     `imports`, never raised: the sources file itself is data, checked like the rest.
     With `cache` (kept between loads, as reloading does), the files unchanged since the
     last load are not read again; checks across files run over every file each time.
+    `expansion_budget` is what expanding every rule may cost together (check_expansion).
     """
     cache = cache if cache is not None else LoadCache()
     errors: list[DataError] = []
@@ -313,7 +316,7 @@ def load(
     context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
     judged = cache.judged
-    listing = _Listing()
+    listing = _Listing(Allowance(expansion_budget))
     check = partial(
         _check_events_file,
         settings=settings,
@@ -365,7 +368,11 @@ def load(
     assert settings is not None
     # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
     day = today or datetime.now(UTC).date()
-    errors.extend(check_expansion(located, settings.zone, day, cache.clock_problems()))
+    errors.extend(
+        check_expansion(
+            located, settings.zone, day, cache.clock_problems(), budget=expansion_budget
+        )
+    )
     if errors:
         raise DataInvalid(errors)
 

@@ -220,16 +220,18 @@ def check_expansion(
     today: date,
     clock_problems: ClockCheck = rule_clock_problems,
     cost_of: CostEstimate = expansion_cost,
+    budget: int = EXPANSION_BUDGET,
 ) -> list[DataError]:
     """Checks across the catalog that expand rules, once each event is valid on its own.
 
     First the cost of expanding every event up to the end of the index, estimated without
-    expanding: over EXPANSION_BUDGET, the costliest events are named and nothing is
+    expanding: over `budget`, the costliest events are named and nothing is
     expanded. Then every occurrence the rules give up to there must keep clear of the
     clock changes (see clock_problem). `located` holds every event of each file, in order,
     with its file, line and rule's Expansion (if listed). `clock_problems` is
     rule_clock_problems, or a copy of it that remembers the events it was asked about (a
-    reload asks again about every event); `cost_of`, expansion_cost or such a copy of it.
+    reload asks again about every event); `cost_of`, expansion_cost or such a copy of it;
+    `budget`, EXPANSION_BUDGET (a test sets it small to reach it with a few events).
     """
     reach = index_reach(today)
     fields, counters = [], dict[str, int]()
@@ -238,7 +240,7 @@ def check_expansion(
         fields.append(("events", position))
     costs = [cost_of(event, reach) for event, _, _, _ in located]
     total = sum(costs)
-    if total > EXPANSION_BUDGET:
+    if total > budget:
         ranked = sorted(range(len(located)), key=lambda i: (-costs[i], i))[:COSTLIEST_SHOWN]
         return [
             DataError(
@@ -247,7 +249,7 @@ def check_expansion(
                 field_path(fields[i]),
                 f"expanding this event to {reach} walks about {costs[i]:,} occurrences "
                 f"({_cost_reason(located[i][0], reach)}); the {len(located):,} events need "
-                f"{total:,} together, more than the {EXPANSION_BUDGET:,} allowed: end the "
+                f"{total:,} together, more than the {budget:,} allowed: end the "
                 "costliest series sooner (until or count), start them later, or repeat them "
                 "less often",
             )

@@ -66,8 +66,15 @@ def clear_of_clock_changes(start: datetime, length: timedelta) -> bool:
     return happens_once_in_london(start) and same_offset
 
 
+# Strategies are built once, here, not inside event_dicts for each event: building and
+# validating a strategy cost as much as drawing from it.
+_WORD_LISTS = {
+    most: st.lists(st.sampled_from(WORDS), min_size=1, max_size=most) for most in (2, 3, 4, 6)
+}
+
+
 def text(draw: st.DrawFn, most: int) -> str:
-    return " ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=most)))
+    return " ".join(draw(_WORD_LISTS[most]))
 
 
 def series_starts(start: date | datetime, frequency: str | None, count: int) -> list[Any]:
@@ -83,25 +90,45 @@ def iso(value: date | datetime) -> str:
     return value.isoformat(timespec="minutes") if isinstance(value, datetime) else str(value)
 
 
+_KINDS = st.sampled_from(["day", "span", "timed", "timed-dst", "timed-dst"])
+_DST_CHANGES = st.sampled_from(DST_CHANGES)
+_DAYS_BEFORE_A_CHANGE = st.integers(0, 1)
+_DAYS = st.dates(date(2024, 6, 1), date(2028, 6, 28))
+_CATEGORIES = st.sampled_from(CATEGORIES)
+_AUDIENCES = st.lists(st.sampled_from(AUDIENCES), min_size=1, max_size=3)
+_THEMES = st.lists(st.sampled_from(THEMES), max_size=2)
+_TAGS = st.lists(st.sampled_from(TAGS), max_size=3)
+_STATUSES = st.sampled_from(["confirmed", "provisional"])
+_SPAN_DAYS = st.integers(1, 8)  # 2 to 9 days
+_CLOCKS = st.sampled_from([time(0, 30), time(1, 0), time(1, 30), time(2, 30), time(10, 0)]) | (
+    st.sampled_from([time(23, 30), time(0, 0), time(1, 15), time(1, 45)])
+)
+_MINUTES = st.sampled_from([30, 45, 60, 90, 180, 240, 24 * 60, 26 * 60])
+_FREQUENCIES = st.sampled_from([None, "weekly", "yearly"])
+_COUNTS = {"weekly": st.integers(2, 10), "yearly": st.integers(2, 5)}
+_ACTIONS = st.sampled_from(["move", "cancel", "provisional"])
+_SHIFTS = st.sampled_from([-3, -2, -1, 1, 2, 3])
+
+
 @st.composite
 def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
     """One event as an editor would write it in YAML, valid by construction."""
-    kind = draw(st.sampled_from(["day", "span", "timed", "timed-dst", "timed-dst"]))
+    kind = draw(_KINDS)
     if kind == "timed-dst":
-        day = draw(st.sampled_from(DST_CHANGES)) - timedelta(days=draw(st.integers(0, 1)))
+        day = draw(_DST_CHANGES) - timedelta(days=draw(_DAYS_BEFORE_A_CHANGE))
     else:
-        day = draw(st.dates(date(2024, 6, 1), date(2028, 6, 28)))
+        day = draw(_DAYS)
     day = day.replace(day=min(day.day, 28))
     event: dict[str, Any] = {
         "id": f"event-{number}",
         "title": text(draw, 3),
         "summary": text(draw, 4),
         "description": text(draw, 6),
-        "category": draw(st.sampled_from(CATEGORIES)),
-        "audiences": draw(st.lists(st.sampled_from(AUDIENCES), min_size=1, max_size=3)),
-        "themes": draw(st.lists(st.sampled_from(THEMES), max_size=2)),
-        "tags": draw(st.lists(st.sampled_from(TAGS), max_size=3)),
-        "status": draw(st.sampled_from(["confirmed", "provisional"])),
+        "category": draw(_CATEGORIES),
+        "audiences": draw(_AUDIENCES),
+        "themes": draw(_THEMES),
+        "tags": draw(_TAGS),
+        "status": draw(_STATUSES),
     }
     if draw(st.booleans()):
         event["organiser"] = {"name": text(draw, 2)}
@@ -113,23 +140,19 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
         start, end = day, None
     elif kind == "span":
         start = day
-        end = day + timedelta(days=draw(st.integers(1, 8)))  # 2 to 9 days
+        end = day + timedelta(days=draw(_SPAN_DAYS))
     else:
-        clock = draw(
-            st.sampled_from([time(0, 30), time(1, 0), time(1, 30), time(2, 30), time(10, 0)])
-            | st.sampled_from([time(23, 30), time(0, 0), time(1, 15), time(1, 45)])
-        )
-        start = datetime.combine(day, clock)
-        minutes = draw(st.sampled_from([30, 45, 60, 90, 180, 240, 24 * 60, 26 * 60]))
+        start = datetime.combine(day, draw(_CLOCKS))
+        minutes = draw(_MINUTES)
         end = start + timedelta(minutes=minutes)
         # The loader refuses explicit times the clock changes skip or repeat.
         assume(happens_once_in_london(start) and happens_once_in_london(end))
     event["start"] = iso(start)
     if end is not None:
         event["end"] = iso(end)
-    frequency = draw(st.sampled_from([None, "weekly", "yearly"]))
+    frequency = draw(_FREQUENCIES)
     if frequency is not None:
-        count = draw(st.integers(2, 10 if frequency == "weekly" else 5))
+        count = draw(_COUNTS[frequency])
         starts = series_starts(start, frequency, count)
         excluded = draw(st.lists(st.sampled_from(starts[1:]), max_size=2, unique=True))
         event["recurrence"] = {"rule": {"frequency": frequency, "count": count}}
@@ -140,9 +163,9 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
         overrides = []
         for occurrence in changed:
             override: dict[str, Any] = {"occurrence": iso(occurrence)}
-            action = draw(st.sampled_from(["move", "cancel", "provisional"]))
+            action = draw(_ACTIONS)
             if action == "move":
-                shift = draw(st.sampled_from([-3, -2, -1, 1, 2, 3]))
+                shift = draw(_SHIFTS)
                 moved = occurrence + timedelta(days=shift)
                 assume(not isinstance(moved, datetime) or happens_once_in_london(moved))
                 override["start"] = iso(moved)
@@ -168,9 +191,12 @@ def event_dicts(draw: st.DrawFn, number: int) -> dict[str, Any]:
     return event
 
 
+_SIZES = st.integers(1, 5)
+
+
 @st.composite
 def calendars(draw: st.DrawFn) -> list[dict[str, Any]]:
-    size = draw(st.integers(1, 5))
+    size = draw(_SIZES)
     return [draw(event_dicts(number)) for number in range(size)]
 
 

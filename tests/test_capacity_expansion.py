@@ -28,7 +28,10 @@ from calendar_service.expansion import (
     estimate,
     timing_only,
 )
+from calendar_service.local_times import rule_clock_problems
+from calendar_service.model import EventData
 from calendar_service.query import Filter
+from calendar_service.recurrence import index_reach
 from calendar_service.reloading import LiveCatalog
 from calendar_service.search import Window, occurrences_in
 from calendar_service.settings import ServiceSettings
@@ -90,6 +93,11 @@ def edge_event(draw: st.DrawFn, number: int) -> dict[str, Any]:
         event["recurrence"] = {"rule": {"frequency": "yearly", "count": draw(st.integers(2, 6))}}
     elif rule == "endless":
         event["recurrence"] = {"rule": {"frequency": "yearly"}}
+    if rule is not None and isinstance(start, datetime):
+        # The loader refuses a series with an occurrence across a change of the clocks (an
+        # overnight one meets one some years): such data is no case here.
+        data = EventData.model_validate(event)
+        assume(not list(rule_clock_problems(data, LONDON, index_reach(TODAY))))
     return event
 
 
@@ -108,12 +116,13 @@ def test_windows_across_and_beyond_the_index_equal_direct_expansion(
         catalog = compiled(events, Path(folder))
     first_edge, last_edge = EDGES
     suffix = "@" + catalog.identity.uid_domain
+    calendar = catalog.calendar  # built on each use: once for both windows
     for edge in (first_edge, last_edge):
         first = edge - timedelta(days=data.draw(st.integers(-30, 400)))
         last = first + timedelta(days=data.draw(st.integers(0, 500)))
         window = Window(first, last)
         start, end = window.bounds(catalog)
-        expected = index.expand(catalog.calendar, start, end, LONDON, suffix, catalog.facts)
+        expected = index.expand(calendar, start, end, LONDON, suffix, catalog.facts)
         got = occurrences_in(catalog, Filter(), window)
         assert keys(got) == keys(expected), (first, last)
         assert got == expected

@@ -60,15 +60,25 @@ def valid(raw: dict[str, Any]) -> EventData:
         raise
 
 
+# Strategies are built once, here, not inside series_events for each event: building and
+# validating a strategy cost as much as drawing from it.
+_NEAR = st.dates(TODAY - timedelta(days=900), TODAY + timedelta(days=900))
+_HOURS, _MINUTES = st.integers(0, 23), st.sampled_from([0, 30])
+_LENGTHS = {True: st.sampled_from([30, 90, 600, 1500]), False: st.integers(0, 9)}
+_EXTRA_DAYS = st.lists(st.integers(1, 700), max_size=2)
+_OVERRIDE_STATUSES = st.sampled_from(["cancelled", "provisional", "confirmed"])
+_MOVES, _LONGER = st.integers(-40, 40), st.sampled_from([1, 2])
+
+
 @st.composite
 def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
     """A valid event: a rule (or extra dates) from a start it gives, with excluded,
     skipped and overridden occurrences among those it gives, clear of clock changes."""
-    near = draw(st.dates(TODAY - timedelta(days=900), TODAY + timedelta(days=900)))
+    near = draw(_NEAR)
     timed = draw(st.booleans())
     begin: date | datetime = near
     if timed:
-        hour, minute = draw(st.integers(0, 23)), draw(st.sampled_from([0, 30]))
+        hour, minute = draw(_HOURS), draw(_MINUTES)
         begin = datetime.combine(near, time(hour, minute))
     raw: dict[str, Any] = {"id": "series", "title": "Series", "category": "event"}
     raw |= {"audiences": ["schools"], "start": _iso(begin), "recurrence": {}}
@@ -84,11 +94,8 @@ def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
         assert found is not None
         begin = found
         raw["start"] = _iso(begin)
-    length = (
-        timedelta(minutes=draw(st.sampled_from([30, 90, 600, 1500])))
-        if timed
-        else timedelta(days=draw(st.integers(0, 9)))
-    )
+    drawn = draw(_LENGTHS[timed])
+    length = timedelta(minutes=drawn) if timed else timedelta(days=drawn)
     if draw(st.booleans()):
         raw["end"] = _iso(begin + length)
     else:
@@ -98,9 +105,7 @@ def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
         series = Series(valid(raw))
         given = series.between(begin, begin + timedelta(days=1500))[:80]
     occurrences = [begin, *given]
-    extra = [
-        begin + timedelta(days=days) for days in draw(st.lists(st.integers(1, 700), max_size=2))
-    ]
+    extra = [begin + timedelta(days=days) for days in draw(_EXTRA_DAYS)]
     if rule is None and not extra:
         extra = [begin + timedelta(days=3)]
     extra = sorted(set(extra) - set(occurrences))
@@ -117,11 +122,11 @@ def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
         moved = occurrence
         if draw(st.booleans()):
             unit = timedelta(hours=1) if timed else timedelta(days=1)
-            moved = occurrence + unit * draw(st.integers(-40, 40))
+            moved = occurrence + unit * draw(_MOVES)
             override["start"] = _iso(moved)
         if draw(st.booleans()):
-            override["end"] = _iso(moved + length * draw(st.sampled_from([1, 2])))
-        override["status"] = draw(st.sampled_from(["cancelled", "provisional", "confirmed"]))
+            override["end"] = _iso(moved + length * draw(_LONGER))
+        override["status"] = draw(_OVERRIDE_STATUSES)
         if draw(st.booleans()):
             override["title"] = "Moved"
         overrides.append(override)
@@ -135,6 +140,12 @@ def series_events(draw: st.DrawFn, zone: ZoneInfo) -> Event:
     return Event(data, "events/x.yaml", 1, 0, modified, "0" * 16, Schedule(skipped))
 
 
+_WINDOW_DAYS = st.dates(TODAY - timedelta(days=1000), TODAY + timedelta(days=1000))
+_HALF_HOURS, _WINDOW_HALF_HOURS = st.integers(0, 47), st.integers(0, 48 * 400)
+_ZONES = st.sampled_from(ZONES)
+_SERIES = {name: st.lists(series_events(ZoneInfo(name)), min_size=1, max_size=3) for name in ZONES}
+
+
 @st.composite
 def windows(draw: st.DrawFn, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The index's horizon, or any window down to the minute, empty ones too."""
@@ -143,9 +154,9 @@ def windows(draw: st.DrawFn, zone: ZoneInfo) -> tuple[datetime, datetime]:
             datetime.combine(TODAY - HORIZON_PAST, time(), zone),
             datetime.combine(TODAY + HORIZON_FUTURE, time(), zone),
         )
-    day = draw(st.dates(TODAY - timedelta(days=1000), TODAY + timedelta(days=1000)))
-    start = datetime.combine(day, time(), zone) + timedelta(minutes=30 * draw(st.integers(0, 47)))
-    return start, start + timedelta(minutes=30 * draw(st.integers(0, 48 * 400)))
+    day = draw(_WINDOW_DAYS)
+    start = datetime.combine(day, time(), zone) + timedelta(minutes=30 * draw(_HALF_HOURS))
+    return start, start + timedelta(minutes=30 * draw(_WINDOW_HALF_HOURS))
 
 
 @given(data=st.data())
@@ -153,10 +164,10 @@ def windows(draw: st.DrawFn, zone: ZoneInfo) -> tuple[datetime, datetime]:
 def test_compiling_expands_as_recurring_ical_events_does(
     calendar_settings: CalendarSettings, data: st.DataObject
 ) -> None:
-    timezone = data.draw(st.sampled_from(ZONES))
+    timezone = data.draw(_ZONES)
     chosen = calendar_settings.model_copy(update={"timezone": timezone})
     zone = chosen.zone
-    events = data.draw(st.lists(series_events(zone), min_size=1, max_size=3))
+    events = data.draw(_SERIES[timezone])
     events = [
         Event(event.data.model_copy(update={"id": f"series-{n}"}), *vars_of(event))
         for n, event in enumerate(events)

@@ -44,20 +44,25 @@ def reference_matches(query: Filter, event: EventData) -> bool:
     return all(checks)
 
 
+# Built once, not for each example (building a strategy cost as much as drawing from it).
+_SOME = {
+    name: st.lists(st.sampled_from(values), max_size=2)
+    for name, values in (
+        ("category", CATEGORIES),
+        ("audience", AUDIENCES),
+        ("theme", THEMES),
+        ("tag", TAGS),
+    )
+}
+_WORDS = st.lists(st.sampled_from([*WORDS, "kind", "AFÉ", "zoe", "nothing"]), max_size=2)
+_ONLINE = st.sampled_from([None, True, False])
+
+
 @st.composite
 def filters(draw: st.DrawFn) -> Filter:
-    def some(values: list[str]) -> tuple[str, ...]:
-        return tuple(draw(st.lists(st.sampled_from(values), max_size=2)))
-
-    words = draw(st.lists(st.sampled_from([*WORDS, "kind", "AFÉ", "zoe", "nothing"]), max_size=2))
-    return Filter(
-        category=some(CATEGORIES),
-        audience=some(AUDIENCES),
-        theme=some(THEMES),
-        tag=some(TAGS),
-        q=" ".join(words),
-        online=draw(st.sampled_from([None, True, False])),
-    )
+    words = draw(_WORDS)
+    fields = {name: tuple(draw(values)) for name, values in _SOME.items()}
+    return Filter(**fields, q=" ".join(words), online=draw(_ONLINE))
 
 
 @settings(deadline=None, max_examples=200, derandomize=True)

@@ -9,6 +9,7 @@ import pytest
 from conftest import DATASETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from slug_support import slugs
 
 from calendar_service.documents import parse_yaml
 from calendar_service.loading import load
@@ -22,7 +23,7 @@ PROPERTIES = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-IDS = st.from_regex(r"[a-z0-9]{1,6}(-[a-z0-9]{1,6}){0,2}", fullmatch=True)
+IDS = slugs(6)
 
 
 def read_as_yaml(raw: bytes) -> list[Change]:
