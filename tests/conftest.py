@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -79,6 +80,12 @@ def service_app(settings: ServiceSettings, *, today: date | None = None) -> Fast
 IN_PROCESS_URL = "http://testserver"
 
 
+# The event loop of in-process requests made from the main thread, one for the run as a
+# server has one: asyncio.run made and closed one for each request (~0.15 ms of CPU, 1.05 ->
+# 0.83 ms for a small page). Closed at the end of the session (`main_loop_closed`).
+MAIN_LOOP = asyncio.Runner()
+
+
 @dataclass
 class InProcess:
     """The real application in this process, over httpx's ASGI transport (no server, no port).
@@ -104,7 +111,9 @@ class InProcess:
             async with httpx.AsyncClient(transport=transport, base_url=self.base_url) as client:
                 return await client.request(method, path, **kwargs)  # type: ignore[arg-type]
 
-        return asyncio.run(fetch())
+        if threading.current_thread() is threading.main_thread():
+            return MAIN_LOOP.run(fetch())
+        return asyncio.run(fetch())  # a test's own thread: a loop of its own
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         """GET like a calendar client: canonical-form redirects are followed unless asked."""
@@ -243,6 +252,12 @@ def collector_left_alone() -> Iterator[None]:
 
         patch.setattr(reloading, "keep_collector_off_snapshot", left_alone)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def main_loop_closed() -> Iterator[None]:
+    yield
+    MAIN_LOOP.close()
 
 
 @pytest.fixture
