@@ -22,6 +22,7 @@ from reload_support import (
     wait_for,
 )
 from reload_support import not_watching as not_watching
+from reload_support import not_watching_module as not_watching_module
 from reload_support import watched as watched
 from reload_support import watching as watching
 
