@@ -102,9 +102,13 @@ def edit(data_dir: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-@pytest.fixture
-def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
-    server = start_server(data_copy, tmp_path, watch=True)
+@pytest.fixture(scope="module")
+def watching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real server watching a copy of the data, with the default times, shared by a
+    module's tests: one edits a line no other reads, one reads the watch's report."""
+    data = tmp_path_factory.mktemp("watching") / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    server = start_server(data, data.parent, watch=True)
     yield server
     stop_server(server)
 
