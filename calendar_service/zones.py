@@ -35,6 +35,13 @@ class ClockChange:
         return min(before, after), max(before, after)
 
 
+# Looked at a day apart, then to the second between the two looks that differ. Two
+# changes less than a day apart would hide each other; in the tz database (599 zones,
+# 1900 on) the nearest two are four days apart (Africa/Freetown, 1939). Looked at hour by
+# hour, the seven years a server's first load asks for cost ~85 ms, an eighth of its start.
+STEP = timedelta(days=1)
+
+
 @functools.lru_cache(maxsize=512)
 def clock_changes(zone_key: str, year: int) -> tuple[ClockChange, ...]:
     """The zone's changes of offset in `year`, to the second; immutable, so cached."""
@@ -43,7 +50,7 @@ def clock_changes(zone_key: str, year: int) -> tuple[ClockChange, ...]:
     moment = datetime(year, 1, 1, tzinfo=UTC)
     offset = moment.astimezone(zone).utcoffset()
     while moment.year == year:
-        following = moment + timedelta(hours=1)
+        following = moment + STEP
         changed = following.astimezone(zone).utcoffset()
         if changed != offset:
             assert offset is not None and changed is not None

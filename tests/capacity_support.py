@@ -6,16 +6,20 @@ import asyncio
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from index_support import TODAY, compiled
 
 from calendar_service import capacity
-from calendar_service.compiling import Catalog
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.service import CalendarService
+
+if TYPE_CHECKING:
+    from calendar_service.compiling import Catalog
+
+# The application and the catalogs are imported where they are made: an expansion worker
+# that `occupy` holds imports this module for `hold_until_released`, and needs neither
+# (with them, ~0.3 s of CPU more for each worker a test started).
 
 HOLD_LIMIT_S = 60.0  # a held worker lets go by itself after this, should a test fail
 BURST = 4  # costly queries at once against one worker and no queue: three are refused
@@ -50,10 +54,14 @@ def daily_events(count: int, start: date) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def daily(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     """Thirty endless daily series: five years of them beyond the index are over the budget."""
+    from index_support import TODAY, compiled
+
     return compiled(daily_events(30, TODAY), tmp_path_factory.mktemp("daily"))
 
 
 def api(catalog_dir: Path, **options: Any) -> httpx.AsyncClient:
+    from calendar_service.web.service import CalendarService
+
     settings_ = ServiceSettings(data_dir=catalog_dir, watch=False, **options)
     app = CalendarService.open(settings_).app()
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

@@ -6,6 +6,8 @@ the watch logic itself (renames, held reloads), which needs no process of its ow
 
 from __future__ import annotations
 
+import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -14,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from conftest import IN_PROCESS_URL, InProcess, Server, start_server, stop_server
+from conftest import BUNDLED_DATA, IN_PROCESS_URL, InProcess, Server, start_server, stop_server
 
 from calendar_service.settings import ServiceSettings
 from calendar_service.web.service import CalendarService
@@ -100,9 +102,13 @@ def edit(data_dir: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-@pytest.fixture
-def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
-    server = start_server(data_copy, tmp_path, watch=True)
+@pytest.fixture(scope="module")
+def watching(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real server watching a copy of the data, with the default times, shared by a
+    module's tests: one edits a line no other reads, one reads the watch's report."""
+    data = tmp_path_factory.mktemp("watching") / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    server = start_server(data, data.parent, watch=True)
     yield server
     stop_server(server)
 
@@ -114,11 +120,36 @@ def watched(data_copy: Path) -> Iterator[Watched]:
     running.service.live.stop()
 
 
-@pytest.fixture
-def not_watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
-    server = start_server(data_copy, tmp_path, watch=False)
+@pytest.fixture(scope="module")
+def not_watching_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real server not watching, over a copy of the data: see `not_watching`."""
+    data = tmp_path_factory.mktemp("not-watching") / "data"
+    shutil.copytree(BUNDLED_DATA, data)
+    server = start_server(data, data.parent, watch=False)
     yield server
     stop_server(server)
+
+
+@pytest.fixture
+def not_watching(not_watching_module: Server) -> Iterator[Server]:
+    """The module's server not watching, serving the data as copied; after the test, the
+    file it edits is put back and reloaded (SIGHUP): a reload for each test, not a start."""
+    server = not_watching_module
+    path = server.data_dir / FILE
+    original = path.read_bytes()
+    version = health(server)["version"]
+    yield server
+    path.write_bytes(original)
+    reloads = health(server)["reloads"]
+    server.process.send_signal(signal.SIGHUP)
+    wait_for(
+        lambda: (
+            (report := health(server))["reloads"] > reloads
+            and report["version"] == version
+            and report["last_reload_error"] is None
+        ),
+        "the data as copied to be served again",
+    )
 
 
 # --- The watcher survives what it cannot follow, and says so (issue 9, items 8 and 9) ------

@@ -20,34 +20,39 @@ from base_url_support import (
     seeds,
     start_plain,
 )
-from conftest import Server, free_port, stop_server
+from conftest import Server, stop_server
 
 from calendar_service.cli import main
 
 PUBLIC = "https://calendar.example.org"
 
 
-@pytest.fixture
-def unconfigured(tmp_path: Path) -> Path:
-    return data_without_base_url(tmp_path)
+@pytest.fixture(scope="module")
+def unconfigured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return data_without_base_url(tmp_path_factory.mktemp("unconfigured"))
 
 
-@pytest.fixture
-def on_another_port(unconfigured: Path, tmp_path: Path) -> Iterator[tuple[Server, str]]:
-    port = free_port()
-    while port == 8000:  # the old default must not be the port under test
-        port = free_port()
-    running = start_plain(unconfigured, tmp_path, "--port", str(port))
+@pytest.fixture(scope="module")
+def on_port_zero(
+    unconfigured: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, str]]:
+    """`serve --port 0` with no base URL, shared by the tests that only read from it.
+
+    The system chooses the port, from its ephemeral range: never the old default 8000, so
+    a link naming 8000 is a link that does not name the port served.
+    """
+    running = start_plain(unconfigured, tmp_path_factory.mktemp("port-zero"), "--port", "0")
     yield running
     stop_server(running[0])
 
 
 def test_without_a_base_url_every_link_names_the_port_served(
-    on_another_port: tuple[Server, str], unconfigured: Path
+    on_port_zero: tuple[Server, str], unconfigured: Path
 ) -> None:
-    server, base = on_another_port
+    server, base = on_port_zero
     assert base == server.url
     port = server.url.rsplit(":", 1)[1]
+    assert port != "8000"
     bodies = crawl(server, base, seeds(unconfigured), depth=2)
     kinds = {path.split("?")[0].rsplit(".", 1)[-1] for path in bodies}
     assert {"ics", "json", "js"} <= kinds and any(p.startswith("/events/") for p in bodies)
@@ -80,13 +85,12 @@ def test_a_base_url_option_names_every_link(unconfigured: Path, tmp_path: Path) 
         assert PUBLIC + "/" in decoded(bodies[path]), path
 
 
-def test_port_zero_links_name_the_port_the_system_chose(unconfigured: Path, tmp_path: Path) -> None:
-    server, base = start_plain(unconfigured, tmp_path, "--port", "0")
-    try:
-        home = decoded(server.get("/").text)
-        subscribe = decoded(server.get("/subscribe").text)
-    finally:
-        stop_server(server)
+def test_port_zero_links_name_the_port_the_system_chose(
+    on_port_zero: tuple[Server, str],
+) -> None:
+    server, base = on_port_zero
+    home = decoded(server.get("/").text)
+    subscribe = decoded(server.get("/subscribe").text)
     port = server.url.rsplit(":", 1)[1]
     assert port != "0" and base == server.url
     assert f"webcal://127.0.0.1:{port}/calendar.ics" in home

@@ -49,8 +49,9 @@ def niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
-def workers(pid: int) -> list[int]:
-    """The expansion worker processes under a server: its descendants run niced."""
+def spawned(pid: int, below: int) -> set[int]:
+    """The processes multiprocessing spawned under `pid`, `below` or more levels down (not
+    its resource tracker, which it starts with a command of its own)."""
     parents: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -59,20 +60,35 @@ def workers(pid: int) -> list[int]:
             except OSError:
                 continue
             parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
-    found, queue = [], [pid]
-    while queue:
-        for child in parents.get(queue.pop(), []):
-            found.append(child)
-            queue.append(child)
+    found, level, depth = set(), [pid], 0
+    while level:
+        depth += 1
+        level = [child for parent in level for child in parents.get(parent, [])]
+        for child in level if depth >= below else []:
+            try:
+                if b"--multiprocessing-fork" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.add(child)
+            except OSError:
+                continue
+    return found
+
+
+def expansion_workers(pid: int, uvicorn_workers: int = 1) -> set[int]:
+    """The expansion worker processes under the server `pid`: spawned by its process, or by
+    its worker processes if it has several (uvicorn spawns those). Each runs niced below
+    the server.
+
+    Known by where they run, not by their niceness: under `nice` 10 or more the server and
+    its workers are at 19 too.
+    """
+    found = spawned(pid, below=1 if uvicorn_workers == 1 else 2)
     base = niceness(pid)
-    niced = []
-    for child in found:
+    for worker in found:
         try:
-            if niceness(child) == base + capacity.WORKER_NICENESS:
-                niced.append(child)
+            assert niceness(worker) == min(base + capacity.WORKER_NICENESS, 19), worker
         except OSError:
-            continue
-    return niced
+            continue  # ended meanwhile
+    return found
 
 
 def alive(pid: int) -> bool:
@@ -119,8 +135,9 @@ def test_a_burst_of_costly_queries_gets_503s_and_every_one_is_answered_on_retry(
     assert all(codes[-1] == 200 for codes in statuses.values()), statuses
     assert any(503 in codes for codes in statuses.values()), statuses
     assert cheap and set(cheap) == {200}
-    assert workers(generated.process.pid), "the worker process ran the burst"
-    # That it stops after IDLE_S without work: test_an_idle_pool_stops_its_worker_processes.
+    assert expansion_workers(generated.process.pid), "the worker process ran the burst"
+    # That it stops after IDLE_S without work: test_an_idle_pool_stops_its_worker_processes;
+    # that it ends with the server: test_expansion_workers_end_with_the_server[1].
 
 
 def test_an_idle_pool_stops_its_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,10 +146,11 @@ def test_an_idle_pool_stops_its_worker_processes(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(capacity, "IDLE_S", 0.2)
     client = api(BUNDLED_DATA, expansion_workers=1, expansion_queue=0)
     try:
-        others = set(workers(os.getpid()))  # those of servers this process has started
+        # Those of servers this process has started, and of pools earlier tests opened here.
+        others = expansion_workers(os.getpid())
         assert get(client, beyond_index(client)).status_code == 200
         pool = capacity.expansions()
-        started = set(workers(os.getpid())) - others
+        started = expansion_workers(os.getpid()) - others
         assert pool.started and started, "the query ran in an expansion worker"
         wait_until(lambda: not pool.started, "the idle pool to stop")
         wait_until(lambda: not any(alive(pid) for pid in started), "its workers to end")
@@ -140,21 +158,34 @@ def test_an_idle_pool_stops_its_worker_processes(monkeypatch: pytest.MonkeyPatch
         capacity.configure(ServiceSettings())
 
 
-@pytest.mark.parametrize("uvicorn_workers", [1, 2])
-def test_expansion_workers_end_with_the_server(uvicorn_workers: int, tmp_path: Path) -> None:
-    """Even when the server's process ends without shutting its pool down (uvicorn's
-    worker processes end with os._exit), its expansion workers do not outlive it."""
-    server = start_server(BUNDLED_DATA, tmp_path, workers=uvicorn_workers)
+@pytest.fixture(params=[1, 2], ids=["1", "2"])
+def ended(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Server, int]]:
+    """A server to end, and its number of worker processes: the burst's, of one process
+    (this is the last test of the module to use it, and a module's tests run in file order:
+    a server start fewer), or one of two workers."""
+    if request.param == 1:
+        # Stopped by the test; the module fixture's own stop is then a no-op.
+        yield request.getfixturevalue("generated"), 1
+        return
+    server = start_server(BUNDLED_DATA, tmp_path, workers=2)
     try:
-        today = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
-        first = today + timedelta(days=8 * 366)
-        response = server.get(f"/api/occurrences?from={first}&to={first + timedelta(days=30)}")
-        assert response.status_code == 200
-        expansion = workers(server.process.pid)
-        assert expansion, "the query ran in an expansion worker"
+        yield server, 2
     finally:
         stop_server(server)
-    deadline = time.monotonic() + 15
-    while any(alive(pid) for pid in expansion) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert [pid for pid in expansion if alive(pid)] == []
+
+
+def test_expansion_workers_end_with_the_server(ended: tuple[Server, int]) -> None:
+    """Even when the server's process ends without shutting its pool down (uvicorn's
+    worker processes end with os._exit), its expansion workers do not outlive it."""
+    server, uvicorn_workers = ended
+    today = date.fromisoformat(server.get("/version.json").json()["compiled_on"])
+    first = today + timedelta(days=8 * 366)
+    response = server.get(f"/api/occurrences?from={first}&to={first + timedelta(days=30)}")
+    assert response.status_code == 200
+    expansion = expansion_workers(server.process.pid, uvicorn_workers)
+    assert expansion, "the query ran in an expansion worker"
+    stop_server(server)
+    wait_until(
+        lambda: not any(alive(pid) for pid in expansion),
+        "the expansion workers to end with the server",
+    )

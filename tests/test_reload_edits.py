@@ -1,12 +1,14 @@
 """Live reload: edits are picked up, broken edits refused; SIGHUP reloads.
 
-A real `serve` process picks up an edit and answers SIGHUP; how a broken edit is refused and
-reported is the same code in this process (reload_support.watched), without a server each.
+A real `serve` process picks up an edit, reports its watch and answers SIGHUP; how a broken
+edit is refused and reported is the same code in this process (reload_support.watched),
+without a server each.
 """
 
 from __future__ import annotations
 
 import signal
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,10 @@ from reload_support import (
     feed_text,
     health,
     wait_for,
+    watcher,
 )
 from reload_support import not_watching as not_watching
+from reload_support import not_watching_module as not_watching_module
 from reload_support import watched as watched
 from reload_support import watching as watching
 
@@ -40,6 +44,19 @@ def test_valid_edit_is_served_within_seconds(watching: Server) -> None:
     assert watching.get("/feeds/all.ics").headers["etag"] != etag
     single = watching.get("/events/time-to-talk-day.ics").text
     assert "Time to Talk Day (edited)" in single
+
+
+def test_healthz_reports_the_watch(watching: Server) -> None:
+    # `serve --no-watch` reporting "off" (and "ok"): test_sighup_reloads_when_watching_is_off.
+    report = wait_for(
+        lambda: watcher(watching) if watcher(watching)["state"] == "watching" else None,
+        "the watch to answer",
+    )
+    assert report["state"] == "watching"
+    assert report["reason"] is None
+    assert report["directory"] == str(watching.data_dir.resolve())
+    assert datetime.fromisoformat(report["since"]).tzinfo is not None
+    assert health(watching)["status"] == "ok"
 
 
 @pytest.mark.parametrize(

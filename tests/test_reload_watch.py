@@ -1,7 +1,7 @@
-"""Live reload: the watch is reported; renamed, replaced, symlinked or missing data is followed.
+"""Live reload: renamed, replaced, symlinked or missing data is followed, and reported.
 
-`serve` reports its watch in /healthz (a real process); the watch logic itself is driven in
-this process (reload_support.watched), where it runs the same threads.
+The watch logic is driven in this process (reload_support.watched), where it runs the same
+threads as in `serve`; that `serve` reports its watch in /healthz: test_reload_edits.
 """
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import WAITING, Server, start_server, stop_server
+from conftest import WAITING
 from reload_support import (
     FILE,
     NEW_TITLE,
@@ -42,29 +40,6 @@ def retitle(data_dir: Path, marker: str) -> None:
     title = re.search(r"^    title: Time to Talk Day.*\n", text, flags=re.MULTILINE)
     assert title is not None
     path.write_text(text.replace(title[0], NEW_TITLE.format(marker), 1), encoding="utf-8")
-
-
-@pytest.fixture
-def watching(data_copy: Path, tmp_path: Path) -> Iterator[Server]:
-    """A real `serve` watching, its times QUICK_TIMES given as CALENDAR_* variables: its
-    watch answers within one check interval, and this test is about the report."""
-    quick = {f"CALENDAR_{name.upper()}": str(value) for name, value in QUICK_TIMES.items()}
-    server = start_server(data_copy, tmp_path, watch=True, extra_env=quick)
-    yield server
-    stop_server(server)
-
-
-def test_healthz_reports_the_watch(watching: Server) -> None:
-    # `serve --no-watch` reporting "off" (and "ok"): test_reload_edits' SIGHUP test.
-    report = wait_for(
-        lambda: watcher(watching) if watcher(watching)["state"] == "watching" else None,
-        "the watch to answer",
-    )
-    assert report["state"] == "watching"
-    assert report["reason"] is None
-    assert report["directory"] == str(watching.data_dir.resolve())
-    assert datetime.fromisoformat(report["since"]).tzinfo is not None
-    assert health(watching)["status"] == "ok"
 
 
 # Names that are not UTF-8: watchfiles cannot decode them; its thread died on the first

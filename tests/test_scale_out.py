@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -56,10 +55,15 @@ def exported_urls() -> list[str]:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
+    """Two servers over the same data: one of one process, one of two worker processes.
+
+    Three processes in all: the second server's workers are also what
+    test_workers_of_one_server_agree_on_etags compares (a server fewer to start).
+    """
     base = tmp_path_factory.mktemp("scale-out")
     first = start_server(BUNDLED_DATA, base, extra_env=ENV)
     try:
-        second = start_server(BUNDLED_DATA, base, extra_env=ENV)
+        second = start_server(BUNDLED_DATA, base, workers=2, extra_env=ENV)
         try:
             yield first, second
         finally:
@@ -99,8 +103,8 @@ def test_conditional_requests_work_across_processes(pair: tuple[Server, Server])
         assert revalidated.headers["etag"] == etag
 
 
-def test_workers_of_one_server_agree_on_etags(tmp_path: Path) -> None:
-    server = start_server(BUNDLED_DATA, tmp_path, workers=2, extra_env=ENV)
+def test_workers_of_one_server_agree_on_etags(pair: tuple[Server, Server]) -> None:
+    _, server = pair  # two workers
     paths = ["/calendar.ics", "/feeds/all.json", "/", "/embed", "/version.json"]
     # No keep-alive: every request is a new connection, which either worker may accept.
     client = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
@@ -123,7 +127,6 @@ def test_workers_of_one_server_agree_on_etags(tmp_path: Path) -> None:
                     break
     finally:
         client.close()
-        stop_server(server)
     etags: dict[str, set[str]] = {}
     for path, etag, _loaded_at in answers:
         etags.setdefault(path, set()).add(etag)

@@ -19,8 +19,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from calendar_service import __version__
 from calendar_service.capacity import ExpansionBusy
 from calendar_service.query import QueryError
-from calendar_service.settings import ServiceSettings
 from calendar_service.web import api, apidocs, digests, feeds, pages, syndication
+from calendar_service.web.limits import MAX_URL_BYTES
 from calendar_service.web.precomputed import Precomputed
 from calendar_service.web.protocol import HeadAsGet, JsonCors, TextParameters, allowed_methods
 from calendar_service.web.refusals import refusal
@@ -28,7 +28,6 @@ from calendar_service.web.responses import ApiError, CanonicalRedirect, error_re
 from calendar_service.web.service import CalendarService
 
 log = logging.getLogger("calendar_service.web")
-MAX_URL_BYTES = 16_384  # above the 10,000-character parameters that get a 422 naming them
 
 
 class UrlLengthLimit:
@@ -190,17 +189,3 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     # Never show a traceback or echo input; the log has the details.
     log.exception("unexpected error on %s", request.url.path)
     return error_response(500, "internal error; it has been logged")
-
-
-def configure_logging() -> None:
-    """Our log lines (reloads, refused data) beside uvicorn's, on standard error."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-
-
-def create_app_for_settings(settings: ServiceSettings, served_url: str | None = None) -> FastAPI:
-    """Factory for uvicorn workers (given as a partial, pickled into each): own snapshot.
-
-    `served_url`: the address the parent bound, the links' base when none is configured.
-    """
-    configure_logging()
-    return CalendarService.open(settings, served_url=served_url).app()

@@ -12,11 +12,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.app import MAX_URL_BYTES
-from calendar_service.web.responses import error_response
+from calendar_service.web.limits import MAX_HEADER_BYTES, MAX_URL_BYTES
 
 log = logging.getLogger("calendar_service.web")
-MAX_HEADER_BYTES = 32_768  # every header field together; as much as nginx's default buffers hold
 RETRY_AFTER_BUSY_S = 1  # a refused connection's next try: connections come and go quickly
 
 
@@ -162,6 +160,10 @@ class CalendarProtocol(HttpToolsProtocol):
 
     def refuse(self, refusal: Refused) -> None:
         """Answer with the JSON error shape and close the connection."""
+        # Imported here: this module is pickled into the workers from `serve`'s own process,
+        # which runs no application and so never imports the web framework (web/running.py).
+        from calendar_service.web.responses import error_response
+
         self.disarm_head_deadline()
         response = error_response(refusal.status, refusal.message)
         lines = [STATUS_LINE[refusal.status]]
