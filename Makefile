@@ -60,8 +60,8 @@ browser-deps:
 	npm ci --prefix tests/browser --no-audit --no-fund
 
 # Three xdist workers on two cores: tests that wait on a server (reload, shutdown, stable
-# files) overlap with tests that compute (95-98 s here, quiet, at 02:40 UTC on 26 November,
-# about 170 s of CPU; in an earlier measurement 133 s against 153 s with two and 146 s with four). Modules marked xdist_group
+# files) overlap with tests that compute (72-74 s here, quiet, at 03:45 UTC on 26 November,
+# about 124 s of CPU; in an earlier measurement 133 s against 153 s with two and 146 s with four). Modules marked xdist_group
 # run whole on one worker (their servers start once).
 # Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE): each
 # worker would otherwise rewrite every test module's asserts, and each server a test starts
