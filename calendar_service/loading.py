@@ -27,29 +27,26 @@ from calendar_service.documents import (
 )
 from calendar_service.fields import FIELDS
 from calendar_service.forked import Forked, can_fork, core_free
-from calendar_service.local_times import check_local_times, rule_clock_problems
+from calendar_service.judging import Judged, Listing, judge
+from calendar_service.local_times import rule_clock_problems
 from calendar_service.located import load_model, pydantic_errors, read_document
 from calendar_service.model import (
-    UNSKIPPED,
     CalendarSettings,
     Change,
     Event,
     EventData,
     EventFile,
-    Schedule,
     TermCalendar,
-    content_hash,
 )
 from calendar_service.partner_feeds import ImportedFeed, import_sources
 from calendar_service.partner_sources import SourceConfig, SourcesFile, vocabulary_problems
-from calendar_service.provenance import Problem, provenance_problems
+from calendar_service.provenance import Problem
 from calendar_service.recurrence import (
     EXPANSION_BUDGET,
     Allowance,
     ClockCheck,
     Located,
     check_expansion,
-    judge_recurrence,
 )
 from calendar_service.revisions import (
     Stamps,
@@ -59,7 +56,7 @@ from calendar_service.revisions import (
     withdrawn_events,
 )
 from calendar_service.series import Expansion
-from calendar_service.skipping import SkipProblem, TermDays, schedule, skip_problems
+from calendar_service.skipping import TermDays
 from calendar_service.sources import (
     CHANGES_FILE,
     EVENTS_DIR,
@@ -139,43 +136,16 @@ def _load_events(
 
 
 @dataclass(frozen=True, slots=True)
-class _Judged:
-    """What an event's own checks found, wherever in its file it is (paths from the event)."""
-
-    data: EventData  # as written
-    context: Hashable  # settings, term calendars and day the checks depended on
-    sessions: Schedule
-    published: EventData
-    problems: tuple[Problem, ...]
-    provenance: tuple[Problem, ...]  # warnings, told only if it has no problem at all
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
 class _CheckedEvent:
     """One event of a file, its judgement located there (the cache keeps these per file)."""
 
-    judged: _Judged
+    judged: Judged
     source: str  # the file
     index: int  # in the file's `events`
     line: int
     id_line: int | None
     problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
     provenance: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Listing:
-    """The rules one load lists (Expansion), by the id() of each event as published: kept
-    for this load's checks across files and its compile, never in the LoadCache."""
-
-    allowance: Allowance = field(default_factory=Allowance)
-    listed: dict[int, tuple[EventData, Expansion]] = field(default_factory=dict)
-
-    def of(self, published: EventData) -> Expansion | None:
-        """The event's rule as listed by this load, if it was."""
-        entry = self.listed.get(id(published))
-        return entry[1] if entry is not None and entry[0] is published else None
 
 
 R = TypeVar("R")
@@ -194,7 +164,7 @@ class LoadCache:
         self._entries: dict[str, tuple[Hashable, tuple[Any, tuple[DataError, ...]]]] = {}
         # Each event's judgement at the last load, by id: a changed file's other events
         # are not checked again.
-        self.judged: dict[str, _Judged] = {}
+        self.judged: dict[str, Judged] = {}
         # The clock changes each event's rule meets, by the id() of the event as published.
         self._clocks: dict[int, tuple[EventData, ZoneInfo, date, tuple[Problem, ...]]] = {}
 
@@ -316,7 +286,7 @@ def load(
     context = (settings, tuple(terms.items()), local_today)
     provenance: list[str] = []
     judged = cache.judged
-    listing = _Listing(Allowance(expansion_budget))
+    listing = Listing(Allowance(expansion_budget))
     check = partial(
         _check_events_file,
         settings=settings,
@@ -441,7 +411,7 @@ def _check_on_two_cores(
     files: list[tuple[str, DataFile]],
     cache: LoadCache,
     context: Hashable,
-    listing: _Listing,
+    listing: Listing,
     check: CheckFile,
     meanwhile: Callable[[], object] = lambda: None,
 ) -> None:
@@ -512,7 +482,7 @@ class _FileQueue:
         os.close(self._read)
 
 
-def _sendable(event: _CheckedEvent, listing: _Listing) -> tuple[Any, ...]:
+def _sendable(event: _CheckedEvent, listing: Listing) -> tuple[Any, ...]:
     judged = event.judged
     return (
         judged.data,
@@ -531,9 +501,9 @@ def _sendable(event: _CheckedEvent, listing: _Listing) -> tuple[Any, ...]:
     )
 
 
-def _received(sent: tuple[Any, ...], context: Hashable, listing: _Listing) -> _CheckedEvent:
+def _received(sent: tuple[Any, ...], context: Hashable, listing: Listing) -> _CheckedEvent:
     data, sessions, published, problems, told, hashed, expansion, *located = sent
-    judged = _Judged(data, context, sessions, published, problems, told, hashed)
+    judged = Judged(data, context, sessions, published, problems, told, hashed)
     if expansion is not None:
         listing.listed[id(published)] = (published, expansion)
     return _CheckedEvent(judged, *located)
@@ -548,8 +518,8 @@ def _check_events_file(
     terms: Mapping[str, TermDays],
     today: date,
     context: Hashable,
-    judged: Mapping[str, _Judged],
-    listing: _Listing,
+    judged: Mapping[str, Judged],
+    listing: Listing,
 ) -> tuple[_CheckedEvent, ...]:
     """One events file read and each of its events checked on its own (not across files).
 
@@ -564,7 +534,7 @@ def _check_events_file(
         base: FieldPath = ("events", index)
         known = judged.get(event.id)
         if known is None or known.context != context or known.data != event:
-            known = _judge(event, settings, terms, today, context, listing)
+            known = judge(event, settings, terms, today, context, listing)
 
         told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
         checked.append(
@@ -673,58 +643,8 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
     )
 
 
-def _judge(
-    event: EventData,
-    settings: CalendarSettings | None,
-    terms: Mapping[str, TermDays],
-    today: date,
-    context: Hashable,
-    listing: _Listing | None = None,
-) -> _Judged:
-    """An event's checks across its fields: vocabularies, local times, recurrence and the
-    days it skips, then (if it passes them) its provenance on `today`. Unique ids are
-    checked across files, by `load`."""
-    problems: list[Problem] = []
-    if settings is not None:
-        problems += _vocabulary_problems(event, settings)
-        problems += check_local_times(event, settings.zone)
-    try:
-        sessions = schedule(event, terms)
-    except SkipProblem as problem:
-        problems.append((("recurrence", *problem.path), str(problem)))
-        sessions = UNSKIPPED
-    published = sessions.published(event)
-    # Excluded dates and overrides are checked against the rule as published, listed once
-    # over the window that the other checks and compiling ask about too.
-    allowance = listing.allowance if listing is not None else None
-    found, expansion = judge_recurrence(published, today, allowance)
-    if listing is not None and expansion is not None:
-        listing.listed[id(published)] = (published, expansion)
-    problems += found
-    problems += skip_problems(event, sessions)
-    # A well-formed event's rule is asked about its provenance, one year only.
-    told = () if problems else tuple(provenance_problems(published, today, expansion))
-    hashed = content_hash(event, sessions)
-    return _Judged(event, context, sessions, published, tuple(problems), told, hashed)
-
-
 def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:
     return DataError(name, doc.line_of(path), field_path(path), message)
-
-
-def _vocabulary_problems(event: EventData, settings: CalendarSettings) -> Iterator[Problem]:
-    vocab = settings.vocabularies
-    checks: list[tuple[FieldPath, str, Mapping[str, Any]]] = [
-        (("category",), event.category, vocab.terms("category"))
-    ]
-    checks += [
-        (("audiences", i), value, vocab.terms("audience"))
-        for i, value in enumerate(event.audiences)
-    ]
-    checks += [(("themes", i), value, vocab.terms("theme")) for i, value in enumerate(event.themes)]
-    for path, value, allowed in checks:
-        if value not in allowed:
-            yield path, f"unknown value {value!r}; expected one of: {', '.join(allowed)}"
 
 
 def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:

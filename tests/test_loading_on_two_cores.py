@@ -18,7 +18,7 @@ import pytest
 from conftest import DATASETS, ROOT
 from loading_forked_support import TODAY
 
-from calendar_service import forked, loading
+from calendar_service import forked, judging, loading
 from calendar_service.forked import Forked, can_fork
 from calendar_service.loading import load
 
@@ -89,7 +89,7 @@ def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
     """Each checked event, sent through a pickle as the child sends it, is the same event,
     checked in the parent's own context object, its listed rule kept beside it."""
     context = object()
-    listing = loading._Listing()
+    listing = judging.Listing()
     found: list[loading.DataError] = []
     name = "events/generated-000.yaml"
     checked = loading._check_events_file(
@@ -104,7 +104,7 @@ def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
         listing=listing,
     )
     sent = pickle.loads(pickle.dumps([loading._sendable(event, listing) for event in checked]))
-    received_listing = loading._Listing()
+    received_listing = judging.Listing()
     back = [loading._received(item, context, received_listing) for item in sent]
     assert back == list(checked)
     assert all(event.judged.context is context for event in back)
