@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -16,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from calendar_service.documents import (
     DataError,
@@ -24,17 +23,16 @@ from calendar_service.documents import (
     Document,
     field_path,
 )
+from calendar_service.events_files import CheckedEvent, check_events_file, is_events_file
 from calendar_service.fields import FIELDS
 from calendar_service.forked import Forked, can_fork, core_free
-from calendar_service.judging import Judged, Listing, judge
+from calendar_service.judging import Judged, Listing
 from calendar_service.load_cache import LoadCache
-from calendar_service.located import load_model, pydantic_errors, read_document
+from calendar_service.located import load_model
 from calendar_service.model import (
     CalendarSettings,
     Change,
     Event,
-    EventData,
-    EventFile,
     TermCalendar,
 )
 from calendar_service.partner_feeds import ImportedFeed, import_sources
@@ -110,50 +108,6 @@ class LoadedData:
     expansions: Mapping[str, Expansion] = field(default_factory=dict)
 
 
-def _load_events(
-    name: str, raw: bytes, errors: list[DataError]
-) -> tuple[Document | None, list[tuple[EventData, int]]]:
-    """The events of one file. When some are invalid, the others are still returned, so
-    that their own errors (vocabulary, recurrence, duplicate ids) are listed at once too."""
-    doc = read_document(name, raw, errors)
-    if doc is None:
-        return None, []
-    try:
-        model = EventFile.model_validate(doc.value)
-    except ValidationError as exc:
-        errors.extend(pydantic_errors(exc, name, doc, ()))
-        items = doc.value.get("events")
-        found: list[tuple[EventData, int]] = []
-        for index, item in enumerate(items if isinstance(items, list) else []):
-            # An invalid event was reported above, with the file's other errors.
-            with contextlib.suppress(ValidationError):
-                found.append((EventData.model_validate(item), index))
-        return doc, found
-    return doc, [(event, index) for index, event in enumerate(model.events)]
-
-
-@dataclass(frozen=True, slots=True)
-class _CheckedEvent:
-    """One event of a file, its judgement located there (the cache keeps these per file)."""
-
-    judged: Judged
-    source: str  # the file
-    index: int  # in the file's `events`
-    line: int
-    id_line: int | None
-    problems: tuple[DataError, ...]  # its own, a duplicate id apart (that is across files)
-    provenance: tuple[str, ...]
-
-
-def _is_events_file(name: str) -> bool:
-    return name not in (
-        SETTINGS_FILE,
-        REVISIONS_FILE,
-        SOURCES_FILE,
-        CHANGES_FILE,
-    ) and not name.startswith(f"{TERMS_DIR}/")
-
-
 def load(
     root: Path,
     *,
@@ -194,7 +148,7 @@ def load(
     terms = _load_terms(contents, errors, cache)
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
     located: list[Located] = []  # event as published, file, line, its rule listed
-    written: list[_CheckedEvent] = []
+    written: list[CheckedEvent] = []
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
     local_today = today or datetime.now(settings.zone if settings else UTC).date()
@@ -203,7 +157,7 @@ def load(
     judged = cache.judged
     listing = Listing(Allowance(expansion_budget))
     check = partial(
-        _check_events_file,
+        check_events_file,
         settings=settings,
         terms=term_days,
         today=local_today,
@@ -211,7 +165,7 @@ def load(
         judged=judged,
         listing=listing,
     )
-    events_files = [(name, file) for name, file in contents.items() if _is_events_file(name)]
+    events_files = [(name, file) for name, file in contents.items() if is_events_file(name)]
     # The change log and the stamps are read while a child checks events files, if one
     # does, their errors told below in their place; otherwise they are read there.
     read_change_log = partial(_read_change_log, contents, cache)
@@ -315,7 +269,7 @@ def load(
 # events, against 0.7 s of checking them). Below this, forking costs more than it saves.
 PARALLEL_BYTES = 2_000_000
 
-CheckFile = Callable[[str, bytes, list[DataError]], tuple["_CheckedEvent", ...]]
+CheckFile = Callable[[str, bytes, list[DataError]], tuple["CheckedEvent", ...]]
 # What a child sends back of one file, pickled as soon as the file is checked: its position
 # in the queue, its checked events (without the context they were checked in: the parent's
 # own is put back, and each with its listed rule), and the file's errors.
@@ -397,7 +351,7 @@ class _FileQueue:
         os.close(self._read)
 
 
-def _sendable(event: _CheckedEvent, listing: Listing) -> tuple[Any, ...]:
+def _sendable(event: CheckedEvent, listing: Listing) -> tuple[Any, ...]:
     judged = event.judged
     return (
         judged.data,
@@ -416,55 +370,12 @@ def _sendable(event: _CheckedEvent, listing: Listing) -> tuple[Any, ...]:
     )
 
 
-def _received(sent: tuple[Any, ...], context: Hashable, listing: Listing) -> _CheckedEvent:
+def _received(sent: tuple[Any, ...], context: Hashable, listing: Listing) -> CheckedEvent:
     data, sessions, published, problems, told, hashed, expansion, *located = sent
     judged = Judged(data, context, sessions, published, problems, told, hashed)
     if expansion is not None:
         listing.listed[id(published)] = (published, expansion)
-    return _CheckedEvent(judged, *located)
-
-
-def _check_events_file(
-    name: str,
-    raw: bytes,
-    errors: list[DataError],
-    *,
-    settings: CalendarSettings | None,
-    terms: Mapping[str, TermDays],
-    today: date,
-    context: Hashable,
-    judged: Mapping[str, Judged],
-    listing: Listing,
-) -> tuple[_CheckedEvent, ...]:
-    """One events file read and each of its events checked on its own (not across files).
-
-    An event the same as in `judged` (by id, the last load's), in the same `context` (what
-    the checks depend on besides the event: settings, term calendars, day), keeps its
-    judgement: editing one event of a file checks that event again, not the file's.
-    """
-    doc, found = _load_events(name, raw, errors)
-    checked = []
-    for event, index in found:
-        assert doc is not None
-        base: FieldPath = ("events", index)
-        known = judged.get(event.id)
-        if known is None or known.context != context or known.data != event:
-            known = judge(event, settings, terms, today, context, listing)
-
-        told = [(path, f"event {event.id!r}: {message}") for path, message in known.provenance]
-        checked.append(
-            _CheckedEvent(
-                known,
-                name,
-                index,
-                doc.line_of(base) or 1,
-                doc.line_of((*base, "id")),
-                tuple(_located(name, doc, (*base, *path), text) for path, text in known.problems),
-                tuple(str(_located(name, doc, (*base, *path), text)) for path, text in told),
-            )
-        )
-    # The document (every value's line) is dropped here, one file at a time.
-    return tuple(checked)
+    return CheckedEvent(judged, *located)
 
 
 def read_sources(root: Path) -> list[SourceConfig]:
@@ -556,10 +467,6 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
         f"event {event_id!r} changed, but its SEQUENCE in {REVISIONS_FILE} is already"
         f" {MAX_SEQUENCE:,}, the largest calendars accept; give the changed event a new id",
     )
-
-
-def _located(name: str, doc: Document, path: FieldPath, message: str) -> DataError:
-    return DataError(name, doc.line_of(path), field_path(path), message)
 
 
 def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:

@@ -18,7 +18,7 @@ import pytest
 from conftest import DATASETS, ROOT
 from loading_forked_support import TODAY
 
-from calendar_service import forked, judging, loading
+from calendar_service import events_files, forked, judging, loading
 from calendar_service.forked import Forked, can_fork
 from calendar_service.loading import load
 
@@ -92,7 +92,7 @@ def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
     listing = judging.Listing()
     found: list[loading.DataError] = []
     name = "events/generated-000.yaml"
-    checked = loading._check_events_file(
+    checked = events_files.check_events_file(
         name,
         (generated / name).read_bytes(),
         found,
