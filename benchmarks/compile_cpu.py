@@ -44,7 +44,7 @@ class CompileTimes:
 
 def cpu_seconds() -> float:
     """CPU seconds of this process and of its children waited for: loading checks events
-    files in a forked child too (loading._check_on_two_cores), and compiling draws the
+    files in a forked child too (parallel_checking.check_on_two_cores), and compiling draws the
     events' VEVENTs in one (compiling._drawn), whose CPU counts."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.process_time() + children.ru_utime + children.ru_stime

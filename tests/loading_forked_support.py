@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from calendar_service import loading
+from calendar_service import parallel_checking
 from calendar_service.forked import Forked
 from calendar_service.loading import DataInvalid, LoadCache, LoadedData, load
 
@@ -43,8 +43,8 @@ def described(loaded: LoadedData) -> tuple[object, ...]:
 def loaded(folder: Path, *, forked: bool) -> LoadedData | str:
     """The directory loaded, its events files checked in two processes or in one whatever
     the machine's load; the errors' text if it is refused."""
-    loading.PARALLEL_BYTES = 0 if forked else 10**12
-    loading.core_free, loading.Forked = (lambda: True), _Watched
+    parallel_checking.PARALLEL_BYTES = 0 if forked else 10**12
+    parallel_checking.core_free, parallel_checking.Forked = (lambda: True), _Watched
     try:
         return load(folder, today=TODAY, cache=LoadCache())
     except DataInvalid as refused:

@@ -18,7 +18,7 @@ import pytest
 from conftest import DATASETS, ROOT
 from loading_forked_support import TODAY
 
-from calendar_service import events_files, forked, judging, loading
+from calendar_service import events_files, forked, judging, loading, parallel_checking
 from calendar_service.forked import Forked, can_fork
 from calendar_service.loading import load
 
@@ -103,9 +103,11 @@ def test_what_a_child_checked_comes_back_as_it_was(generated: Path) -> None:
         judged={},
         listing=listing,
     )
-    sent = pickle.loads(pickle.dumps([loading._sendable(event, listing) for event in checked]))
+    sent = pickle.loads(
+        pickle.dumps([parallel_checking._sendable(event, listing) for event in checked])
+    )
     received_listing = judging.Listing()
-    back = [loading._received(item, context, received_listing) for item in sent]
+    back = [parallel_checking._received(item, context, received_listing) for item in sent]
     assert back == list(checked)
     assert all(event.judged.context is context for event in back)
     assert len(received_listing.listed) == len(listing.listed) > 0
