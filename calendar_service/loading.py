@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -17,14 +17,11 @@ from pydantic import BaseModel
 from calendar_service.documents import (
     DataError,
     DataInvalid,
-    Document,
     field_path,
 )
 from calendar_service.events_files import CheckedEvent, check_events_file, is_events_file
-from calendar_service.fields import FIELDS
 from calendar_service.judging import Listing
 from calendar_service.load_cache import LoadCache
-from calendar_service.located import load_model
 from calendar_service.model import (
     CalendarSettings,
     Change,
@@ -33,7 +30,6 @@ from calendar_service.model import (
 )
 from calendar_service.parallel_checking import check_on_two_cores
 from calendar_service.partner_feeds import ImportedFeed, import_sources
-from calendar_service.partner_sources import SourceConfig, SourcesFile, vocabulary_problems
 from calendar_service.recurrence import (
     EXPANSION_BUDGET,
     Allowance,
@@ -41,13 +37,18 @@ from calendar_service.recurrence import (
     check_expansion,
 )
 from calendar_service.revisions import (
-    Stamps,
-    latest_stamp,
-    read_changes,
-    read_stamps,
     withdrawn_events,
 )
 from calendar_service.series import Expansion
+from calendar_service.side_files import (
+    feed_problems,
+    load_terms,
+    read_change_log,
+    read_revisions,
+    read_settings,
+    read_sources,
+    read_sources_file,
+)
 from calendar_service.skipping import TermDays
 from calendar_service.sources import (
     CHANGES_FILE,
@@ -56,13 +57,10 @@ from calendar_service.sources import (
     SETTINGS_FILE,
     SOURCES_FILE,
     TERMS_DIR,
-    DataFile,
     read_data_files,
 )
 from calendar_service.values import (
     MAX_SEQUENCE,
-    FieldPath,
-    is_slug,
 )
 
 __all__ = [
@@ -129,20 +127,10 @@ def load(
     digest = hashlib.sha256()
     for name, file in contents.items():
         digest.update(name.encode() + b"\0" + file.raw + b"\0")
-    loaded_settings = (
-        cache.reuse(
-            SETTINGS_FILE,
-            contents[SETTINGS_FILE],
-            None,
-            errors,
-            partial(load_model, CalendarSettings, SETTINGS_FILE, contents[SETTINGS_FILE].raw),
-        )
-        if SETTINGS_FILE in contents
-        else None
-    )
+    loaded_settings = read_settings(contents, cache, errors)
     settings = loaded_settings[0] if loaded_settings else None
 
-    terms = _load_terms(contents, errors, cache)
+    terms = load_terms(contents, errors, cache)
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
     located: list[Located] = []  # event as published, file, line, its rule listed
     written: list[CheckedEvent] = []
@@ -165,13 +153,13 @@ def load(
     events_files = [(name, file) for name, file in contents.items() if is_events_file(name)]
     # The change log and the stamps are read while a child checks events files, if one
     # does, their errors told below in their place; otherwise they are read there.
-    read_change_log = partial(_read_change_log, contents, cache)
+    change_log = partial(read_change_log, contents, cache)
     stamp_errors: list[DataError] = []
-    read_revisions = functools.cache(partial(_read_revisions, contents, today, stamp_errors))
+    revisions = functools.cache(partial(read_revisions, contents, today, stamp_errors))
 
     def read_logs() -> None:
-        read_change_log()
-        read_revisions()
+        change_log()
+        revisions()
 
     check_on_two_cores(events_files, cache, context, listing, check, read_logs)
     for name, file in events_files:
@@ -193,12 +181,12 @@ def load(
     cache.judged = {event.judged.data.id: event.judged for event in written}
 
     if settings is not None and loaded_settings is not None:
-        errors.extend(_check_feeds(settings, loaded_settings[1]))
-    stamps = read_revisions()
+        errors.extend(feed_problems(settings, loaded_settings[1]))
+    stamps = revisions()
     errors += stamp_errors
     raw_sources = contents.get(SOURCES_FILE)
-    sources = _read_sources(raw_sources.raw if raw_sources else None, settings, errors)
-    changes = read_change_log(errors)
+    sources = read_sources_file(raw_sources.raw if raw_sources else None, settings, errors)
+    changes = change_log(errors)
     if errors:
         raise DataInvalid(errors)
     assert settings is not None
@@ -260,87 +248,6 @@ def load(
     )
 
 
-def read_sources(root: Path) -> list[SourceConfig]:
-    """The partner feeds `sources.yaml` lists (none without the file), for fetching; raise
-    `DataInvalid` with file, line and field if the file is not valid."""
-    path = Path(root) / SOURCES_FILE
-    if not path.is_file():
-        return []
-    errors: list[DataError] = []
-    raw = path.read_bytes()  # the fetcher reads only this file; load() checks the rest
-    sources = _read_sources(raw, None, errors)  # no settings read: no vocabulary check
-    if sources is None:
-        raise DataInvalid(errors)
-    return list(sources.sources)
-
-
-def _read_sources(
-    raw: bytes | None, settings: CalendarSettings | None, errors: list[DataError]
-) -> SourcesFile | None:
-    """The sources file, if there, checked like the events: fields, then vocabularies."""
-    if raw is None:
-        return None
-    loaded = load_model(SourcesFile, SOURCES_FILE, raw, errors)
-    if loaded is None:
-        return None
-    sources, doc = loaded
-    if settings is not None:
-        for path, message in vocabulary_problems(sources, settings):
-            errors.append(DataError(SOURCES_FILE, doc.line_of(path), field_path(path), message))
-    return sources
-
-
-def _load_terms(
-    contents: Mapping[str, DataFile], errors: list[DataError], cache: LoadCache
-) -> dict[str, TermCalendar]:
-    """The term calendars under terms/, by id: the file's name without .yaml."""
-    terms: dict[str, TermCalendar] = {}
-    where: dict[str, str] = {}
-    for name, file in contents.items():
-        if not name.startswith(f"{TERMS_DIR}/"):
-            continue
-        key = PurePosixPath(name).stem
-        if key in where:
-            message = f"term calendar {key!r} is already given by {where[key]}"
-            errors.append(DataError(name, None, "", message))
-            continue
-        where[key] = name
-        if not is_slug(key):
-            message = "a term calendar's file name is its id: lower-case letters, digits and -"
-            errors.append(DataError(name, None, "", message))
-            continue
-        loaded = cache.reuse(
-            name, file, None, errors, partial(load_model, TermCalendar, name, file.raw)
-        )
-        if loaded is not None:
-            terms[key] = loaded[0]
-    return terms
-
-
-def _read_change_log(
-    contents: Mapping[str, DataFile], cache: LoadCache, errors: list[DataError] | None = None
-) -> tuple[Change, ...]:
-    """The change log, if there is one, kept in `cache` (its errors are recorded there too:
-    read once without `errors`, while a child checks events files, they are told later)."""
-    file = contents.get(CHANGES_FILE)
-    if file is None:
-        return ()
-    read = partial(read_changes, file.raw)
-    return cache.reuse(CHANGES_FILE, file, None, [] if errors is None else errors, read)
-
-
-def _read_revisions(
-    contents: Mapping[str, DataFile], today: date | None, errors: list[DataError]
-) -> Stamps:
-    """The stamps of revisions.yaml, if there is one. Read every time, not kept in the
-    cache: as stamp writes it, the file is read in 0.03 s at 10,000 events, and keeping
-    what it gave would hold 2 MB for the life of the process."""
-    file = contents.get(REVISIONS_FILE)
-    if file is None:
-        return Stamps({}, {})
-    return read_stamps(file.raw, latest_stamp(today), errors)
-
-
 def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
     return DataError(
         name,
@@ -349,24 +256,3 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
         f"event {event_id!r} changed, but its SEQUENCE in {REVISIONS_FILE} is already"
         f" {MAX_SEQUENCE:,}, the largest calendars accept; give the changed event a new id",
     )
-
-
-def _check_feeds(settings: CalendarSettings, doc: Document) -> Iterator[DataError]:
-    """Named feeds may filter only by values the vocabularies have."""
-    vocab = settings.vocabularies
-    allowed = {
-        field.name: vocab.terms(field.name)
-        for field in FIELDS
-        if field.in_named_feeds and field.vocabulary
-    }
-    for index, feed in enumerate(settings.feeds):
-        for key, terms in allowed.items():
-            for position, value in enumerate(getattr(feed.filter, key)):
-                if value not in terms:
-                    full: FieldPath = ("feeds", index, "filter", key, position)
-                    yield DataError(
-                        SETTINGS_FILE,
-                        doc.line_of(full),
-                        field_path(full),
-                        f"unknown value {value!r}; expected one of: {', '.join(terms)}",
-                    )
