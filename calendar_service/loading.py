@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,35 +9,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
 
-from pydantic import BaseModel
-
-from calendar_service.documents import (
-    DataError,
-    DataInvalid,
-    field_path,
-)
+from calendar_service.documents import DataError, DataInvalid, Document, field_path
 from calendar_service.events_files import CheckedEvent, check_events_file, is_events_file
 from calendar_service.judging import Listing
 from calendar_service.load_cache import LoadCache
-from calendar_service.model import (
-    CalendarSettings,
-    Change,
-    Event,
-    TermCalendar,
-)
+from calendar_service.model import CalendarSettings, Change, Event, TermCalendar
 from calendar_service.parallel_checking import check_on_two_cores
 from calendar_service.partner_feeds import ImportedFeed, import_sources
-from calendar_service.recurrence import (
-    EXPANSION_BUDGET,
-    Allowance,
-    Located,
-    check_expansion,
-)
-from calendar_service.revisions import (
-    withdrawn_events,
-)
+from calendar_service.partner_sources import SourcesFile
+from calendar_service.recurrence import EXPANSION_BUDGET, Allowance, Located, check_expansion
+from calendar_service.revisions import Stamps, withdrawn_events
 from calendar_service.series import Expansion
 from calendar_service.side_files import (
     feed_problems,
@@ -57,11 +38,10 @@ from calendar_service.sources import (
     SETTINGS_FILE,
     SOURCES_FILE,
     TERMS_DIR,
+    DataFile,
     read_data_files,
 )
-from calendar_service.values import (
-    MAX_SEQUENCE,
-)
+from calendar_service.values import MAX_SEQUENCE
 
 __all__ = [
     "CHANGES_FILE",
@@ -79,7 +59,6 @@ __all__ = [
 ]
 
 
-M = TypeVar("M", bound=BaseModel)
 STAMP_ADVICE = "run `calendar-service stamp` to record its revision"  # ends unstamped warnings
 
 
@@ -129,10 +108,91 @@ def load(
         digest.update(name.encode() + b"\0" + file.raw + b"\0")
     loaded_settings = read_settings(contents, cache, errors)
     settings = loaded_settings[0] if loaded_settings else None
-
     terms = load_terms(contents, errors, cache)
+    logs = _Logs(contents, cache, today)
+    found = _check_events(contents, cache, settings, terms, today, expansion_budget, logs, errors)
+    stamps, sources, changes = _check_side_files(contents, loaded_settings, logs, errors)
+    if errors:
+        raise DataInvalid(errors)
+    assert settings is not None
+    errors.extend(_check_across_catalog(found, settings, today, cache, expansion_budget))
+    if errors:
+        raise DataInvalid(errors)
+    stamp_day = today or datetime.now(UTC).date()
+    events, warnings, expansions = _stamped(found, stamps, stamp_day, errors)
+    if errors:
+        raise DataInvalid(errors)
+    imports, bodies = _import_partner_events(events, sources, fetched, settings, stamp_day)
+    for body in bodies:
+        digest.update(body + b"\0")
+    events.sort(key=lambda item: item.id)
+    withdrawn = _withdrawn(stamps, events, stamp_day, settings, errors)
+    if errors:
+        raise DataInvalid(errors)
+    return LoadedData(
+        settings,
+        tuple(events),
+        digest.hexdigest()[:16],
+        tuple(warnings),
+        imports=tuple(imports),
+        terms=MappingProxyType(terms),
+        withdrawn=withdrawn,
+        changes=changes,
+        expansions=MappingProxyType(expansions),
+    )
+
+
+class _Logs:
+    """The change log and the stamps, each read once: while a child checks events files, if
+    one does, their errors told later in their place; otherwise when `load` asks for them."""
+
+    def __init__(
+        self, contents: Mapping[str, DataFile], cache: LoadCache, today: date | None
+    ) -> None:
+        self._contents, self._cache, self._today = contents, cache, today
+        self._stamps: Stamps | None = None
+        self.stamp_errors: list[DataError] = []
+
+    def read(self) -> None:
+        """Read both, their errors kept (the change log's in the cache) until asked for."""
+        read_change_log(self._contents, self._cache)
+        self.stamps()
+
+    def stamps(self) -> Stamps:
+        """The stamps of revisions.yaml, read on the first call; errors in `stamp_errors`."""
+        if self._stamps is None:
+            self._stamps = read_revisions(self._contents, self._today, self.stamp_errors)
+        return self._stamps
+
+    def changes(self, errors: list[DataError]) -> tuple[Change, ...]:
+        """The change log, its errors added to `errors`."""
+        return read_change_log(self._contents, self._cache, errors)
+
+
+@dataclass(frozen=True, slots=True)
+class _EventsChecked:
+    """The events of every events file as one load checked them, in the files' order."""
+
+    written: list[CheckedEvent]
+    located: list[Located]  # event as published, file, line, its rule listed
+    provenance: list[str]  # warnings of the well-formed events
+    listing: Listing  # the rules listed by this load
+
+
+def _check_events(
+    contents: Mapping[str, DataFile],
+    cache: LoadCache,
+    settings: CalendarSettings | None,
+    terms: Mapping[str, TermCalendar],
+    today: date | None,
+    expansion_budget: int,
+    logs: _Logs,
+    errors: list[DataError],
+) -> _EventsChecked:
+    """Every events file checked (unchanged ones taken from `cache`, stale ones on two cores
+    when worth it, the logs read meanwhile), then each id checked unique across files."""
     term_days = {key: TermDays.of(key, calendar) for key, calendar in terms.items()}
-    located: list[Located] = []  # event as published, file, line, its rule listed
+    located: list[Located] = []
     written: list[CheckedEvent] = []
     seen: dict[str, str] = {}
     # Provenance is judged on the calendar's own date (a test or `validate --date` gives it).
@@ -152,16 +212,8 @@ def load(
     )
     events_files = [(name, file) for name, file in contents.items() if is_events_file(name)]
     # The change log and the stamps are read while a child checks events files, if one
-    # does, their errors told below in their place; otherwise they are read there.
-    change_log = partial(read_change_log, contents, cache)
-    stamp_errors: list[DataError] = []
-    revisions = functools.cache(partial(read_revisions, contents, today, stamp_errors))
-
-    def read_logs() -> None:
-        change_log()
-        revisions()
-
-    check_on_two_cores(events_files, cache, context, listing, check, read_logs)
+    # does, their errors told by `load` in their place; otherwise they are read there.
+    check_on_two_cores(events_files, cache, context, listing, check, logs.read)
     for name, file in events_files:
         checked = cache.reuse(name, file, context, errors, partial(check, name, file.raw))
         for event in checked:
@@ -179,31 +231,49 @@ def load(
             located.append((published, name, event.line, listing.of(published)))
             written.append(event)
     cache.judged = {event.judged.data.id: event.judged for event in written}
+    return _EventsChecked(written, located, provenance, listing)
 
+
+def _check_side_files(
+    contents: Mapping[str, DataFile],
+    loaded_settings: tuple[CalendarSettings, Document] | None,
+    logs: _Logs,
+    errors: list[DataError],
+) -> tuple[Stamps, SourcesFile | None, tuple[Change, ...]]:
+    """The checks of the files besides the events, their errors told in this order: the
+    named feeds' vocabularies, the stamps, the sources file, the change log."""
+    settings = loaded_settings[0] if loaded_settings else None
     if settings is not None and loaded_settings is not None:
         errors.extend(feed_problems(settings, loaded_settings[1]))
-    stamps = revisions()
-    errors += stamp_errors
+    stamps = logs.stamps()
+    errors += logs.stamp_errors
     raw_sources = contents.get(SOURCES_FILE)
     sources = read_sources_file(raw_sources.raw if raw_sources else None, settings, errors)
-    changes = change_log(errors)
-    if errors:
-        raise DataInvalid(errors)
-    assert settings is not None
-    # Across the catalog, once each event is valid: bounded expansion cost, clock changes.
-    day = today or datetime.now(UTC).date()
-    errors.extend(
-        check_expansion(
-            located, settings.zone, day, cache.clock_problems(), budget=expansion_budget
-        )
-    )
-    if errors:
-        raise DataInvalid(errors)
+    changes = logs.changes(errors)
+    return stamps, sources, changes
 
-    stamp_day = today or datetime.now(UTC).date()
-    events, warnings = [], provenance
+
+def _check_across_catalog(
+    found: _EventsChecked,
+    settings: CalendarSettings,
+    today: date | None,
+    cache: LoadCache,
+    expansion_budget: int,
+) -> list[DataError]:
+    """Across the catalog, once each event is valid: bounded expansion cost, clock changes."""
+    day = today or datetime.now(UTC).date()
+    clocks = cache.clock_problems()
+    return check_expansion(found.located, settings.zone, day, clocks, budget=expansion_budget)
+
+
+def _stamped(
+    found: _EventsChecked, stamps: Stamps, stamp_day: date, errors: list[DataError]
+) -> tuple[list[Event], list[str], dict[str, Expansion]]:
+    """The events with their SEQUENCE and LAST-MODIFIED from the stamps; the warnings (the
+    events' provenance, then each unstamped edit's); each event's rule as listed, by id."""
+    events, warnings = [], found.provenance
     expansions: dict[str, Expansion] = {}
-    for event in written:
+    for event in found.written:
         data, line, digest_value = event.judged.data, event.line, event.judged.content_hash
         known = stamps.known.get(data.id)
         if known is not None and known[0] == digest_value:
@@ -218,34 +288,9 @@ def load(
             warnings.append(f"{event.source}:{line}: event {data.id!r} {state}; {STAMP_ADVICE}")
         sessions = event.judged.sessions
         events.append(Event(data, event.source, line, sequence, modified, digest_value, sessions))
-        if (expansion := listing.of(event.judged.published)) is not None:
+        if (expansion := found.listing.of(event.judged.published)) is not None:
             expansions[data.id] = expansion
-    if errors:
-        raise DataInvalid(errors)
-    imports: list[ImportedFeed] = []
-    if sources is not None and fetched is not None:
-        taken = {event.id for event in events}
-        added, imports, bodies = import_sources(sources, Path(fetched), settings, taken, stamp_day)
-        events += added
-        for body in bodies:
-            digest.update(body + b"\0")
-    events.sort(key=lambda item: item.id)
-    since = datetime.combine(stamp_day - timedelta(days=settings.past_days), time(), UTC)
-    present = {event.id for event in events}
-    withdrawn = withdrawn_events(stamps.withdrawn, present, since, errors)
-    if errors:
-        raise DataInvalid(errors)
-    return LoadedData(
-        settings,
-        tuple(events),
-        digest.hexdigest()[:16],
-        tuple(warnings),
-        imports=tuple(imports),
-        terms=MappingProxyType(terms),
-        withdrawn=withdrawn,
-        changes=changes,
-        expansions=MappingProxyType(expansions),
-    )
+    return events, warnings, expansions
 
 
 def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
@@ -256,3 +301,33 @@ def _sequence_exhausted(event_id: str, name: str, line: int) -> DataError:
         f"event {event_id!r} changed, but its SEQUENCE in {REVISIONS_FILE} is already"
         f" {MAX_SEQUENCE:,}, the largest calendars accept; give the changed event a new id",
     )
+
+
+def _import_partner_events(
+    events: list[Event],
+    sources: SourcesFile | None,
+    fetched: Path | None,
+    settings: CalendarSettings,
+    stamp_day: date,
+) -> tuple[list[ImportedFeed], list[bytes]]:
+    """The partner feeds' events added to `events` (with `fetched` and a sources file), a
+    report of each feed, and the feeds' bodies read (the version digests them)."""
+    if sources is None or fetched is None:
+        return [], []
+    taken = {event.id for event in events}
+    added, imports, bodies = import_sources(sources, Path(fetched), settings, taken, stamp_day)
+    events += added
+    return imports, bodies
+
+
+def _withdrawn(
+    stamps: Stamps,
+    events: list[Event],
+    stamp_day: date,
+    settings: CalendarSettings,
+    errors: list[DataError],
+) -> tuple[Event, ...]:
+    """The events withdrawn within the feeds' past days and not back, every date cancelled."""
+    since = datetime.combine(stamp_day - timedelta(days=settings.past_days), time(), UTC)
+    present = {event.id for event in events}
+    return withdrawn_events(stamps.withdrawn, present, since, errors)
