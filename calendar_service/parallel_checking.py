@@ -39,7 +39,7 @@ def check_on_two_cores(
     """Check the stale events files in two processes, if there is enough to check and two
     cores to check it on, and keep what each file gave in `cache`, as `reuse` would: the
     results and errors are those of checking every file here (tested). A second core must
-    be free (the load average says), not only there. Both processes take
+    be free (forked.core_free asks the kernel), not only there. Both processes take
     the next file from one queue, so that a child starved of a core takes little; what it
     took and could not send back (if it failed) is left for `load` to check. The parent
     does `meanwhile` (work of its own that the files' checks do not need) first, once the
