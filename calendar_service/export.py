@@ -9,27 +9,17 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from email.utils import parsedate_to_datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 import orjson
 
 from calendar_service.compiling import Catalog
 from calendar_service.export_fragments import occurrences_in
-from calendar_service.export_keys import (
-    context_digest,
-    digest_key,
-    event_keys,
-    feed_json_keys,
-    feed_members,
-    feed_pages_keys,
-    page_key,
-    pages_context,
-)
+from calendar_service.export_held import Held, held_files
 from calendar_service.export_storage import (
     brotli_copy,
     compressible,
@@ -40,10 +30,7 @@ from calendar_service.export_storage import (
     write_new,
 )
 from calendar_service.export_urls import (
-    digest_months,
     event_urls,
-    feed_digests,
-    feed_pages,
     file_path,
     shared_urls,
 )
@@ -52,10 +39,8 @@ from calendar_service.publishing import MANIFEST, Listed, OpenFolders, PreviousE
 from calendar_service.publishing import ExportError as ExportError  # raised by build_site
 from calendar_service.reloading import collection_paused
 from calendar_service.settings import ServiceSettings
-from calendar_service.web.feeds import JSON_TYPE, feed_chosen, feed_occurrences_body
-from calendar_service.web.pages import event_page, pages_dated_by
-from calendar_service.web.responses import Rendered, etag_of, format_http_date
-from calendar_service.web.service import CalendarService, Published
+from calendar_service.web.feeds import feed_chosen
+from calendar_service.web.service import CalendarService
 from calendar_service.web.shapes import OccurrenceFragments
 
 NGINX_ETAGS = "nginx-etags.conf"
@@ -89,27 +74,13 @@ MANIFEST_FIELDS = tuple(name for name in ExportedFile.__dataclass_fields__ if na
 
 
 @dataclass(frozen=True, slots=True)
-class _Held:
-    """A keyed file (export_keys.py): an event's page or .ics, or a named feed's JSON or
-    pages. When the previous version holds it made from the same inputs (`key`), it is
-    listed again unrendered; else rendered by its route's function, or (`render` None)
-    asked of the application."""
-
-    render: Callable[[], Rendered | None] | None
-    key: str
-    # As the render would date it, without rendering; None: as the previous version is
-    # dated (the key holds every input of the date too).
-    last_modified: Callable[[], str] | None
-
-
-@dataclass(frozen=True, slots=True)
 class _Build:
     """What every worker of one build reads: set before the workers fork."""
 
     service: CalendarService
     directory: Path
     previous: PreviousExport | None
-    held: dict[str, _Held]  # see _held
+    held: dict[str, Held]  # see held_files
     made: OpenFolders  # the new version's folders, made and open (see _reuse)
     brotli_shared: int  # the quality of shared files' brotli copies (export_storage)
 
@@ -139,23 +110,7 @@ def _reuse(build: _Build, relative: str, stored_in: tuple[str, ...], mtime: floa
     return reuse(build.previous, build.made, relative, stored_in, mtime)
 
 
-def _file_date(catalog: Catalog, event_id: str) -> str:
-    """An event's .ics's Last-Modified, as the route dates it."""
-    return format_http_date(catalog.event_file_modified(event_id))
-
-
-def _feed_json(snapshot: Published, name: str, rendered: OccurrenceFragments) -> Rendered:
-    """A named feed's JSON as `/feeds/{name}.json` answers it, without the gzip copy the
-    service keeps (the export compresses it its own way), with the same ETag.
-
-    `rendered`: the occurrences' JSON, made once for every feed (_render_feed_occurrences).
-    """
-    feed = snapshot.catalog.feeds[name]
-    body = feed_occurrences_body(snapshot, feed, rendered)
-    return Rendered((body,), JSON_TYPE, feed.file.last_modified, etag_of((body,)), b"")
-
-
-def _unrendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
+def _unrendered(build: _Build, url: str, held: Held) -> ExportedFile | None:
     """The previous version's file of `url` again, when it was made from the same inputs:
     its entry, dated as a render would be, its files linked (or copied when re-dated)."""
     if build.previous is None:
@@ -223,40 +178,6 @@ def _publish(
     )
 
 
-def _held(snapshot: Published, rendered: OccurrenceFragments) -> dict[str, _Held]:
-    """Each event's page and .ics and each named feed's JSON by URL, with its key and the
-    function its route answers with.
-
-    Half the cost of a large export was the in-process HTTP round trip for these 2 per
-    event (1.7 ms against 0.4 ms to render); tests/test_export_nginx.py holds every file
-    to the live service's bytes and headers. So are the named feeds' JSON, the largest.
-    """
-    catalog = snapshot.catalog
-    site = catalog.identity.urls
-    context, members = context_digest(catalog), feed_members(catalog)
-    held: dict[str, _Held] = {}
-    for name, key in feed_json_keys(catalog, context, members).items():
-        dated = format_http_date(catalog.feeds[name].file.last_modified)
-        held[site.named_feed(name, ".json")] = _Held(
-            partial(_feed_json, snapshot, name, rendered), key, partial(str, dated)
-        )
-    around, months = pages_context(catalog, context), digest_months(catalog.compiled_on)
-    for name, key in feed_pages_keys(catalog, around, members).items():
-        for url in feed_pages(catalog, name):
-            held[url] = _Held(None, page_key(key, url), None)
-        digests = {month: digest_key(catalog, around, name, month) for month in months}
-        for month, url in feed_digests(catalog, name):
-            held[url] = _Held(None, page_key(digests[month], url), None)
-    page_date = pages_dated_by(snapshot).http_date
-    for event_id, key in event_keys(catalog, context).items():
-        render_page = partial(event_page, snapshot, event_id)
-        held[site.event(event_id)] = _Held(render_page, key, partial(str, page_date))
-        render_file = partial(snapshot.event_file, event_id)
-        file_date = partial(_file_date, catalog, event_id)
-        held[site.event_ics(event_id)] = _Held(render_file, key, file_date)
-    return held
-
-
 def _render_feed_occurrences(build: _Build, rendered: OccurrenceFragments) -> list[str]:
     """Render once the occurrences of each named feed's JSON this build must render: the
     feeds share most of them (each is in the whole feed), and rendering each feed's apart
@@ -313,7 +234,7 @@ def _previous_occurrences(previous: PreviousExport, relative: str) -> dict[str, 
         return {}
 
 
-def _rendered(build: _Build, url: str, held: _Held) -> ExportedFile | None:
+def _rendered(build: _Build, url: str, held: Held) -> ExportedFile | None:
     """Publish what the route's function renders, with the headers it answers with."""
     rendered = None if held.render is None else held.render()
     if rendered is None:
@@ -439,7 +360,7 @@ def build_site(
             service = CalendarService.open(settings, today=clock, compressed=False)
             catalog = service.snapshot.catalog
             rendered = OccurrenceFragments(catalog, service.snapshot.derived)
-            held = _held(service.snapshot, rendered)
+            held = held_files(service.snapshot, rendered)
             made = OpenFolders(publication.directory, make=True)
             build = _Build(
                 service,
