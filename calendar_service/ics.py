@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from calendar import monthrange
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import YEARLY, weekday
@@ -19,12 +17,21 @@ from icalendar import (
     TimezoneDaylight,
     TimezoneStandard,
     vRecur,
-    vText,
 )
 from icalendar import Event as VEvent
-from icalendar.timezone.tzid import tzid_from_dt
 
 from calendar_service import __version__
+from calendar_service.content_lines import (
+    FOLD_AT,
+    date_value,
+    dates_line,
+    escape,
+    fold_line,
+    parameter_value,
+    render_lines,
+    text,
+    utc_value,
+)
 from calendar_service.model import (
     CalendarSettings,
     Event,
@@ -37,6 +44,26 @@ from calendar_service.model import (
 from calendar_service.skipping import half_term_name
 from calendar_service.urls import Urls
 from calendar_service.zones import clock_changes
+
+__all__ = [
+    "FOLD_AT",
+    "FeedHeader",
+    "Identity",
+    "assemble",
+    "description_text",
+    "escape",
+    "event_components",
+    "event_lines",
+    "feed_header",
+    "fold_line",
+    "render_components",
+    "render_event",
+    "render_lines",
+    "rrule_text",
+    "term_components",
+    "text",
+    "vtimezone",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +89,6 @@ class Identity:
 
 # --- VTIMEZONE -----------------------------------------------------------------------------
 
-FOLD_AT = 74  # octets of content per physical line; with CRLF and the leading space, 75
 _DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 
@@ -118,19 +144,6 @@ def vtimezone(zone_name: str, year: int) -> Timezone:
     return timezone
 
 
-# --- Text ----------------------------------------------------------------------------------
-
-
-def text(value: str) -> vText:
-    """A TEXT value, escaped as RFC 5545 3.3.11 asks (backslash, `;`, `,`, newline).
-
-    Every TEXT property is added through here. icalendar escapes only the properties it
-    knows as TEXT; NAME and the X-WR- properties it does not, and took a plain string
-    as already escaped.
-    """
-    return vText(value)
-
-
 # --- Events --------------------------------------------------------------------------------
 
 
@@ -163,62 +176,6 @@ def description_text(event: EventData, settings: CalendarSettings, identity: Ide
 # come in icalendar's order for a VEVENT: these first, then the others alphabetically.
 _FIRST = ("SUMMARY", "DTSTART", "DTEND", "DTSTAMP", "UID", "RECURRENCE-ID", "SEQUENCE")
 _RULE_ORDER = ("FREQ", "UNTIL", "COUNT", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYMONTH", "BYSETPOS")
-_QUOTED_IN_PARAMETERS = re.compile("[,;:\u2019]")  # icalendar's QUOTABLE
-_PARAMETER_ESCAPES = re.compile('\\^|\r\n|\r|\n|"')  # RFC 6868
-_PARAMETER_ESCAPED = {"^": "^^", "\r\n": "^n", "\r": "^n", "\n": "^n", '"': "^'"}
-
-
-def escape(value: str) -> str:
-    """A TEXT value escaped as icalendar's vText escapes it (RFC 5545 3.3.11; it reads a
-    written `\\N` as a newline first, and any line ending as one newline)."""
-    return (
-        value.replace("\\N", "\n")
-        .replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-        .replace("\r", "\\n")
-    )
-
-
-def _parameter(value: str, quote: bool = False) -> str:
-    """A parameter value as icalendar writes it: RFC 6868 escapes, quoted where needed."""
-    escaped = _PARAMETER_ESCAPES.sub(lambda found: _PARAMETER_ESCAPED[found[0]], value)
-    escaped = escaped.replace('"', "'")
-    return f'"{escaped}"' if quote or _QUOTED_IN_PARAMETERS.search(escaped) else escaped
-
-
-@cache
-def _tzid(zone: ZoneInfo) -> str | None:
-    """The TZID icalendar writes for times in `zone`; None for UTC (written with a Z)."""
-    tzid = tzid_from_dt(datetime(2000, 1, 1, tzinfo=zone))
-    return None if tzid in (None, "UTC") else _parameter(tzid)
-
-
-def _day(value: date) -> str:
-    return f"{value.year:04}{value.month:02}{value.day:02}"
-
-
-def _clock(value: datetime) -> str:
-    return f"{_day(value)}T{value.hour:02}{value.minute:02}{value.second:02}"
-
-
-def _utc(value: datetime) -> str:
-    """A DATE-TIME in UTC (stamps)."""
-    return f"{_clock(value)}Z"
-
-
-def _dates(name: str, values: Sequence[date | datetime], zone: ZoneInfo) -> str:
-    """A DATE or DATE-TIME property (one value, or a list of one kind): a local time with the
-    calendar's TZID, an all-day date as VALUE=DATE."""
-    if isinstance(values[0], datetime):
-        written = ",".join(_clock(value) for value in values)  # type: ignore[arg-type]
-        tzid = _tzid(zone)
-        if tzid is None:
-            return f"{name}:" + ",".join(f"{item}Z" for item in written.split(","))
-        return f"{name};TZID={tzid}:{written}"
-    return f"{name};VALUE=DATE:" + ",".join(_day(value) for value in values)
 
 
 def _until_value(data: EventData, zone: ZoneInfo) -> date | datetime | None:
@@ -243,7 +200,7 @@ def rrule_text(data: EventData, zone: ZoneInfo) -> str | None:
     parts = recurrence.rule.ical()
     until = _until_value(data, zone)
     if until is not None:
-        parts["UNTIL"] = _utc(until) if isinstance(until, datetime) else _day(until)
+        parts["UNTIL"] = utc_value(until) if isinstance(until, datetime) else date_value(until)
     written = []
     for key in _RULE_ORDER:
         if key in parts:
@@ -270,7 +227,7 @@ def _common(event: Event, settings: CalendarSettings, identity: Identity) -> dic
     lines = {
         "CATEGORIES": "CATEGORIES:" + escape(category.label),
         "CLASS": "CLASS:PUBLIC",
-        "LAST-MODIFIED": "LAST-MODIFIED:" + _utc(event.modified),
+        "LAST-MODIFIED": "LAST-MODIFIED:" + utc_value(event.modified),
         "TRANSP": "TRANSP:" + ("TRANSPARENT" if category.transparent else "OPAQUE"),
         "URL": "URL:" + (data.url or identity.event_page(data.id)),
     }
@@ -280,14 +237,14 @@ def _common(event: Event, settings: CalendarSettings, identity: Identity) -> dic
         lines["LOCATION"] = "LOCATION:" + escape(data.location.text)
     if data.organiser is not None and data.organiser.email:
         name = data.organiser.name
-        cn = _parameter(name, quote=" " in name or "'" in name)
+        cn = parameter_value(name, quote=" " in name or "'" in name)
         lines["ORGANIZER"] = f"ORGANIZER;CN={cn}:mailto:{data.organiser.email}"
     return lines
 
 
 def _stamps(event: Event, identity: Identity) -> dict[str, str]:
     return {
-        "DTSTAMP": "DTSTAMP:" + _utc(event.modified),
+        "DTSTAMP": "DTSTAMP:" + utc_value(event.modified),
         "UID": "UID:" + escape(identity.uid(event.data.id)),
         "SEQUENCE": f"SEQUENCE:{event.sequence}",
     }
@@ -300,8 +257,8 @@ def event_lines(event: Event, settings: CalendarSettings, identity: Identity) ->
     data = event.data
     first = _stamps(event, identity)
     first["SUMMARY"] = "SUMMARY:" + escape(data.title)
-    first["DTSTART"] = _dates("DTSTART", [data.start], zone)
-    first["DTEND"] = _dates("DTEND", [data.start + data.duration], zone)
+    first["DTSTART"] = dates_line("DTSTART", [data.start], zone)
+    first["DTEND"] = dates_line("DTEND", [data.start + data.duration], zone)
     recurrence = data.recurrence
     if recurrence is not None:
         # A counted rule that skips days is published with the until of its last session.
@@ -309,10 +266,10 @@ def event_lines(event: Event, settings: CalendarSettings, identity: Identity) ->
         if rule is not None:
             first["RRULE"] = f"RRULE:{rule}"
         if recurrence.extra_dates:
-            first["RDATE"] = _dates("RDATE", recurrence.extra_dates, zone)
+            first["RDATE"] = dates_line("RDATE", recurrence.extra_dates, zone)
         excluded = sorted({*recurrence.excluded_dates, *event.schedule.starts})
         if excluded:
-            first["EXDATE"] = _dates("EXDATE", excluded, zone)
+            first["EXDATE"] = dates_line("EXDATE", excluded, zone)
     common = _common(event, settings, identity)
     description = description_text(data, settings, identity)
     others = {**common, "DESCRIPTION": "DESCRIPTION:" + escape(description)}
@@ -333,14 +290,14 @@ def _override_lines(
 ) -> list[str]:
     data = event.data
     first = _stamps(event, identity)
-    first["RECURRENCE-ID"] = _dates("RECURRENCE-ID", [override.occurrence], zone)
+    first["RECURRENCE-ID"] = dates_line("RECURRENCE-ID", [override.occurrence], zone)
     first["SUMMARY"] = "SUMMARY:" + escape(override.title or data.title)
     if override.note:
         description = f"{override.note}\n\n{description}"
     written = override.start if override.start is not None else override.occurrence
     length = data.duration if override.end is None else occurrence_duration(written, override.end)
-    first["DTSTART"] = _dates("DTSTART", [written], zone)
-    first["DTEND"] = _dates("DTEND", [written + length], zone)
+    first["DTSTART"] = dates_line("DTSTART", [written], zone)
+    first["DTEND"] = dates_line("DTEND", [written + length], zone)
     others = {**common, "DESCRIPTION": "DESCRIPTION:" + escape(description)}
     others["STATUS"] = "STATUS:" + escape((override.status or data.status).ics)
     return _vevent(first, others)
@@ -423,36 +380,6 @@ def _term_day(
     component.add("CLASS", "PUBLIC")
     component.add("URL", source)
     return component
-
-
-def fold_line(line: str) -> bytes:
-    """One content line folded as icalendar folds it, byte for byte, but in bytes.
-
-    Pieces of at most 74 octets, never inside a UTF-8 sequence and never ending on the
-    `\\` or `^` that starts an escape (clients mishandle escapes split across lines).
-    icalendar's own fold walks the line a character at a time and was half the cost of
-    compiling a large calendar.
-    """
-    data = line.encode()
-    if len(data) <= FOLD_AT:
-        return data
-    pieces = []
-    start = 0
-    while len(data) - start > FOLD_AT:
-        cut = start + FOLD_AT
-        while data[cut] & 0xC0 == 0x80:  # a UTF-8 continuation byte: back to its start
-            cut -= 1
-        if cut - start > 1 and data[cut - 1] in b"\\^":
-            cut -= 1
-        pieces.append(data[start:cut])
-        start = cut
-    pieces.append(data[start:])
-    return b"\r\n ".join(pieces)
-
-
-def render_lines(lines: Iterable[str]) -> bytes:
-    """Content lines folded and joined with CRLF, as icalendar writes them."""
-    return b"\r\n".join(fold_line(line) for line in lines) + b"\r\n"
 
 
 def render_components(components: Iterable[Component]) -> bytes:
