@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import YEARLY, weekday
-from dateutil.rrule import rrule as dateutil_rrule
 from icalendar import (
     Calendar,
     Component,
-    Timezone,
-    TimezoneDaylight,
-    TimezoneStandard,
-    vRecur,
 )
 from icalendar import Event as VEvent
 
@@ -43,7 +36,7 @@ from calendar_service.model import (
 )
 from calendar_service.skipping import half_term_name
 from calendar_service.urls import Urls
-from calendar_service.zones import clock_changes
+from calendar_service.vtimezone import vtimezone
 
 __all__ = [
     "FOLD_AT",
@@ -85,63 +78,6 @@ class Identity:
         """The absolute URL of an event's page."""
         urls = self.urls
         return urls.absolute(urls.event(event_id))
-
-
-# --- VTIMEZONE -----------------------------------------------------------------------------
-
-_DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-
-
-def vtimezone(zone_name: str, year: int) -> Timezone:
-    """A VTIMEZONE whose DST rules are RRULEs derived from the zone's rules in `year`.
-
-    icalendar's own generator writes RDATE lists, which Thunderbird (ical.js) reads an hour
-    off and Outlook is reported to ignore; RRULE blocks are what every client handles.
-    Each call builds a fresh component (icalendar components are mutable), from the cached
-    transitions.
-    """
-    zone = ZoneInfo(zone_name)
-    timezone = Timezone()
-    timezone.add("TZID", zone_name)
-    changes = clock_changes(zone_name, year)
-    if not changes:
-        noon = datetime(year, 1, 1, 12, tzinfo=zone)
-        standard = TimezoneStandard()
-        standard.add("DTSTART", datetime(1970, 1, 1))
-        standard.add("TZNAME", text(noon.tzname() or zone_name))
-        standard.add("TZOFFSETFROM", noon.utcoffset())
-        standard.add("TZOFFSETTO", noon.utcoffset())
-        timezone.add_component(standard)
-        return timezone
-    for change in changes:
-        day = change.local.day
-        month_days = monthrange(change.local.year, change.local.month)[1]
-        ordinal = -1 if day + 7 > month_days else (day - 1) // 7 + 1
-        day_index = change.local.weekday()
-        first = dateutil_rrule(
-            YEARLY,
-            dtstart=datetime(1970, 1, 1, change.local.hour, change.local.minute),
-            bymonth=change.local.month,
-            byweekday=weekday(day_index, ordinal),
-            count=1,
-        )[0]
-        block: Component = TimezoneDaylight() if change.dst else TimezoneStandard()
-        block.add("DTSTART", first)
-        block.add(
-            "RRULE",
-            vRecur(
-                {
-                    "FREQ": "YEARLY",
-                    "BYMONTH": change.local.month,
-                    "BYDAY": f"{ordinal}{_DAY_CODES[day_index]}",
-                }
-            ),
-        )
-        block.add("TZNAME", text(change.name))
-        block.add("TZOFFSETFROM", change.offset_from)
-        block.add("TZOFFSETTO", change.offset_to)
-        timezone.add_component(block)
-    return timezone
 
 
 # --- Events --------------------------------------------------------------------------------
