@@ -25,6 +25,7 @@ from calendar_service.content_lines import (
     text,
     utc_value,
 )
+from calendar_service.identity import Identity
 from calendar_service.model import (
     CalendarSettings,
     Event,
@@ -35,7 +36,6 @@ from calendar_service.model import (
     occurrence_duration,
 )
 from calendar_service.skipping import half_term_name
-from calendar_service.urls import Urls
 from calendar_service.vtimezone import vtimezone
 
 __all__ = [
@@ -57,27 +57,6 @@ __all__ = [
     "text",
     "vtimezone",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Where the calendar lives: absolute URLs and UIDs come only from here, never a request."""
-
-    base_url: str
-    uid_domain: str
-
-    def uid(self, event_id: str) -> str:
-        return f"{event_id}@{self.uid_domain}"
-
-    @property
-    def urls(self) -> Urls:
-        """The URL builder for this base; every published URL comes from it."""
-        return Urls(self.base_url)
-
-    def event_page(self, event_id: str) -> str:
-        """The absolute URL of an event's page."""
-        urls = self.urls
-        return urls.absolute(urls.event(event_id))
 
 
 # --- Events --------------------------------------------------------------------------------
