@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from calendar_service.ics import Identity
+from calendar_service.identity import Identity
 from calendar_service.model import EventData, Occurrence
 
 # None of these forms is documented by Google or Microsoft; they are the ones reported working.
