@@ -11,9 +11,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict, Field, create_model, field_validator, model_validator
-from pydantic.dataclasses import dataclass as pydantic_dataclass
+from pydantic import Field, create_model, field_validator, model_validator
 
+from calendar_service.change_log import Change, ChangeKind
 from calendar_service.fields import FIELD, FIELDS
 from calendar_service.rules import Rule
 from calendar_service.values import (
@@ -29,9 +29,45 @@ from calendar_service.values import (
     Summary,
     Text,
     Url,
-    UtcMoment,
     When,
 )
+
+__all__ = [
+    "HASHED_WHEN_GIVEN",
+    "HASH_DIGITS",
+    "SCHOOL_YEAR_PATTERN",
+    "UNSKIPPED",
+    "CalendarSettings",
+    "Change",
+    "ChangeKind",
+    "Closure",
+    "DateSpan",
+    "Event",
+    "EventData",
+    "EventFile",
+    "FeedDefinition",
+    "FeedFilter",
+    "Location",
+    "Occurrence",
+    "Organiser",
+    "Override",
+    "Recurrence",
+    "Schedule",
+    "SchoolTerm",
+    "SchoolYear",
+    "Skip",
+    "Skipped",
+    "Status",
+    "Term",
+    "TermCalendar",
+    "Vocabularies",
+    "check_span",
+    "content_hash",
+    "day_of",
+    "is_all_day",
+    "occurrence_duration",
+    "start_instant",
+]
 
 
 class Status(StrEnum):
@@ -46,34 +82,6 @@ class Status(StrEnum):
         return {"confirmed": "CONFIRMED", "provisional": "TENTATIVE", "cancelled": "CANCELLED"}[
             self.value
         ]
-
-
-class ChangeKind(StrEnum):
-    """What `stamp` found changed in an event; `edited` is text only, so minor."""
-
-    ADDED = "added"  # a new event, or a new date in a series
-    MOVED = "moved"
-    CONFIRMED = "confirmed"  # a provisional date confirmed
-    PROVISIONAL = "provisional"  # a confirmed date made provisional again
-    CANCELLED = "cancelled"  # one occurrence (or a one-off event) cancelled or dropped
-    REINSTATED = "reinstated"
-    WITHDRAWN = "withdrawn"  # the event removed from the data
-    EDITED = "edited"
-
-
-# A pydantic dataclass with slots: validated as a model is, held in a fifth of the memory
-# (every snapshot keeps the whole change log, 10,000 entries at 10,000 events).
-@pydantic_dataclass(
-    frozen=True, slots=True, config=ConfigDict(extra="forbid", str_strip_whitespace=True)
-)
-class Change:
-    """One entry of the change log (`changes.yaml`), written by `stamp`."""
-
-    at: UtcMoment
-    event: Slug
-    kind: ChangeKind
-    summary: Summary = Field(min_length=1)
-    minor: bool = False
 
 
 class Term(Strict):
