@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 
@@ -19,6 +18,7 @@ from calendar_service.calendar_settings import (
     Vocabularies,
 )
 from calendar_service.change_log import Change, ChangeKind
+from calendar_service.event_times import day_of, is_all_day, occurrence_duration, start_instant
 from calendar_service.rules import Rule
 from calendar_service.school_terms import (
     SCHOOL_YEAR_PATTERN,
@@ -248,25 +248,6 @@ class EventData(Strict):
         return occurrence_duration(self.start, self.end)
 
 
-def is_all_day(value: date | datetime) -> bool:
-    return not isinstance(value, datetime)
-
-
-def day_of(value: date | datetime) -> date:
-    """The day of a date or a local time."""
-    return value.date() if isinstance(value, datetime) else value
-
-
-def occurrence_duration(start: date | datetime, end: date | datetime | None) -> timedelta:
-    """Length from start to the exclusive end; an all-day `end` is the inclusive last day."""
-    if is_all_day(start):
-        last = end if end is not None else start
-        return last - start + timedelta(days=1)
-    if end is None:
-        return timedelta(hours=1)
-    return end - start
-
-
 def check_span(
     start: date | datetime, end: date | datetime | None, path: tuple[str | int, ...]
 ) -> None:
@@ -404,10 +385,3 @@ class Occurrence:
         if isinstance(original, datetime):
             return original.strftime("%Y%m%dT%H%M%S")
         return original.strftime("%Y%m%d")
-
-
-def start_instant(value: date | datetime, zone: ZoneInfo) -> datetime:
-    """An aware datetime for ordering; an all-day date counts from local midnight."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=zone)
-    return datetime.combine(value, time(), zone)
