@@ -1,11 +1,12 @@
 """The filter fields, declared once: every surface that names a filter is generated here.
 
 One row of `FIELDS` reaches the query-string parser and the canonical URL
-(`calendar_service.query`), the named-feed filters of `calendar.yaml` (`model.FeedFilter`),
-the OpenAPI parameters (`web.parameters`), the home page's filter form, and the embed: its
-`data-` attributes, its snippet and the list in `embed.js`. Adding a field is one row here
-plus its `Filter` attribute and `FilterKeys` key in `query.py`, the hot path that stays
-hand-written; `tests/test_filter_fields.py` fails when they disagree.
+(`calendar_service.query`), the named-feed filters of `calendar.yaml`
+(`calendar_settings.FeedFilter`), the OpenAPI parameters (`web.parameters`), the home
+page's filter form, and the embed: its `data-` attributes, its snippet and the list in
+`embed.js`. Adding a field is one row here plus its `Filter` attribute and `FilterKeys`
+key in `query.py`, the hot path that stays hand-written; `tests/test_filter_fields.py`
+fails when they disagree.
 
 This module imports nothing from the package, so the model and the query can both use it.
 """
