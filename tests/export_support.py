@@ -66,8 +66,8 @@ def nginx_binary() -> str:
     return found
 
 
-def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
-    """Run `calendar-service build` as a user would; return its manifest."""
+def build(data_dir: Path, out: Path, day: str) -> None:
+    """Run `calendar-service build` as a user would."""
     env = {
         **os.environ,
         "CALENDAR_BASE_URL": BASE_URL,
@@ -79,7 +79,6 @@ def build(data_dir: Path, out: Path, day: str) -> dict[str, Any]:
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    return manifest_of(out)
 
 
 def build_here(
